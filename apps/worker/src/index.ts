@@ -1,1 +1,4 @@
-export {};
+// Public surface of the worker app: start a mocker worker, and its flags for the CLI.
+export { start, type Worker, type WorkerConfig } from "./worker.js";
+export { workerCommand } from "./command.js";
+export { mockerConfigFromFlags, mockerFlags, workerFlags } from "./flags.js";

@@ -29,3 +29,4 @@ export {
   RouterService,
 } from "./gen/kvasir/router/v1/router_pb.js";
 export { create, fromBinary, toBinary, fromJson, toJson } from "@bufbuild/protobuf";
+export type { InstanceRecord, ModelDeploymentCard, ModelType } from "./mdc.js";

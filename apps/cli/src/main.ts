@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+import { frontendCommand } from "@kvasir/frontend";
+import { runCommand } from "@kvasir/runtime";
+import { workerCommand } from "@kvasir/worker";
+import { serveCommand } from "./serve.js";
+
+const commands = [serveCommand, workerCommand, frontendCommand];
+
+const [name, ...args] = process.argv.slice(2);
+const command = commands.find((candidate) => candidate.name === name);
+if (!command) {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  const help = `Usage: kvasir <command> [flags]\n\nCommands:\n${lines.join("\n")}\n\nRun 'kvasir <command> --help' for its flags.\n`;
+  const asked = name === undefined || name === "--help" || name === "-h" || name === "help";
+  (asked ? process.stdout : process.stderr).write(asked ? help : `kvasir: unknown command '${name}'\n\n${help}`);
+  process.exit(asked ? 0 : 2);
+}
+await runCommand(command, args, process.env);
