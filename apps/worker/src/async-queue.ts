@@ -5,6 +5,11 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   private ended = false;
   private failure: Error | undefined;
 
+  /** True once `end()` was called. */
+  get finished(): boolean {
+    return this.ended;
+  }
+
   push(item: T): void {
     if (this.ended) return;
     this.items.push(item);

@@ -33,40 +33,45 @@ export class EngineDriver {
     return this.engine.validateRequest(request);
   }
 
-  /** Streams the request's outputs; aborting `signal` frees its blocks at once. */
+  /** Streams the request's outputs; aborting `signal`, or leaving the stream early, frees its blocks at once. */
   generate(request: EngineRequest, signal: AbortSignal): AsyncIterable<RequestOutput> {
     const queue = new AsyncQueue<RequestOutput>();
-    if (this.streams.has(request.requestId)) {
-      queue.end(new Error(`request id ${request.requestId} is already running`));
+    const { requestId } = request;
+    if (this.streams.has(requestId)) {
+      queue.end(new Error(`request id ${requestId} is already running`));
       return queue;
     }
-    this.streams.set(request.requestId, queue);
-    const onAbort = () => this.abort(request.requestId);
+    this.streams.set(requestId, queue);
+    const onAbort = () => this.abort(requestId);
     signal.addEventListener("abort", onAbort, { once: true });
     this.engine.addRequest(request);
     this.ensureRunning();
-    return (async function* (streams: Map<string, AsyncQueue<RequestOutput>>) {
+    const driver = this;
+    return (async function* () {
       try {
         yield* queue;
       } finally {
         signal.removeEventListener("abort", onAbort);
-        streams.delete(request.requestId);
+        // Still registered means the consumer left before the engine finished the request.
+        driver.abort(requestId);
       }
-    })(this.streams);
+    })();
   }
 
   private abort(requestId: string): void {
     const queue = this.streams.get(requestId);
     if (!queue) return;
     this.streams.delete(requestId);
-    this.engine.abort(requestId);
+    const completed = queue.finished;
     queue.end();
+    if (completed) return;
+    this.engine.abort(requestId);
     // Publish at once so routers see the freed blocks without waiting for the next step.
     this.publishLoadMetrics();
   }
 
   publishLoadMetrics(): void {
-    this.sink.loadMetrics(this.engine.loadMetrics());
+    this.sink.loadMetrics(this.engine.loadMetrics(Date.now()));
   }
 
   /** Resolves when no step is in progress (used when draining). */
@@ -83,7 +88,7 @@ export class EngineDriver {
   private async run(): Promise<void> {
     let deadline = performance.now();
     for (;;) {
-      const result = this.engine.step();
+      const result = this.engine.step(Date.now());
       if (!result) return;
       deadline += result.durationMs;
       const wait = deadline - performance.now();

@@ -1,5 +1,6 @@
 import type { FlagSpec } from "@kvasir/runtime";
 import type { MockerConfig } from "@kvasir/mocker";
+import type { ZmqPublisherOptions } from "./zmq-publisher.js";
 
 /** The mocker engine's flags, shared by `kvasir worker --backend mocker` and `kvasir serve`. */
 export const mockerFlags: FlagSpec[] = [
@@ -73,3 +74,44 @@ export const workerFlags: FlagSpec[] = [
   },
   { name: "drain-timeout", type: "number", default: 30, help: "Seconds to let streams finish on SIGTERM" },
 ];
+
+/** Where KV events go: the event plane, or vLLM-style ZMQ PUB sockets with a replay ROUTER. */
+export const kvEventsPublisherFlags: FlagSpec[] = [
+  {
+    name: "kv-events-publisher",
+    type: "string",
+    default: "nats",
+    choices: ["nats", "zmq"],
+    help: "Publish KV events on the event plane (nats) or as vLLM does over ZMQ (zmq)",
+  },
+  {
+    name: "zmq-endpoint",
+    type: "string",
+    default: "tcp://127.0.0.1:0",
+    help: "ZMQ PUB endpoint of dp rank 0 (rank r uses port+r); binds when it has * or :: or port 0 or is ipc/inproc, else connects",
+  },
+  {
+    name: "zmq-replay-endpoint",
+    type: "string",
+    default: "tcp://127.0.0.1:0",
+    help: "ZMQ ROUTER endpoint that replays buffered batches (empty string: no replay)",
+  },
+  {
+    name: "zmq-topic",
+    type: "string",
+    default: "kv-events",
+    help: "Topic frame of every ZMQ KV event message",
+  },
+  { name: "zmq-buffer-steps", type: "number", default: 10000, help: "Batches kept per dp rank for replay" },
+];
+
+export function zmqPublisherFromFlags(values: Record<string, unknown>): ZmqPublisherOptions | undefined {
+  if (values["kv-events-publisher"] !== "zmq") return undefined;
+  const replay = values["zmq-replay-endpoint"] as string;
+  return {
+    endpoint: values["zmq-endpoint"] as string,
+    ...(replay === "" ? {} : { replayEndpoint: replay }),
+    topic: values["zmq-topic"] as string,
+    bufferSteps: values["zmq-buffer-steps"] as number,
+  };
+}

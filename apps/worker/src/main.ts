@@ -1,7 +1,4 @@
-import { parseFlags, runUntilSignal } from "@kvasir/runtime";
-import { createLogger } from "@kvasir/telemetry";
+import { runCommand } from "@kvasir/runtime";
 import { workerCommand } from "./command.js";
-import { start } from "./worker.js";
 
-const values = parseFlags(workerCommand.flags, process.argv.slice(2), process.env);
-runUntilSignal(await start(workerCommand.toConfig(values)), createLogger("worker"));
+await runCommand(workerCommand, process.argv.slice(2), process.env);

@@ -45,6 +45,7 @@ function toResponse(output: RequestOutput): GenerateResponse {
 }
 
 export interface WorkerServiceHooks {
+  started(request: GenerateRequest): void;
   /** Called once per stream with its outcome, for metrics and logs. */
   finished(request: GenerateRequest, outcome: "ok" | "cancelled" | "invalid" | "error", seconds: number): void;
 }
@@ -57,25 +58,29 @@ export function workerServiceImpl(
   return {
     async *generate(request: GenerateRequest, context: HandlerContext) {
       const started = performance.now();
-      const elapsed = () => (performance.now() - started) / 1000;
-      const engineRequest = toEngineRequest(request);
-      if (!engineRequest.requestId) engineRequest.requestId = crypto.randomUUID();
-      const invalid = driver.validate(engineRequest);
-      if (invalid) {
-        hooks.finished(request, "invalid", elapsed());
-        throw new ConnectError(invalid, Code.InvalidArgument);
-      }
-      let finished = false;
+      hooks.started(request);
+      // A client that goes away ends the generator at its `yield`, so the outcome is settled in `finally`.
+      let outcome: Parameters<WorkerServiceHooks["finished"]>[1] = "cancelled";
       try {
-        for await (const output of driver.generate(engineRequest, context.signal)) {
-          yield toResponse(output);
-          if (output.finishReason) finished = true;
+        const engineRequest = toEngineRequest(request);
+        if (!engineRequest.requestId) engineRequest.requestId = crypto.randomUUID();
+        const invalid = driver.validate(engineRequest);
+        if (invalid) {
+          outcome = "invalid";
+          throw new ConnectError(invalid, Code.InvalidArgument);
         }
-      } catch (error) {
-        hooks.finished(request, "error", elapsed());
-        throw ConnectError.from(error, Code.Internal);
+        try {
+          for await (const output of driver.generate(engineRequest, context.signal)) {
+            if (output.finishReason) outcome = "ok";
+            yield toResponse(output);
+          }
+        } catch (error) {
+          outcome = "error";
+          throw ConnectError.from(error, Code.Internal);
+        }
+      } finally {
+        hooks.finished(request, outcome, (performance.now() - started) / 1000);
       }
-      hooks.finished(request, finished ? "ok" : "cancelled", elapsed());
     },
   };
 }

@@ -17,7 +17,7 @@ import {
   type EventPlane,
   loadMetricsSubject,
 } from "@kvasir/runtime";
-import { type NatsServer, spawnNode, startNatsServer, waitFor } from "@kvasir/testing";
+import { freePort, type NatsServer, spawnNode, startNatsServer, waitFor } from "@kvasir/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const main = new URL("../src/main.ts", import.meta.url).pathname;
@@ -117,9 +117,12 @@ describe("WorkerService.Generate over a real socket", () => {
   let worker: ReturnType<typeof startWorkerProcess> extends Promise<infer T> ? T : never;
   let client: ReturnType<typeof createClient<typeof WorkerService>>;
   const metrics: LoadMetrics[] = [];
+  let statusUrl: string;
 
   beforeAll(async () => {
-    worker = await startWorkerProcess();
+    const systemPort = await freePort();
+    statusUrl = `http://127.0.0.1:${systemPort}`;
+    worker = await startWorkerProcess("--system-port", String(systemPort));
     client = createClient(WorkerService, urlOf(worker.stdout.concat(worker.stderr)));
     events.subscribe(loadMetricsSubject(namespace, "backend"), (msg) =>
       metrics.push(fromBinary(LoadMetricsSchema, msg.data)),
@@ -164,11 +167,20 @@ describe("WorkerService.Generate over a real socket", () => {
         }
       })(),
     ).rejects.toThrow();
+    // Steps already under way may still report the request; the first report without it must hold no blocks.
     const abortedAt = metrics.length;
-    await waitFor(() => metrics.length > abortedAt, { timeoutMs: 5000 });
-    const next = metrics[abortedAt];
-    expect(next?.numRequestsRunning).toBe(0);
-    expect(next?.activeKvBlocks).toBe(0n);
+    const idle = (m: LoadMetrics) => m.numRequestsRunning === 0 && m.numRequestsWaiting === 0;
+    await waitFor(() => metrics.slice(abortedAt).some(idle), { timeoutMs: 5000 });
+    expect(metrics.slice(abortedAt).find(idle)?.activeKvBlocks).toBe(0n);
+  });
+
+  it("serves /health and Dynamo's component metrics on its system port", async () => {
+    const health = await fetch(`${statusUrl}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: "ready", model: "Qwen/Qwen3-0.6B" });
+    const text = await (await fetch(`${statusUrl}/metrics`)).text();
+    expect(text).toMatch(/dynamo_component_requests_total\{[^}]*dynamo_endpoint="generate"[^}]*\} [1-9]/);
+    expect(text).toMatch(/dynamo_component_kvstats_total_blocks\{[^}]*\} 256/);
   });
 
   it("refuses bad input with InvalidArgument and keeps serving other streams", async () => {
@@ -205,6 +217,8 @@ describe("kvasir worker --help", () => {
     const child = await spawnNode(main, ["--help"], {});
     await child.exited;
     const help = child.stdout.join("\n");
-    for (const flag of workerCommand.flags) expect(help).toContain(`--${flag.name}`);
+    for (const flag of workerCommand.flags) {
+      expect(help).toMatch(new RegExp(`--(\\[no-\\])?${flag.name}\\b`));
+    }
   });
 });

@@ -1,1 +1,23 @@
-export {};
+// Public surface of @kvasir/bench: trace loading and synthesis, open-loop replay, a timed OpenAI client, and
+// the percentile/report helpers shared by every `pnpm bench:*` script.
+export { type HitBounds, prefixHitBounds } from "./hit-bounds.js";
+export { type CompletionTiming, timedCompletion } from "./openai-client.js";
+export { type ReplayClock, realClock, replayOpenLoop, replaySchedule } from "./replay.js";
+export { type Cell, formatCell, formatTable, toJson, writeBenchResult } from "./report.js";
+export { type RunSummary, summarizeRun } from "./run-summary.js";
+export { SseDecoder } from "./sse.js";
+export { percentile, type Summary, summarize } from "./stats.js";
+export {
+  DEFAULT_SYNTH_VOCAB,
+  type SynthesisOptions,
+  synthesizeBlock,
+  synthesizePrompt,
+} from "./synthesis.js";
+export {
+  loadTrace,
+  parseTrace,
+  TRACE_BLOCK_TOKENS,
+  type TraceBlockStats,
+  type TraceRow,
+  traceBlockStats,
+} from "./trace.js";

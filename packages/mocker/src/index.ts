@@ -1,1 +1,13 @@
-export {};
+// Public surface of @kvasir/mocker: the simulated engine, its config and request/output shapes.
+export {
+  DEFAULT_MOCKER_CONFIG,
+  DEFAULT_TIMING,
+  type MockerConfig,
+  type MockerConfigInput,
+  resolveMockerConfig,
+  type TimingCoefficients,
+} from "./config.js";
+export { MockEngine, type MockEngineOptions, type StepResult } from "./engine.js";
+export { type PerfProfile, parsePerfProfile } from "./perf-profile.js";
+export type { StepOutput } from "./scheduler.js";
+export type { EngineFinishReason, EngineRequest } from "./sequence.js";

@@ -1,1 +1,51 @@
-export {};
+// Public surface of @kvasir/runtime: identity, flags and config, discovery, event plane, Connect RPC, lifecycle.
+
+export { type Command, runCommand } from "./command.js";
+export {
+  DEFAULT_DISCOVERY_BUCKET,
+  DEFAULT_NAMESPACE,
+  DEFAULT_NATS_SERVER,
+  type LogLevel,
+  type RuntimeConfig,
+  runtimeConfigFromFlags,
+  runtimeFlags,
+} from "./config.js";
+export { createDiscovery } from "./discovery/create.js";
+export type {
+  Discovery,
+  DiscoveryBackend,
+  DiscoveryEntry,
+  DiscoveryEvent,
+  DiscoveryOptions,
+  DiscoveryWatch,
+  Lease,
+} from "./discovery/types.js";
+export { createEventPlane } from "./event-plane/create.js";
+export type {
+  EventMessage,
+  EventPlane,
+  EventPlaneBackend,
+  EventPlaneOptions,
+  Subscription,
+} from "./event-plane/types.js";
+export {
+  FlagError,
+  type FlagSpec,
+  type FlagValues,
+  formatHelp,
+  HelpRequested,
+  parseFlags,
+} from "./flags.js";
+export {
+  formatInstanceId,
+  type InstanceIdentity,
+  instanceKey,
+  mdcKey,
+  newInstanceId,
+  parseInstanceId,
+} from "./identity.js";
+export { type LifecycleLog, runUntilSignal, type Service } from "./lifecycle.js";
+export { type ClientOptions, createClient, transportFor } from "./rpc/client.js";
+export { type ConnectServer, type ConnectServerOptions, startConnectServer } from "./rpc/server.js";
+export { kvEventsSubject, loadMetricsSubject, subjectMatches } from "./subjects.js";
+export { type StatusServer, type StatusServerOptions, startStatusServer } from "./status-server.js";

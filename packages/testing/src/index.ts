@@ -1,1 +1,13 @@
-export {};
+// Public surface of @kvasir/testing: real servers and processes on loopback for integration tests.
+
+export { freePort } from "./ports.js";
+export type { ExitStatus } from "./processes.js";
+export {
+  type NatsServer,
+  type RedisServer,
+  type ServerOptions,
+  startNatsServer,
+  startRedisServer,
+} from "./servers.js";
+export { type NodeProcess, type SpawnNodeOptions, spawnNode } from "./spawn-node.js";
+export { sleep, type WaitOptions, waitFor } from "./wait.js";

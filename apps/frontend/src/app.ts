@@ -1,0 +1,94 @@
+import { formatInstanceId } from "@kvasir/runtime";
+import { createFrontendMetrics, type Logger, type MetricsRegistry } from "@kvasir/telemetry";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { FrontendConfig } from "./config.js";
+import type { DispatcherDeps, WorkerClient } from "./dispatch.js";
+import { bodyTooLarge, HttpError, toHttpError } from "./errors.js";
+import { addGenerationRoutes, MESSAGES_PATH } from "./generation-routes.js";
+import type { InFlight } from "./inflight.js";
+import type { LoadTracker } from "./load-tracker.js";
+import type { ModelCatalog } from "./model-catalog.js";
+import { type AppEnv, requestScope } from "./request-scope.js";
+import type { Router } from "./route-request.js";
+import { addStatusRoutes } from "./status-routes.js";
+
+export type AppConfig = Pick<
+  FrontendConfig,
+  "requestTimeoutSeconds" | "maxBodyBytes" | "migrationLimit" | "reasoningParser" | "toolCallParser"
+>;
+
+export interface AppDeps {
+  models: ModelCatalog;
+  router: Router;
+  load: LoadTracker;
+  clientFor(address: string): WorkerClient;
+  metrics: MetricsRegistry;
+  log: Logger;
+  config: AppConfig;
+  /** Counts requests for draining on stop. */
+  inFlight?: InFlight;
+}
+
+/** Attempts on other workers when one fails before the first token. */
+const RETRY_LIMIT = 3;
+
+/** The frontend's HTTP API as a hono app, with every dependency injected (tests call `app.request()`). */
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const { config, log } = deps;
+  const app = new Hono<AppEnv>();
+  const metrics = createFrontendMetrics(deps.metrics);
+  // Errors reach clients in their API's shape: Anthropic's on /v1/messages, OpenAI's everywhere else.
+  const errorBody = (path: string, failure: HttpError) =>
+    path === MESSAGES_PATH ? failure.toAnthropicBody() : failure.toBody();
+
+  app.onError((error, c) => {
+    const failure = toHttpError(error);
+    if (failure.status === 500) log.error("request failed", { path: c.req.path, error: String(error) });
+    else if (failure.status >= 500) log.warn("request failed", { path: c.req.path, error: failure.message });
+    return c.json(errorBody(c.req.path, failure), failure.status);
+  });
+  app.notFound((c) =>
+    c.json(new HttpError(404, `No route for ${c.req.method} ${c.req.path}.`).toBody(), 404),
+  );
+  app.use("/v1/*", requestScope(log, deps.inFlight));
+
+  const dispatcher: DispatcherDeps = {
+    workersOf: (model) => deps.models.workersOf(model),
+    router: deps.router,
+    load: deps.load,
+    clientFor: deps.clientFor,
+    migrationLimit: config.migrationLimit,
+    retryLimit: RETRY_LIMIT,
+    onRetry: ({ requestId, model, instanceId, generated, error }) => {
+      const ongoing = generated > 0;
+      metrics.modelMigrationTotal.inc({ model, migration_type: ongoing ? "ongoing_request" : "new_request" });
+      log.warn(ongoing ? "migrating request" : "retrying request on another worker", {
+        request_id: requestId,
+        worker_id: formatInstanceId(instanceId),
+        generated_tokens: generated,
+        error: String(error),
+      });
+    },
+  };
+  const limit = bodyLimit({
+    maxSize: config.maxBodyBytes,
+    onError: (c) => c.json(errorBody(c.req.path, bodyTooLarge(config.maxBodyBytes)), 413),
+  });
+  addGenerationRoutes(
+    app,
+    {
+      dispatcher,
+      requestTimeoutSeconds: config.requestTimeoutSeconds,
+      models: deps.models,
+      metrics,
+      parsers: {
+        ...(config.reasoningParser ? { reasoningParser: config.reasoningParser } : {}),
+        ...(config.toolCallParser ? { toolCallParser: config.toolCallParser } : {}),
+      },
+    },
+    limit,
+  );
+  addStatusRoutes(app, deps.models, deps.metrics, metrics, config.migrationLimit);
+  return app;
+}

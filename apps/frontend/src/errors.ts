@@ -1,0 +1,82 @@
+import type { ContentfulStatusCode, UnofficialStatusCode } from "hono/utils/http-status";
+
+/** nginx's "client closed request": logged and counted, never sent (the client is gone). Hono's way to type it. */
+export const CLIENT_CLOSED = 499 as UnofficialStatusCode;
+
+/** OpenAI's error object; every failure reaches the client in this shape. */
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+/** Anthropic's error object, for `/v1/messages`. */
+export interface AnthropicErrorBody {
+  type: "error";
+  error: { type: string; message: string };
+}
+
+const anthropicTypeOfStatus: Record<number, string> = {
+  400: "invalid_request_error",
+  404: "not_found_error",
+  413: "request_too_large",
+  503: "overloaded_error",
+};
+
+const typeOfStatus: Record<number, string> = {
+  400: "invalid_request_error",
+  404: "not_found_error",
+  413: "invalid_request_error",
+  499: "request_cancelled",
+  500: "internal_server_error",
+  503: "service_unavailable",
+  504: "timeout",
+};
+
+/** An error meant for the client: its HTTP status and OpenAI error fields. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    message: string,
+    readonly code: string | null = null,
+    readonly param: string | null = null,
+  ) {
+    super(message);
+    this.name = "HttpError";
+  }
+
+  toBody(): OpenAIErrorBody {
+    return {
+      error: {
+        message: this.message,
+        type: typeOfStatus[this.status] ?? "internal_server_error",
+        param: this.param,
+        code: this.code,
+      },
+    };
+  }
+
+  toAnthropicBody(): AnthropicErrorBody {
+    return {
+      type: "error",
+      error: { type: anthropicTypeOfStatus[this.status] ?? "api_error", message: this.message },
+    };
+  }
+}
+
+export const badRequest = (message: string, param: string | null = null) =>
+  new HttpError(400, message, "invalid_request", param);
+export const modelNotFound = (model: string) =>
+  new HttpError(404, `The model '${model}' does not exist.`, "model_not_found", "model");
+export const noWorker = (model: string) =>
+  new HttpError(503, `No worker is serving '${model}' right now.`, "no_worker_available");
+export const timedOut = (seconds: number) =>
+  new HttpError(504, `The request did not finish within ${seconds} s.`, "request_timeout");
+export const clientClosed = () =>
+  new HttpError(CLIENT_CLOSED, "The client closed the request.", "client_closed_request");
+export const bodyTooLarge = (limit: number) =>
+  new HttpError(413, `The request body is larger than ${limit} bytes.`, "request_too_large");
+
+/** Anything thrown that is not an HttpError becomes a 500 without internals leaking into the message. */
+export function toHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  return new HttpError(500, "Internal error while serving the request.", "internal_error");
+}

@@ -1,0 +1,58 @@
+import { type CompletionRequest, validateCompletionRequest } from "@kvasir/llm";
+import { badRequest, HttpError } from "../errors.js";
+import type { ServedModel } from "../model-registry.js";
+import type { Preprocessor } from "../preprocessor.js";
+import type { OutputFormat } from "./generation.js";
+import { type PreparedRequest, prepare } from "./prepare.js";
+import { nvextOf, type ResponseHeader, textCompletion, toFinishReason, usageChunk } from "./responses.js";
+
+export function validateCompletion(body: unknown): CompletionRequest {
+  const result = validateCompletionRequest(body);
+  if (!result.ok) {
+    const { message, code, param } = result.error.error;
+    throw new HttpError(400, message, code, param);
+  }
+  return result.value;
+}
+
+/** Tokenizes a text prompt, or takes token ids as given (checked against the vocabulary). */
+export function prepareCompletion(
+  body: CompletionRequest,
+  model: ServedModel<Preprocessor>,
+  pre: Preprocessor,
+): { prepared: PreparedRequest; echo: string } {
+  let tokenIds: number[];
+  if (typeof body.prompt === "string") {
+    tokenIds = pre.tokenizer.encode(body.prompt);
+  } else {
+    const vocab = pre.tokenizer.vocabSize;
+    const bad = body.prompt.findIndex((id) => id >= vocab);
+    if (bad >= 0)
+      throw badRequest(`Token id ${body.prompt[bad]} is outside the vocabulary (${vocab}).`, "prompt");
+    tokenIds = body.prompt;
+  }
+  const echo = body.echo
+    ? typeof body.prompt === "string"
+      ? body.prompt
+      : pre.tokenizer.decode(tokenIds)
+    : "";
+  return { prepared: prepare(body, model, pre.tokenizer.eosTokenIds, tokenIds), echo };
+}
+
+/** Completions output: text per chunk; `echo` puts the prompt in front of the first text. */
+export function completionFormat(header: ResponseHeader, echo: string, includeUsage: boolean): OutputFormat {
+  return {
+    start: () => (echo ? [textCompletion(header, echo, null, null, includeUsage)] : []),
+    step({ text, finishReason: finish }) {
+      if (!text && !finish) return [];
+      return [textCompletion(header, text, finish ? toFinishReason(finish, 0) : null, null, includeUsage)];
+    },
+    error: (failure) => failure.toBody(),
+    doneMarker: true,
+    usage: (usage) => usageChunk(header, "text_completion", usage),
+    complete: (text, { finishReason: finish = "stop", usage, worker }) => ({
+      ...textCompletion(header, echo + text, toFinishReason(finish, 0), usage, false),
+      ...nvextOf(worker),
+    }),
+  };
+}

@@ -1,0 +1,134 @@
+import type { ToolCall } from "@kvasir/llm";
+import type { EngineFinish, EngineUsage } from "../dispatch.js";
+import type { RouteDecision } from "../route-request.js";
+
+export type OpenAIFinishReason = "stop" | "length" | "tool_calls";
+
+export interface OpenAIUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  prompt_tokens_details: { cached_tokens: number };
+}
+
+export function toUsage(usage: EngineUsage): OpenAIUsage {
+  return {
+    prompt_tokens: usage.promptTokens,
+    completion_tokens: usage.completionTokens,
+    total_tokens: usage.promptTokens + usage.completionTokens,
+    prompt_tokens_details: { cached_tokens: usage.cachedTokens },
+  };
+}
+
+/** A cancelled engine stream ends like a stop: OpenAI has no other reason for it. */
+export function toFinishReason(finish: EngineFinish, toolCalls: number): OpenAIFinishReason {
+  if (toolCalls > 0) return "tool_calls";
+  return finish === "length" ? "length" : "stop";
+}
+
+/** Fields every response object of one request shares. */
+export interface ResponseHeader {
+  id: string;
+  created: number;
+  model: string;
+}
+
+export interface ChatMessageOut {
+  role: "assistant";
+  content: string | null;
+  reasoning_content?: string;
+  tool_calls?: ToolCall[];
+}
+
+/**
+ * Dynamo's `nvext.worker_id` on a non-streamed answer: which worker served it (aggregated serving, so prefill and
+ * decode are the same). Ids are u64, so they are decimal strings (what `nvext.backend_instance_id` accepts).
+ */
+export function nvextOf(worker: RouteDecision | undefined) {
+  if (!worker) return {};
+  const id = worker.instanceId.toString();
+  return {
+    nvext: {
+      worker_id: {
+        prefill_worker_id: id,
+        prefill_dp_rank: worker.dpRank,
+        decode_worker_id: id,
+        decode_dp_rank: worker.dpRank,
+      },
+    },
+  };
+}
+
+export function chatCompletion(
+  header: ResponseHeader,
+  message: ChatMessageOut,
+  finish: OpenAIFinishReason,
+  usage: EngineUsage,
+  worker: RouteDecision | undefined,
+) {
+  return {
+    id: header.id,
+    object: "chat.completion" as const,
+    created: header.created,
+    model: header.model,
+    choices: [{ index: 0, message, logprobs: null, finish_reason: finish }],
+    usage: toUsage(usage),
+    ...nvextOf(worker),
+  };
+}
+
+export interface ChatChunkDelta {
+  role?: "assistant";
+  content?: string;
+  reasoning_content?: string;
+  tool_calls?: ToolCall[];
+}
+
+export function chatChunk(
+  header: ResponseHeader,
+  delta: ChatChunkDelta,
+  finish: OpenAIFinishReason | null,
+  withUsageField: boolean,
+) {
+  return {
+    id: header.id,
+    object: "chat.completion.chunk" as const,
+    created: header.created,
+    model: header.model,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    ...(withUsageField ? { usage: null } : {}),
+  };
+}
+
+/** The `stream_options.include_usage` chunk: no choices, the request's usage. */
+export function usageChunk(
+  header: ResponseHeader,
+  object: "chat.completion.chunk" | "text_completion",
+  usage: EngineUsage,
+) {
+  return {
+    id: header.id,
+    object,
+    created: header.created,
+    model: header.model,
+    choices: [],
+    usage: toUsage(usage),
+  };
+}
+
+export function textCompletion(
+  header: ResponseHeader,
+  text: string,
+  finish: OpenAIFinishReason | null,
+  usage: EngineUsage | null,
+  withUsageField: boolean,
+) {
+  return {
+    id: header.id,
+    object: "text_completion" as const,
+    created: header.created,
+    model: header.model,
+    choices: [{ index: 0, text, logprobs: null, finish_reason: finish }],
+    ...(usage ? { usage: toUsage(usage) } : withUsageField ? { usage: null } : {}),
+  };
+}

@@ -1,0 +1,98 @@
+import type { FrontendEndpoint, FrontendErrorType, FrontendMetrics, RequestType } from "@kvasir/telemetry";
+import type { EngineUsage } from "./dispatch.js";
+
+export type Stage = "preprocess" | "route" | "dispatch";
+
+export interface RequestLabels {
+  model: string;
+  endpoint: FrontendEndpoint;
+  requestType: RequestType;
+}
+
+/** How a request ended, for `dynamo_frontend_requests_total{status,error_type}`. */
+export type RequestOutcome = { status: "success" } | { status: "error"; errorType: FrontendErrorType };
+
+/** The per-request view of the frontend's metrics; finished exactly once (later calls are ignored). */
+export class RequestMetrics {
+  private readonly started = performance.now();
+  private current: Stage | undefined;
+  private lastToken: number | undefined;
+  private done = false;
+
+  constructor(
+    private readonly metrics: FrontendMetrics,
+    private readonly labels: RequestLabels,
+  ) {
+    const { model, endpoint, requestType } = labels;
+    metrics.requestsStartedTotal.inc({ model, endpoint, request_type: requestType });
+    metrics.activeRequests.inc({ model });
+    metrics.inflightRequests.inc({ model });
+    metrics.queuedRequests.inc({ model });
+  }
+
+  /** Moves the request into a pipeline stage (leaving the previous one); undefined leaves every stage. */
+  stage(stage: Stage | undefined): void {
+    if (this.done || stage === this.current) return;
+    if (this.current) this.metrics.stageRequests.dec(this.stageLabels(this.current));
+    this.current = stage;
+    if (stage) this.metrics.stageRequests.inc(this.stageLabels(stage));
+  }
+
+  input(tokens: number): void {
+    this.metrics.inputSequenceTokens.observe({ model: this.labels.model }, tokens);
+  }
+
+  /** `count` output tokens arrived: the first arrival is the TTFT, later ones are inter-token latencies. */
+  tokens(count: number): void {
+    if (this.done) return;
+    const now = performance.now();
+    const model = { model: this.labels.model };
+    if (this.lastToken === undefined) {
+      this.metrics.timeToFirstToken.observe(model, (now - this.started) / 1000);
+      this.metrics.queuedRequests.dec(model);
+      this.stage(undefined);
+    } else {
+      const perToken = (now - this.lastToken) / 1000 / count;
+      for (let i = 0; i < count; i++) this.metrics.interTokenLatency.observe(model, perToken);
+    }
+    this.lastToken = now;
+    this.metrics.outputTokensTotal.inc(model, count);
+  }
+
+  finish(outcome: RequestOutcome, usage?: EngineUsage): void {
+    if (this.done) return;
+    this.stage(undefined);
+    this.done = true;
+    const { model, endpoint, requestType } = this.labels;
+    const errorType = outcome.status === "error" ? outcome.errorType : "";
+    this.metrics.requestsTotal.inc({
+      model,
+      endpoint,
+      request_type: requestType,
+      status: outcome.status,
+      error_type: errorType,
+    });
+    this.metrics.activeRequests.dec({ model });
+    this.metrics.inflightRequests.dec({ model });
+    if (this.lastToken === undefined) this.metrics.queuedRequests.dec({ model });
+    this.metrics.requestDuration.observe({ model }, (performance.now() - this.started) / 1000);
+    if (usage) {
+      this.metrics.outputSequenceTokens.observe({ model }, usage.completionTokens);
+      this.metrics.cachedTokens.observe({ model }, usage.cachedTokens);
+    }
+  }
+
+  private stageLabels(stage: Stage) {
+    return { stage, phase: stage === "preprocess" ? "" : "aggregated" };
+  }
+}
+
+/** The `error_type` label of a failed request's HTTP status. */
+export function errorTypeOf(status: number): FrontendErrorType {
+  if (status === 400 || status === 413) return "validation";
+  if (status === 404) return "not_found";
+  if (status === 499) return "cancelled";
+  if (status === 503) return "unavailable";
+  if (status === 504) return "response_timeout";
+  return "internal";
+}

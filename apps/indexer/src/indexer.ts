@@ -1,0 +1,305 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { IndexerService, type InstanceRecord } from "@kvasir/protocol";
+import {
+  createDiscovery,
+  createEventPlane,
+  DEFAULT_NATS_SERVER,
+  formatInstanceId,
+  instanceKey,
+  kvEventsSubject,
+  newInstanceId,
+  type RuntimeConfig,
+  type Service,
+  type Subscription,
+  startConnectServer,
+} from "@kvasir/runtime";
+import { createLogger, METRICS_CONTENT_TYPE, metricsText } from "@kvasir/telemetry";
+import { indexerServiceImpl } from "./find-matches.js";
+import { chooseIndexBackend } from "./index-backend.js";
+import { KvIngest } from "./ingest.js";
+import { JetStreamKvSource, kvEventsStreamName } from "./jetstream-source.js";
+import { IndexerMetrics } from "./metrics.js";
+import { type Snapshot, SnapshotStore, type Watermarks } from "./snapshot-store.js";
+import { Snapshotter } from "./snapshotter.js";
+import { WorkerPresence } from "./worker-presence.js";
+import { ZmqWorkerFeed } from "./zmq-feed.js";
+import { ZmqKvStream } from "./zmq-stream.js";
+
+/** One engine publishing vLLM/SGLang KV events over ZMQ, and the worker its blocks belong to. */
+export interface ZmqPublisherConfig {
+  endpoint: string;
+  replayEndpoint?: string;
+  workerId: bigint;
+}
+
+export interface IndexerConfig {
+  runtime: RuntimeConfig;
+  host: string;
+  /** Connect server port (0: any free one). */
+  port: number;
+  /** /metrics and /health port (0: any free one). */
+  httpPort: number;
+  blockSize: number;
+  /** Index implementation; undefined picks native when it loads, else ts. */
+  backend?: "ts" | "native";
+  /** Worker components whose event-plane KV events are consumed, and whose leaving clears their blocks. */
+  kvEventComponents: string[];
+  /** Read those events through a JetStream stream, so a restart replays what was missed (event plane nats only). */
+  jetStream?: { maxAgeSeconds: number };
+  zmq: { publishers: ZmqPublisherConfig[]; topic: string; replayTimeoutMs: number };
+  snapshot?: { redisUrl: string; key: string; intervalEvents: number; intervalSeconds: number };
+  /** Given by tests and `kvasir serve`; random otherwise. */
+  instanceId?: bigint;
+}
+
+export interface Indexer extends Service {
+  readonly instanceId: bigint;
+  /** Base URL of the Connect server serving IndexerService. */
+  readonly url: string;
+  /** URL of the Prometheus text endpoint. */
+  readonly metricsUrl: string;
+  readonly backend: "ts" | "native";
+}
+
+export const INDEXER_COMPONENT = "indexer";
+export const FIND_MATCHES_ENDPOINT = "find_matches";
+
+export function defaultSnapshotKey(namespace: string): string {
+  return `kvasir:${namespace}:indexer:snapshot`;
+}
+
+async function listen(server: Server, host: string, port: number): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/**
+ * Starts the standalone KV indexer: consumes KV events from the event plane and from engines' ZMQ publishers,
+ * serves IndexerService.FindMatches over Connect, registers in discovery, snapshots to Redis and restarts warm.
+ */
+export async function start(config: IndexerConfig): Promise<Indexer> {
+  const instanceId = config.instanceId ?? newInstanceId();
+  const { namespace } = config.runtime;
+  const log = createLogger("indexer", { instance_id: formatInstanceId(instanceId) });
+  const backend = await chooseIndexBackend(config.backend, log);
+  const metrics = new IndexerMetrics(namespace, instanceId, () => backend.workerBlocks());
+  const components = new Set(config.kvEventComponents);
+  if (config.jetStream && config.runtime.eventPlane.backend !== "nats") {
+    throw new Error("--kv-events-jetstream needs --event-plane nats");
+  }
+  const zmqWorkers = new Set(config.zmq.publishers.map((p) => p.workerId));
+
+  // Warm start: the last snapshot, and where each stream stood when it was taken.
+  let store: SnapshotStore | undefined;
+  let watermarks: Watermarks = { eventIds: new Map(), zmqSeqs: new Map() };
+  if (config.snapshot) {
+    store = new SnapshotStore(config.snapshot.redisUrl, config.snapshot.key);
+    await store.connect();
+    const snapshot = await store.load();
+    if (snapshot && snapshot.backend === backend.name && snapshot.blockSize === config.blockSize) {
+      backend.restore(snapshot.index);
+      watermarks = snapshot.watermarks;
+      log.info("restored snapshot", {
+        key: config.snapshot.key,
+        taken_at: new Date(snapshot.takenAtMs).toISOString(),
+        workers: new Set(backend.workerBlocks().map((w) => w.workerId)).size,
+      });
+    } else if (snapshot) {
+      log.warn("ignoring snapshot written with other settings", {
+        snapshot_backend: snapshot.backend,
+        snapshot_block_size: snapshot.blockSize,
+        backend: backend.name,
+        block_size: config.blockSize,
+      });
+    }
+  }
+
+  const ingest = new KvIngest(
+    backend.index,
+    {
+      applied: (event) => metrics.applied(event),
+      dropped: (reason, count) => metrics.dropped(reason, count),
+      gap: (workerId, from, to) => {
+        metrics.gap();
+        log.warn("kv events lost", {
+          worker_id: formatInstanceId(workerId),
+          from: from.toString(),
+          to: to.toString(),
+        });
+      },
+    },
+    watermarks.eventIds,
+  );
+
+  const discovery = await createDiscovery(config.runtime.discovery);
+  const events = await createEventPlane(config.runtime.eventPlane);
+
+  // Workers that left while this indexer was down leave the restored index now; the watch takes it from here.
+  if (store) {
+    const present = await WorkerPresence.present(discovery, namespace, components);
+    for (const workerId of new Set(backend.workerBlocks().map((w) => w.workerId))) {
+      if (!present.has(workerId) && !zmqWorkers.has(workerId)) ingest.removeWorker(workerId);
+    }
+  }
+  const presence = new WorkerPresence(discovery, namespace, components, (workerId) => {
+    log.info("worker left, removing its blocks", { worker_id: formatInstanceId(workerId) });
+    ingest.removeWorker(workerId);
+  });
+
+  const streams: ZmqKvStream[] = [];
+  let jetStream: JetStreamKvSource | undefined;
+  const capture = (): Snapshot => ({
+    index: backend.snapshot(),
+    backend: backend.name,
+    watermarks: {
+      eventIds: new Map(ingest.eventIdWatermarks),
+      zmqSeqs: new Map(
+        streams.filter((s) => s.lastSeq >= 0n).map((s) => [s.endpoint, s.lastSeq] as [string, bigint]),
+      ),
+      ...(jetStream ? { jetStreamSeq: jetStream.lastSeq } : {}),
+    },
+    blockSize: config.blockSize,
+    takenAtMs: Date.now(),
+  });
+  const snapshotter =
+    store && config.snapshot
+      ? new Snapshotter(
+          store,
+          config.snapshot,
+          () => ingest.appliedEvents,
+          capture,
+          (ok, error) => {
+            metrics.snapshot(ok);
+            if (!ok) log.warn("snapshot failed", { error: String(error) });
+          },
+        )
+      : undefined;
+
+  const subjects = [...components].map((component) => kvEventsSubject(namespace, component));
+  const onPlaneBatch = (data: Uint8Array) => {
+    ingest.applyPlaneBatch(data);
+    snapshotter?.eventsApplied();
+  };
+  let subscriptions: Subscription[] = [];
+  if (config.jetStream) {
+    jetStream = await JetStreamKvSource.open(
+      {
+        natsServers: config.runtime.eventPlane.natsServers ?? DEFAULT_NATS_SERVER,
+        stream: kvEventsStreamName(namespace),
+        subjects,
+        maxAgeSeconds: config.jetStream.maxAgeSeconds,
+        ...(watermarks.jetStreamSeq === undefined ? {} : { afterSeq: watermarks.jetStreamSeq }),
+      },
+      onPlaneBatch,
+      log,
+    );
+  } else {
+    subscriptions = subjects.map((subject) => events.subscribe(subject, (message) => onPlaneBatch(message.data)));
+  }
+
+  for (const publisher of config.zmq.publishers) {
+    const feed = new ZmqWorkerFeed(publisher.workerId, ingest, (reason, count) =>
+      metrics.dropped(reason, count),
+    );
+    const watermark = watermarks.zmqSeqs.get(publisher.endpoint);
+    streams.push(
+      new ZmqKvStream(
+        {
+          endpoint: publisher.endpoint,
+          ...(publisher.replayEndpoint ? { replayEndpoint: publisher.replayEndpoint } : {}),
+          topic: config.zmq.topic,
+          replayTimeoutMs: config.zmq.replayTimeoutMs,
+          ...(watermark === undefined ? {} : { watermark }),
+        },
+        {
+          batch: (seq, payload) => {
+            feed.batch(seq, payload);
+            snapshotter?.eventsApplied();
+          },
+          learn: (seq, payload) => feed.learn(seq, payload),
+          restart: () => feed.restart(),
+          dropped: (reason, count) => feed.dropped(reason, count),
+        },
+        log,
+      ),
+    );
+  }
+  await Promise.all(streams.map((s) => s.start()));
+
+  const server = await startConnectServer({
+    host: config.host,
+    port: config.port,
+    routes: (router) =>
+      router.service(
+        IndexerService,
+        indexerServiceImpl(config.blockSize, (local) =>
+          metrics.timeLookup(() => backend.index.findMatches(local)),
+        ),
+      ),
+  });
+
+  const http = createServer((req, res) => {
+    if (req.url === "/metrics") {
+      metricsText(metrics.registry).then(
+        (text) => res.writeHead(200, { "content-type": METRICS_CONTENT_TYPE }).end(text),
+        (error: unknown) => res.writeHead(500).end(String(error)),
+      );
+    } else if (req.url === "/health" || req.url === "/live") {
+      res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ready"}');
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  const httpPort = await listen(http, config.host, config.httpPort);
+  const metricsUrl = `http://${config.host}:${httpPort}/metrics`;
+
+  const record: InstanceRecord = {
+    address: server.url,
+    transport: "connect-h2c",
+    metadata: { block_size: String(config.blockSize), backend: backend.name, metrics_url: metricsUrl },
+  };
+  const lease = await discovery.register(
+    instanceKey({ namespace, component: INDEXER_COMPONENT, endpoint: FIND_MATCHES_ENDPOINT, instanceId }),
+    record,
+  );
+  log.info("indexer ready", {
+    url: server.url,
+    metrics_url: metricsUrl,
+    backend: backend.name,
+    namespace,
+    block_size: config.blockSize,
+    zmq_publishers: config.zmq.publishers.length,
+  });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    instanceId,
+    url: server.url,
+    metricsUrl,
+    backend: backend.name,
+    stop() {
+      stopping ??= (async () => {
+        // Deregister first so routers stop asking, then let in-flight lookups finish.
+        await lease.revoke();
+        await server.close({ graceMs: 5000 });
+        for (const subscription of subscriptions) subscription.unsubscribe();
+        await jetStream?.close();
+        await Promise.all(streams.map((s) => s.close()));
+        await presence.stop();
+        await snapshotter?.close();
+        await store?.close();
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+        await Promise.all([events.close(), discovery.close()]);
+        log.info("stopped");
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import { Redis } from "ioredis";
+
+/** Where the event streams stood when a snapshot was taken. */
+export interface Watermarks {
+  /** Last event_id applied per worker from the event plane. */
+  eventIds: Map<bigint, bigint>;
+  /** Last seq applied per ZMQ publisher, by its endpoint. */
+  zmqSeqs: Map<string, bigint>;
+  /** Last stream sequence applied from the JetStream KV event stream, when the indexer reads one. */
+  jetStreamSeq?: bigint;
+}
+
+export interface Snapshot {
+  /** The index's own serialized form (KvIndexer.snapshot()). */
+  index: Uint8Array;
+  /** Which index implementation wrote `index`; another one cannot read it. */
+  backend: string;
+  watermarks: Watermarks;
+  blockSize: number;
+  takenAtMs: number;
+}
+
+interface WatermarksJson {
+  eventIds: Record<string, string>;
+  zmqSeqs: Record<string, string>;
+  jetStreamSeq?: string;
+}
+
+export function watermarksToJson(w: Watermarks): string {
+  const json: WatermarksJson = {
+    eventIds: Object.fromEntries([...w.eventIds].map(([worker, id]) => [worker.toString(), id.toString()])),
+    zmqSeqs: Object.fromEntries([...w.zmqSeqs].map(([endpoint, seq]) => [endpoint, seq.toString()])),
+    ...(w.jetStreamSeq === undefined ? {} : { jetStreamSeq: w.jetStreamSeq.toString() }),
+  };
+  return JSON.stringify(json);
+}
+
+export function watermarksFromJson(text: string): Watermarks {
+  const json = JSON.parse(text) as Partial<WatermarksJson>;
+  return {
+    eventIds: new Map(
+      Object.entries(json.eventIds ?? {}).map(([worker, id]) => [BigInt(worker), BigInt(id)]),
+    ),
+    zmqSeqs: new Map(Object.entries(json.zmqSeqs ?? {}).map(([endpoint, seq]) => [endpoint, BigInt(seq)])),
+    ...(json.jetStreamSeq === undefined ? {} : { jetStreamSeq: BigInt(json.jetStreamSeq) }),
+  };
+}
+
+/**
+ * Indexer snapshots in Redis: one hash per key holding the index bytes and the watermarks, written with a single
+ * HSET so a reader never sees the index of one snapshot with the watermarks of another.
+ */
+export class SnapshotStore {
+  private readonly redis: Redis;
+
+  constructor(
+    url: string,
+    private readonly key: string,
+  ) {
+    // Fail fast instead of queueing commands forever while Redis is away; snapshots are retried on schedule.
+    this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: true });
+  }
+
+  async connect(): Promise<void> {
+    await this.redis.connect();
+  }
+
+  async save(snapshot: Snapshot): Promise<void> {
+    await this.redis.hset(this.key, {
+      index: Buffer.from(snapshot.index.buffer, snapshot.index.byteOffset, snapshot.index.byteLength),
+      backend: snapshot.backend,
+      watermarks: watermarksToJson(snapshot.watermarks),
+      block_size: String(snapshot.blockSize),
+      taken_at_ms: String(snapshot.takenAtMs),
+    });
+  }
+
+  async load(): Promise<Snapshot | undefined> {
+    const [index, backend, watermarks, blockSize, takenAt] = await this.redis.hmgetBuffer(
+      this.key,
+      "index",
+      "backend",
+      "watermarks",
+      "block_size",
+      "taken_at_ms",
+    );
+    if (!index || !backend || !watermarks || !blockSize) return undefined;
+    return {
+      index: new Uint8Array(index),
+      backend: backend.toString("utf8"),
+      watermarks: watermarksFromJson(watermarks.toString("utf8")),
+      blockSize: Number(blockSize.toString("utf8")),
+      takenAtMs: Number(takenAt?.toString("utf8") ?? 0),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}

@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { encodeSeq, parseLiveFrames, parseReplayFrames } from "./zmq-frames.js";
+
+const END = Buffer.alloc(8, 0xff);
+const empty = Buffer.alloc(0);
+
+describe("ZMQ frames", () => {
+  it("encodes seq as 8 big-endian bytes", () => {
+    expect([...encodeSeq(258n)]).toEqual([0, 0, 0, 0, 0, 0, 1, 2]);
+  });
+
+  it("reads a live message [topic, seq, payload]", () => {
+    const parsed = parseLiveFrames([Buffer.from("kv-events"), encodeSeq(7n), Buffer.from([1, 2])]);
+    expect(parsed).toEqual({ ok: true, topic: "kv-events", seq: 7n, payload: Buffer.from([1, 2]) });
+  });
+
+  it("rejects live messages with the wrong frame count or seq width", () => {
+    expect(parseLiveFrames([Buffer.from("t"), encodeSeq(1n)]).ok).toBe(false);
+    expect(parseLiveFrames([Buffer.from("t"), Buffer.from([1, 2, 3]), Buffer.from("p")]).ok).toBe(false);
+    expect(parseLiveFrames([Buffer.from("t"), encodeSeq(1n), Buffer.from("p"), Buffer.from("x")]).ok).toBe(
+      false,
+    );
+  });
+
+  it("reads both replay layouts and their end markers", () => {
+    const payload = Buffer.from("batch");
+    expect(parseReplayFrames([empty, encodeSeq(3n), payload])).toEqual({ kind: "batch", seq: 3n, payload });
+    expect(parseReplayFrames([empty, Buffer.from("kv"), encodeSeq(3n), payload])).toEqual({
+      kind: "batch",
+      seq: 3n,
+      payload,
+    });
+    expect(parseReplayFrames([empty, END, empty])).toEqual({ kind: "end" });
+    expect(parseReplayFrames([empty, empty, END, empty])).toEqual({ kind: "end" });
+    expect(parseReplayFrames([empty, Buffer.from([9])])).toEqual({ kind: "malformed" });
+  });
+});

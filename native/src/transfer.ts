@@ -1,0 +1,214 @@
+// TransferEngine: registered memory regions, serializable descriptors, and async reads/writes between them.
+// Bytes move on native threads (memcpy for same-process and shared-memory regions, TCP streams otherwise);
+// JavaScript only starts transfers and sees the promise settle.
+import { randomBytes } from "node:crypto";
+import { existsSync, unlinkSync } from "node:fs";
+import { hostname } from "node:os";
+import { type RawTransferEngine, requireAddon } from "./addon.js";
+
+/** Where a region lives; JSON-serializable, so it can travel in kv_transfer_params and the like. */
+export interface RegionDescriptor {
+  v: 1;
+  /** Engine that owns the region. */
+  engine: string;
+  /** Host name of that engine, to decide whether a shared-memory file is reachable. */
+  host: string;
+  region: number;
+  size: number;
+  tcp?: { address: string; port: number };
+  shm?: { path: string };
+}
+
+export interface TransferSegment {
+  localOffset: number;
+  remoteOffset: number;
+  length: number;
+}
+
+export type TransportName = "local" | "shm" | "tcp";
+
+export interface TransferOptions {
+  /** Forces a transport; by default the engine picks local, then shm (same host), then TCP. */
+  transport?: TransportName;
+  /** Parallel streams (native threads, and TCP connections). Default: the engine's. */
+  streams?: number;
+}
+
+/**
+ * A way to reach remote regions. The engine's own transports (local, shm, TCP) implement it natively; a NIXL
+ * (RDMA) backend would be another implementation, chosen for descriptors it can reach.
+ */
+export interface TransferBackend {
+  readonly name: string;
+  canReach(remote: RegionDescriptor): boolean;
+  transfer(
+    op: "read" | "write",
+    local: Region,
+    remote: RegionDescriptor,
+    segments: readonly TransferSegment[],
+    streams: number,
+  ): Promise<void>;
+}
+
+export class Region {
+  constructor(
+    readonly id: number,
+    readonly size: number,
+    /** The region's bytes as seen from JavaScript. */
+    readonly bytes: Uint8Array,
+    /** Set for shared-memory file regions. */
+    readonly shmPath: string | undefined,
+    /** True when this engine created the file and unlinks it on deregister. */
+    readonly ownsFile: boolean,
+  ) {}
+}
+
+export interface TransferEngineOptions {
+  /** Native data-path threads. Default 4. */
+  threads?: number;
+  /** Default streams per transfer. Default 4. */
+  streams?: number;
+}
+
+function toSegments(segments: TransferSegment | readonly TransferSegment[]): readonly TransferSegment[] {
+  return Array.isArray(segments) ? segments : [segments as TransferSegment];
+}
+
+export class TransferEngine {
+  readonly engineId = randomBytes(8).toString("hex");
+  private readonly raw: RawTransferEngine;
+  private readonly regions = new Map<number, Region>();
+  private readonly backends: TransferBackend[] = [];
+  private readonly streams: number;
+  private port: number | undefined;
+  private shmCount = 0;
+
+  constructor(opts: TransferEngineOptions = {}) {
+    this.raw = new (requireAddon().TransferEngine)(opts.threads ?? 4);
+    this.streams = opts.streams ?? 4;
+  }
+
+  /** Serves this engine's regions over TCP on 127.0.0.1; returns the port. */
+  listen(port = 0): number {
+    this.port = this.raw.listen(port);
+    return this.port;
+  }
+
+  /** Registers JavaScript memory; it stays referenced until deregister() resolves. */
+  registerMemory(memory: Uint8Array | SharedArrayBuffer): Region {
+    const bytes = memory instanceof Uint8Array ? memory : new Uint8Array(memory);
+    const id = this.raw.registerMemory(bytes);
+    const r = new Region(id, bytes.byteLength, bytes, undefined, false);
+    this.regions.set(id, r);
+    return r;
+  }
+
+  /** Maps a shared-memory file (created under /dev/shm unless a path is given) as a region. */
+  registerShm(opts: { size: number; path?: string; create?: boolean }): Region {
+    const create = opts.create ?? opts.path === undefined;
+    const path = opts.path ?? `/dev/shm/kvasir-${this.engineId}-${++this.shmCount}`;
+    const id = this.raw.registerShmFile(path, opts.size, create);
+    const r = new Region(id, opts.size, new Uint8Array(this.raw.regionView(id)), path, create);
+    this.regions.set(id, r);
+    return r;
+  }
+
+  /** The region's descriptor, to hand to a peer. */
+  describe(region: Region): RegionDescriptor {
+    const d: RegionDescriptor = {
+      v: 1,
+      engine: this.engineId,
+      host: hostname(),
+      region: region.id,
+      size: region.size,
+    };
+    if (this.port !== undefined) d.tcp = { address: "127.0.0.1", port: this.port };
+    if (region.shmPath !== undefined) d.shm = { path: region.shmPath };
+    return d;
+  }
+
+  /** Adds a backend (e.g. NIXL) tried before the built-in transports for descriptors it can reach. */
+  addBackend(b: TransferBackend): void {
+    this.backends.push(b);
+  }
+
+  /** Copies remote bytes into the local region. */
+  read(
+    local: Region,
+    remote: RegionDescriptor,
+    segments: TransferSegment | readonly TransferSegment[],
+    opts: TransferOptions = {},
+  ): Promise<void> {
+    return this.move("read", local, remote, toSegments(segments), opts);
+  }
+
+  /** Copies local bytes into the remote region. */
+  write(
+    local: Region,
+    remote: RegionDescriptor,
+    segments: TransferSegment | readonly TransferSegment[],
+    opts: TransferOptions = {},
+  ): Promise<void> {
+    return this.move("write", local, remote, toSegments(segments), opts);
+  }
+
+  /** Stops new copies on the region; resolves once copies in flight have left it. */
+  async deregister(region: Region): Promise<void> {
+    if (!this.regions.delete(region.id)) throw new Error(`region ${region.id} is not registered here`);
+    await this.raw.deregister(region.id);
+    if (region.ownsFile && region.shmPath !== undefined && existsSync(region.shmPath))
+      unlinkSync(region.shmPath);
+  }
+
+  /** Fails transfers in flight, stops the TCP server and unlinks the shared-memory files this engine made. */
+  close(): void {
+    this.raw.close();
+    for (const r of this.regions.values()) {
+      if (r.ownsFile && r.shmPath !== undefined && existsSync(r.shmPath)) unlinkSync(r.shmPath);
+    }
+    this.regions.clear();
+  }
+
+  private async move(
+    op: "read" | "write",
+    local: Region,
+    remote: RegionDescriptor,
+    segments: readonly TransferSegment[],
+    opts: TransferOptions,
+  ): Promise<void> {
+    if (this.regions.get(local.id) !== local) throw new Error(`region ${local.id} is not registered here`);
+    const streams = opts.streams ?? this.streams;
+    const backend = opts.transport === undefined ? this.backends.find((b) => b.canReach(remote)) : undefined;
+    if (backend !== undefined) return backend.transfer(op, local, remote, segments, streams);
+    const flat = new Float64Array(segments.length * 3);
+    segments.forEach((s, i) => {
+      flat[3 * i] = s.localOffset;
+      flat[3 * i + 1] = s.remoteOffset;
+      flat[3 * i + 2] = s.length;
+    });
+    // `local` stays referenced by this frame until the native copy settles, so its memory cannot be collected.
+    await this.raw.transfer(op, local.id, this.remoteSpec(remote, opts.transport), flat, streams);
+    void local.bytes;
+  }
+
+  private remoteSpec(d: RegionDescriptor, forced: TransportName | undefined): string {
+    const transport = forced ?? this.pick(d);
+    switch (transport) {
+      case "local":
+        if (d.engine !== this.engineId) throw new Error("the local transport needs a region of this engine");
+        return `local:${d.region}`;
+      case "shm":
+        if (d.shm === undefined) throw new Error("the remote region is not in shared memory");
+        return `shm:${d.size}:${d.shm.path}`;
+      case "tcp":
+        if (d.tcp === undefined) throw new Error("the remote engine does not listen on TCP");
+        return `tcp:${d.tcp.address}:${d.tcp.port}:${d.region}`;
+    }
+  }
+
+  private pick(d: RegionDescriptor): TransportName {
+    if (d.engine === this.engineId) return "local";
+    if (d.shm !== undefined && d.host === hostname() && existsSync(d.shm.path)) return "shm";
+    return "tcp";
+  }
+}

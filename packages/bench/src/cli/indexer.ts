@@ -1,0 +1,431 @@
+// pnpm bench:indexer — replays the KV events and lookups that mocker workers produce on the Mooncake synthetic
+// trace against the TypeScript radix indexer and the native positional index (1 and 2 write threads).
+// The event stream is simulated once and cached under .tmp/bench/, so only index operations are timed.
+//
+// Flags: --trace PATH, --requests N (default: all rows), --workers N (16), --gpu-blocks N (2048),
+//        --block-size N (16), --max-output N (128), --repeat N (3), --regenerate
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  computeLocalHashes,
+  fromProtoKvEvent,
+  type KvCacheEvent,
+  RadixIndexer,
+  type WorkerMatch,
+} from "@kvasir/kv";
+import { MockEngine } from "@kvasir/mocker";
+import { EVENT_HEADER_BYTES, EVENT_KIND, loadNativeIndexer, PackedEventWriter } from "@kvasir/native";
+import { formatTable, writeBenchResult } from "../report.js";
+import { summarize } from "../stats.js";
+import { loadTrace } from "../trace.js";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
+
+function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? (process.argv[i + 1] as string) : fallback;
+}
+
+const opts = {
+  trace: flag("trace", join(root, "../shared/traces/mooncake_synthetic_trace.jsonl")),
+  requests: Number(flag("requests", "0")),
+  workers: Number(flag("workers", "16")),
+  gpuBlocks: Number(flag("gpu-blocks", "2048")),
+  blockSize: Number(flag("block-size", "16")),
+  maxOutput: Number(flag("max-output", "128")),
+  repeat: Number(flag("repeat", "3")),
+  regenerate: process.argv.includes("--regenerate"),
+};
+
+type Step =
+  | { kind: "events"; packed: Uint8Array; events: KvCacheEvent[]; blocks: number }
+  | { kind: "lookup"; hashes: BigUint64Array };
+
+// ---- Simulation (once): mocker workers serve the trace, routed by KV overlap. ----
+
+/** Tokens of one trace block: a deterministic function of its hash id, so equal ids give equal KV blocks. */
+function blockTokens(hashId: number, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => (Math.imul(hashId + 1, 2654435761) + i * 40503) >>> 16);
+}
+
+function simulate(): Uint8Array {
+  const rows = loadTrace(opts.trace, opts.requests > 0 ? opts.requests : undefined);
+  const engines = Array.from(
+    { length: opts.workers },
+    (_, w) =>
+      new MockEngine(
+        { numGpuBlocks: opts.gpuBlocks, blockSize: opts.blockSize },
+        { workerId: BigInt(w + 1) },
+      ),
+  );
+  const busyUntil = new Float64Array(opts.workers);
+  const router = new RadixIndexer();
+  const out: Uint8Array[] = [];
+  const writer = new PackedEventWriter();
+  const record = (kind: number, body: Uint8Array) => {
+    const head = new Uint8Array(8);
+    new DataView(head.buffer).setUint32(0, kind, true);
+    new DataView(head.buffer).setUint32(4, body.byteLength, true);
+    out.push(head, body);
+  };
+  let next = 0;
+  let now = 0;
+  for (;;) {
+    let w = -1;
+    for (let i = 0; i < engines.length; i++) {
+      if (
+        (engines[i] as MockEngine).numRequests > 0 &&
+        (w < 0 || (busyUntil[i] as number) < (busyUntil[w] as number))
+      )
+        w = i;
+    }
+    const row = rows[next];
+    if (row === undefined && w < 0) break;
+    if (row !== undefined && (w < 0 || row.timestamp <= (busyUntil[w] as number))) {
+      now = Math.max(now, row.timestamp);
+      const tokens = row.hashIds.flatMap((h) => blockTokens(h, opts.blockSize));
+      const local = computeLocalHashes(tokens, opts.blockSize);
+      record(2, new Uint8Array(local.buffer));
+      const overlap = new Map<bigint, number>();
+      for (const m of router.findMatches(local)) overlap.set(m.workerId, m.matchedBlocks);
+      let best = 0;
+      let bestCost = Number.POSITIVE_INFINITY;
+      engines.forEach((e, i) => {
+        const cost = local.length - (overlap.get(BigInt(i + 1)) ?? 0) + e.numRequests * 32;
+        if (cost < bestCost) {
+          bestCost = cost;
+          best = i;
+        }
+      });
+      const e = engines[best] as MockEngine;
+      if (e.numRequests === 0) busyUntil[best] = now;
+      e.addRequest({
+        requestId: `r${next}`,
+        tokenIds: tokens,
+        maxTokens: Math.max(1, Math.min(row.outputLength, opts.maxOutput)),
+      });
+      next++;
+      continue;
+    }
+    now = busyUntil[w] as number;
+    const res = (engines[w] as MockEngine).step(now);
+    busyUntil[w] = now + (res === null ? 1 : Math.max(res.durationMs, 1e-3));
+    if (res === null || res.kvEvents.length === 0) continue;
+    for (const pe of res.kvEvents) {
+      const ev = fromProtoKvEvent(pe);
+      if (ev === undefined) continue;
+      router.applyEvent(ev);
+      writer.push(ev);
+    }
+    record(1, writer.take());
+  }
+  const total = out.reduce((s, b) => s + b.byteLength, 0);
+  const file = new Uint8Array(total);
+  let o = 0;
+  for (const b of out) {
+    file.set(b, o);
+    o += b.byteLength;
+  }
+  return file;
+}
+
+// ---- Loading the cached stream. ----
+
+function unpack(packed: Uint8Array): { events: KvCacheEvent[]; blocks: number } {
+  const view = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
+  const events: KvCacheEvent[] = [];
+  let blocks = 0;
+  for (let o = 0; o < packed.byteLength; ) {
+    const kind = view.getUint8(o);
+    const hasParent = (view.getUint8(o + 1) & 1) !== 0;
+    const base = {
+      workerId: view.getBigUint64(o + 8, true),
+      dpRank: view.getUint32(o + 4, true),
+      eventId: view.getBigUint64(o + 16, true),
+    };
+    const parent = view.getBigUint64(o + 24, true);
+    const n = view.getUint32(o + 32, true);
+    const body = o + EVENT_HEADER_BYTES;
+    if (kind === EVENT_KIND.stored) {
+      const localHashes = new BigUint64Array(n);
+      const seqHashes = new BigUint64Array(n);
+      for (let i = 0; i < n; i++) {
+        localHashes[i] = view.getBigUint64(body + 16 * i, true);
+        seqHashes[i] = view.getBigUint64(body + 16 * i + 8, true);
+      }
+      events.push({
+        ...base,
+        data: {
+          kind: "stored",
+          localHashes,
+          seqHashes,
+          tokenIds: new Uint32Array(0),
+          blockSize: opts.blockSize,
+          loraName: "",
+          ...(hasParent ? { parentSeqHash: parent } : {}),
+        },
+      });
+      o = body + 16 * n;
+    } else if (kind === EVENT_KIND.removed) {
+      const seqHashes = new BigUint64Array(n);
+      for (let i = 0; i < n; i++) seqHashes[i] = view.getBigUint64(body + 8 * i, true);
+      events.push({ ...base, data: { kind: "removed", seqHashes } });
+      o = body + 8 * n;
+    } else {
+      events.push({ ...base, data: { kind: "cleared" } });
+      o = body;
+    }
+    blocks += n;
+  }
+  return { events, blocks };
+}
+
+/**
+ * The recorded steps; the events of consecutive engine steps between two lookups form one batch, as an
+ * indexer draining its event subscription would apply them.
+ */
+function load(bytes: Uint8Array): Step[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const steps: Step[] = [];
+  let pending: Uint8Array[] = [];
+  const flushEvents = () => {
+    if (pending.length === 0) return;
+    const packed = new Uint8Array(pending.reduce((s, b) => s + b.byteLength, 0));
+    let o = 0;
+    for (const b of pending) {
+      packed.set(b, o);
+      o += b.byteLength;
+    }
+    steps.push({ kind: "events", packed, ...unpack(packed) });
+    pending = [];
+  };
+  for (let o = 0; o < bytes.byteLength; ) {
+    const kind = view.getUint32(o, true);
+    const len = view.getUint32(o + 4, true);
+    const body = bytes.slice(o + 8, o + 8 + len);
+    if (kind === 1) {
+      pending.push(body);
+    } else {
+      flushEvents();
+      steps.push({ kind: "lookup", hashes: new BigUint64Array(body.buffer, 0, len / 8) });
+    }
+    o += 8 + len;
+  }
+  flushEvents();
+  return steps;
+}
+
+// ---- Timed replays. ----
+
+interface RunResult {
+  seconds: number;
+  /** Process CPU time (all threads) during the run. */
+  cpuSeconds: number;
+  lookupUs: number[];
+}
+
+function cpuSince(start: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(start);
+  return (u.user + u.system) / 1e6;
+}
+
+function runTs(steps: readonly Step[]): RunResult {
+  const ix = new RadixIndexer();
+  const lookupUs: number[] = [];
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (const s of steps) {
+    if (s.kind === "events") {
+      for (const ev of s.events) ix.applyEvent(ev);
+    } else {
+      const a = performance.now();
+      ix.findMatches(s.hashes);
+      lookupUs.push((performance.now() - a) * 1000);
+    }
+  }
+  return { seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSince(c0), lookupUs };
+}
+
+function runNative(steps: readonly Step[], threads: number): RunResult & { parity: number } {
+  const load = loadNativeIndexer();
+  if (!load.ok) throw new Error(`native indexer unavailable: ${load.reason}`);
+  const ix = load.create({ threads }).raw;
+  const lookupUs: number[] = [];
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (const s of steps) {
+    if (s.kind === "events") {
+      ix.applyEvents(s.packed);
+    } else {
+      const a = performance.now();
+      ix.findMatches(s.hashes);
+      lookupUs.push((performance.now() - a) * 1000);
+    }
+  }
+  ix.flush();
+  const seconds = (performance.now() - t0) / 1000;
+  const cpuSeconds = cpuSince(c0);
+  return { seconds, cpuSeconds, lookupUs, parity: parityMismatches(steps, (q) => ix.findMatches(q)) };
+}
+
+/** Final-state lookups that disagree with the reference (should be 0). */
+function parityMismatches(
+  steps: readonly Step[],
+  nativeFind: (q: BigUint64Array) => { workerIds: BigUint64Array; dpRanks: Uint32Array; depths: Uint32Array },
+): number {
+  const ref = new RadixIndexer();
+  for (const s of steps) if (s.kind === "events") for (const ev of s.events) ref.applyEvent(ev);
+  const key = (ms: WorkerMatch[]) =>
+    ms
+      .map((m) => `${m.workerId}/${m.dpRank}:${m.matchedBlocks}`)
+      .sort()
+      .join(",");
+  const lookups = steps.filter((s): s is Extract<Step, { kind: "lookup" }> => s.kind === "lookup");
+  let bad = 0;
+  for (const s of lookups.slice(-500)) {
+    const n = nativeFind(s.hashes);
+    const got = Array.from(n.depths, (d, i) => ({
+      workerId: n.workerIds[i] as bigint,
+      dpRank: n.dpRanks[i] as number,
+      matchedBlocks: d,
+    }));
+    if (key(got) !== key(ref.findMatches(s.hashes))) bad++;
+  }
+  return bad;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+async function main(): Promise<void> {
+  const params = {
+    ...opts,
+    regenerate: undefined,
+    repeat: undefined,
+    traceMtime: statSync(opts.trace).mtimeMs,
+  };
+  const tag = createHash("sha256").update(JSON.stringify(params)).digest("hex").slice(0, 12);
+  const cache = join(root, ".tmp/bench", `indexer-stream-${tag}.bin`);
+  if (opts.regenerate || !existsSync(cache)) {
+    const t = performance.now();
+    const bytes = simulate();
+    mkdirSync(dirname(cache), { recursive: true });
+    writeFileSync(cache, bytes);
+    console.log(`simulated the event stream in ${((performance.now() - t) / 1000).toFixed(1)} s -> ${cache}`);
+  }
+  const steps = load(new Uint8Array(readFileSync(cache)));
+  let stored = 0;
+  let removed = 0;
+  let looked = 0;
+  let lookups = 0;
+  let events = 0;
+  for (const s of steps) {
+    if (s.kind === "lookup") {
+      looked += s.hashes.length;
+      lookups++;
+      continue;
+    }
+    events += s.events.length;
+    for (const ev of s.events) {
+      if (ev.data.kind === "stored") stored += ev.data.localHashes.length;
+      else if (ev.data.kind === "removed") removed += ev.data.seqHashes.length;
+    }
+  }
+  const ops = stored + removed + looked;
+  console.log(
+    `stream: ${events} events (${stored} blocks stored, ${removed} removed), ${lookups} lookups (${looked} blocks); ${ops} ops`,
+  );
+
+  interface Row {
+    backend: string;
+    threads: number;
+    seconds: number;
+    cpuSeconds: number;
+    opsPerSec: number;
+    opsPerCpuSec: number;
+    p50: number;
+    p99: number;
+    parity?: number;
+  }
+  const row = (backend: string, threads: number, runs: (RunResult & { parity?: number })[]): Row => {
+    const fastest = runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+    const seconds = median(runs.map((r) => r.seconds));
+    const cpuSeconds = median(runs.map((r) => r.cpuSeconds));
+    const lat = summarize(fastest.lookupUs);
+    const parity = runs.some((r) => r.parity !== undefined)
+      ? Math.max(...runs.map((r) => r.parity ?? 0))
+      : undefined;
+    return {
+      backend,
+      threads,
+      seconds,
+      cpuSeconds,
+      opsPerSec: ops / seconds,
+      opsPerCpuSec: ops / cpuSeconds,
+      p50: lat.p50,
+      p99: lat.p99,
+      ...(parity !== undefined ? { parity } : {}),
+    };
+  };
+  const reps = Math.max(1, opts.repeat);
+  const rows: Row[] = [
+    row(
+      "typescript radix",
+      1,
+      Array.from({ length: reps }, () => runTs(steps)),
+    ),
+  ];
+  for (const threads of [1, 2]) {
+    rows.push(
+      row(
+        "native positional",
+        threads,
+        Array.from({ length: reps }, () => runNative(steps, threads)),
+      ),
+    );
+  }
+  const tsRate = (rows[0] as Row).opsPerSec;
+  console.log(
+    formatTable(
+      [
+        "backend",
+        "write threads",
+        "wall s",
+        "Mops/s",
+        "x TS",
+        "CPU s",
+        "Mops per CPU-s",
+        "lookup p50 us",
+        "lookup p99 us",
+        "parity mismatches",
+      ],
+      rows.map((r) => [
+        r.backend,
+        r.threads,
+        r.seconds,
+        r.opsPerSec / 1e6,
+        r.opsPerSec / tsRate,
+        r.cpuSeconds,
+        r.opsPerCpuSec / 1e6,
+        r.p50,
+        r.p99,
+        r.parity,
+      ]),
+      3,
+    ),
+  );
+  const path = writeBenchResult("indexer", {
+    command: `pnpm bench:indexer ${process.argv.slice(2).join(" ")}`.trim(),
+    params: { ...opts, regenerate: undefined },
+    stream: { events, stored, removed, lookups, lookedUpBlocks: looked, ops, cache },
+    results: rows,
+    note: "ops = blocks stored + removed + looked up; wall and CPU seconds (process CPU, all threads) are medians of --repeat runs; lookup latencies from the fastest run; reads run on the main thread beside the write pool; the machine has 2 cores",
+  });
+  console.log(`wrote ${path}`);
+}
+
+await main();

@@ -1,0 +1,96 @@
+// Dynamo's KV routing cost model (DESIGN §5) and cost-based selection.
+//   prefill_blocks          = (active_prefill_tokens + prompt_tokens) / block_size
+//   adjusted_prefill_blocks = max(prefill_blocks - overlap_score_credit * overlap_blocks, 0)
+//   decode_blocks           = active_decode_blocks + ceil(prompt_tokens / block_size)
+//   cost                    = prefill_load_scale * adjusted_prefill_blocks + decode_blocks
+import type { WorkerMatch } from "../indexer/types.js";
+import { workerKey } from "../indexer/types.js";
+import type { Rng, SelectionRequest, WorkerCandidate } from "./types.js";
+
+export interface KvCostConfig {
+  /** --router-kv-overlap-score-credit: credit per cached prefix block against prefill load. Default 1. */
+  overlapScoreCredit: number;
+  /** --router-prefill-load-scale: weight of adjusted prefill blocks against decode blocks. Default 1. */
+  prefillLoadScale: number;
+  /** --router-temperature: 0 picks the cheapest; > 0 samples by softmax over negated normalized costs. */
+  temperature: number;
+}
+
+export const DEFAULT_KV_COST_CONFIG: Readonly<KvCostConfig> = {
+  overlapScoreCredit: 1,
+  prefillLoadScale: 1,
+  temperature: 0,
+};
+
+/** One candidate's projected load and cost if the request went there. */
+export interface WorkerCost {
+  workerId: bigint;
+  dpRank: number;
+  overlapBlocks: number;
+  /** Prompt tokens in prefill on the worker, counting this request's uncached tokens. */
+  potentialPrefillTokens: number;
+  /** Blocks held on the worker, counting this request's. */
+  potentialDecodeBlocks: number;
+  adjustedPrefillBlocks: number;
+  cost: number;
+}
+
+function overlapMap(overlaps: readonly WorkerMatch[]): Map<string, number> {
+  return new Map(overlaps.map((m) => [workerKey(m.workerId, m.dpRank), m.matchedBlocks]));
+}
+
+export function workerCosts(
+  candidates: readonly WorkerCandidate[],
+  req: SelectionRequest,
+  overlaps: readonly WorkerMatch[],
+  config: Readonly<KvCostConfig> = DEFAULT_KV_COST_CONFIG,
+): WorkerCost[] {
+  const byKey = overlapMap(overlaps);
+  const bs = req.blockSize;
+  const requestBlocks = Math.ceil(req.promptTokens / bs);
+  return candidates.map((c) => {
+    // A match cannot exceed the prompt's own blocks.
+    const overlapBlocks = Math.min(byKey.get(workerKey(c.workerId, c.dpRank)) ?? 0, requestBlocks);
+    const prefillBlocks = (c.load.activePrefillTokens + req.promptTokens) / bs;
+    const adjustedPrefillBlocks = Math.max(prefillBlocks - config.overlapScoreCredit * overlapBlocks, 0);
+    const potentialDecodeBlocks = c.load.activeDecodeBlocks + requestBlocks;
+    return {
+      workerId: c.workerId,
+      dpRank: c.dpRank,
+      overlapBlocks,
+      potentialPrefillTokens: c.load.activePrefillTokens + Math.max(req.promptTokens - overlapBlocks * bs, 0),
+      potentialDecodeBlocks,
+      adjustedPrefillBlocks,
+      cost: config.prefillLoadScale * adjustedPrefillBlocks + potentialDecodeBlocks,
+    };
+  });
+}
+
+/**
+ * Index of the chosen cost. Temperature 0: the lowest, ties broken uniformly at random. Temperature t > 0:
+ * costs are normalized to [0, 1] by min/max and sampled with probability proportional to exp(-norm / t).
+ */
+export function pickByCost(costs: readonly number[], temperature: number, rng: Rng): number {
+  if (costs.length === 0) return -1;
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (const c of costs) {
+    if (c < min) min = c;
+    if (c > max) max = c;
+  }
+  if (temperature <= 0 || max === min) {
+    const best: number[] = [];
+    costs.forEach((c, i) => {
+      if (c === min) best.push(i);
+    });
+    return best[Math.min(Math.floor(rng() * best.length), best.length - 1)] as number;
+  }
+  const weights = costs.map((c) => Math.exp(-(c - min) / (max - min) / temperature));
+  const total = weights.reduce((a, b) => a + b, 0);
+  let r = rng() * total;
+  for (let i = 0; i < weights.length; i++) {
+    r -= weights[i] as number;
+    if (r < 0) return i;
+  }
+  return weights.length - 1;
+}

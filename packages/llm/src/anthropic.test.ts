@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { validateMessagesRequest } from "./anthropic.js";
+
+const base = { model: "Qwen/Qwen3-0.6B", max_tokens: 256, messages: [{ role: "user", content: "Hi" }] };
+
+function errorMessage(body: unknown): string {
+  const result = validateMessagesRequest(body);
+  if (result.ok) throw new Error("expected a validation error");
+  expect(result.error.type).toBe("error");
+  expect(result.error.error.type).toBe("invalid_request_error");
+  return result.error.error.message;
+}
+
+describe("Anthropic Messages requests", () => {
+  it("accepts a conversation with tools, tool use and thinking", () => {
+    const result = validateMessagesRequest({
+      ...base,
+      system: [{ type: "text", text: "Be brief.", cache_control: { type: "ephemeral" } }],
+      messages: [
+        { role: "user", content: "Weather?" },
+        {
+          role: "assistant",
+          content: [
+            { type: "thinking", thinking: "use the tool", signature: "s" },
+            { type: "tool_use", id: "tu_1", name: "get_weather", input: { city: "Paris" } },
+          ],
+        },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "tu_1", content: "22C" }] },
+      ],
+      tools: [{ name: "get_weather", input_schema: { type: "object", properties: {} } }],
+      tool_choice: { type: "auto" },
+      thinking: { type: "enabled", budget_tokens: 2048 },
+      stop_sequences: ["END"],
+      stream: true,
+      unknown_field: true,
+    });
+    if (!result.ok) throw new Error(result.error.error.message);
+    expect(result.value.messages).toHaveLength(3);
+    expect("unknown_field" in result.value).toBe(false);
+  });
+
+  it("requires max_tokens", () => {
+    expect(errorMessage({ model: "m", messages: base.messages })).toBe("max_tokens: Field required");
+  });
+
+  it("names bad fields with Anthropic's dotted paths", () => {
+    expect(errorMessage({ ...base, messages: [{ role: "system", content: "x" }] })).toMatch(
+      /^messages\.0\.role: /,
+    );
+    expect(errorMessage({ ...base, messages: [{ role: "user", content: [{ type: "text" }] }] })).toBe(
+      "messages.0.content.0.text: Field required",
+    );
+    expect(errorMessage({ ...base, messages: [{ role: "user", content: [{ type: "video" }] }] })).toMatch(
+      /^messages\.0\.content\.0\.type: /,
+    );
+    expect(errorMessage({ ...base, temperature: 1.5 })).toMatch(/^temperature: /);
+    expect(errorMessage({ ...base, tool_choice: { type: "tool" } })).toBe("tool_choice.name: Field required");
+    expect(errorMessage({ ...base, thinking: { type: "enabled", budget_tokens: 10 } })).toMatch(
+      /^thinking\.budget_tokens: /,
+    );
+    expect(errorMessage({ ...base, max_tokens: "10" })).toBe("max_tokens: Input should be number");
+    expect(errorMessage([])).toBe("body: Input should be object");
+  });
+});

@@ -1,0 +1,210 @@
+import { z } from "zod";
+import { nvextSchema } from "./nvext.js";
+import { parseRequest, type RequestProblem, type ValidationResult } from "./validation.js";
+
+/** OpenAI's error body: `{ error: { message, type, param, code } }`. */
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+export function openAIError(
+  message: string,
+  opts: { type?: string; param?: string | null; code?: string | null } = {},
+): OpenAIErrorBody {
+  return {
+    error: {
+      message,
+      type: opts.type ?? "invalid_request_error",
+      param: opts.param ?? null,
+      code: opts.code ?? null,
+    },
+  };
+}
+
+const textPart = z.object({ type: z.literal("text"), text: z.string() });
+
+// Non-text parts (image_url, input_audio, file, ...) are kept whole; the chat template decides if the model takes them.
+const contentPart = z
+  .looseObject({ type: z.string(), text: z.string().optional() })
+  .superRefine((part, ctx) => {
+    if (part.type === "text" && part.text === undefined) {
+      ctx.addIssue({ code: "invalid_type", expected: "string", input: undefined, path: ["text"] });
+    }
+  });
+
+const textContent = z.union([z.string(), z.array(textPart)], { error: "expected a string or text parts" });
+const anyContent = z.union([z.string(), z.array(contentPart)], {
+  error: "expected a string or content parts",
+});
+
+const toolCallSchema = z.object({
+  id: z.string(),
+  type: z.literal("function"),
+  function: z.object({ name: z.string(), arguments: z.string() }),
+});
+
+const messageSchema = z.discriminatedUnion("role", [
+  z.object({ role: z.literal("system"), content: textContent, name: z.string().optional() }),
+  z.object({ role: z.literal("developer"), content: textContent, name: z.string().optional() }),
+  z.object({ role: z.literal("user"), content: anyContent, name: z.string().optional() }),
+  z.object({
+    role: z.literal("assistant"),
+    content: textContent.nullish(),
+    name: z.string().optional(),
+    tool_calls: z.array(toolCallSchema).optional(),
+    reasoning_content: z.string().nullish(),
+  }),
+  z.object({ role: z.literal("tool"), content: textContent, tool_call_id: z.string() }),
+]);
+
+const toolSchema = z.object({
+  type: z.literal("function"),
+  function: z.object({
+    name: z.string().min(1),
+    description: z.string().optional(),
+    parameters: z.record(z.string(), z.unknown()).optional(),
+    strict: z.boolean().nullish(),
+  }),
+});
+
+const toolChoiceSchema = z.union(
+  [
+    z.enum(["none", "auto", "required"]),
+    z.object({ type: z.literal("function"), function: z.object({ name: z.string() }) }),
+  ],
+  { error: 'expected "none", "auto", "required" or {"type": "function", "function": {"name": ...}}' },
+);
+
+const tokenId = z.int().min(0);
+
+// Sampling and stopping fields common to chat completions and completions (OpenAI plus vLLM/Dynamo extensions).
+const samplingFields = {
+  model: z.string().min(1),
+  max_tokens: z.int().min(1).nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().gt(0).max(1).nullish(),
+  top_k: z.int().min(-1).nullish(),
+  min_p: z.number().min(0).max(1).nullish(),
+  seed: z.int().nullish(),
+  n: z.int().min(1).max(128).nullish(),
+  stream: z.boolean().nullish(),
+  stream_options: z
+    .object({ include_usage: z.boolean().nullish(), continuous_usage_stats: z.boolean().nullish() })
+    .nullish(),
+  stop: z
+    .union([z.string(), z.array(z.string())], { error: "expected a string or an array of strings" })
+    .nullish(),
+  stop_token_ids: z.array(tokenId).nullish(),
+  ignore_eos: z.boolean().nullish(),
+  min_tokens: z.int().min(0).nullish(),
+  include_stop_str_in_output: z.boolean().nullish(),
+  skip_special_tokens: z.boolean().nullish(),
+  frequency_penalty: z.number().min(-2).max(2).nullish(),
+  presence_penalty: z.number().min(-2).max(2).nullish(),
+  repetition_penalty: z.number().gt(0).nullish(),
+  logit_bias: z.record(z.string(), z.number()).nullish(),
+  user: z.string().nullish(),
+  nvext: nvextSchema.nullish(),
+};
+
+function requireStreamForOptions(
+  req: { stream?: boolean | null; stream_options?: unknown },
+  ctx: z.core.$RefinementCtx,
+): void {
+  if (req.stream_options != null && req.stream !== true) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["stream_options"],
+      message: "only allowed when stream is true",
+      params: { code: "invalid_value" },
+    });
+  }
+}
+
+export const chatCompletionRequestSchema = z
+  .object({
+    ...samplingFields,
+    messages: z.array(messageSchema).min(1),
+    max_completion_tokens: z.int().min(1).nullish(),
+    tools: z.array(toolSchema).nullish(),
+    tool_choice: toolChoiceSchema.nullish(),
+    parallel_tool_calls: z.boolean().nullish(),
+    logprobs: z.boolean().nullish(),
+    top_logprobs: z.int().min(0).max(20).nullish(),
+    response_format: z.looseObject({ type: z.enum(["text", "json_object", "json_schema"]) }).nullish(),
+    /** Extra chat-template variables, e.g. `{ "enable_thinking": false }`. */
+    chat_template_kwargs: z.record(z.string(), z.unknown()).nullish(),
+  })
+  .superRefine(requireStreamForOptions);
+
+// One prompt per request: a one-element list is unwrapped; longer lists are refused.
+const promptSchema = z
+  .union(
+    [
+      z.string(),
+      z.array(z.string()).min(1),
+      z.array(tokenId).min(1),
+      z.array(z.array(tokenId).min(1)).min(1),
+    ],
+    { error: "expected a string, an array of one string, or an array of token ids" },
+  )
+  .superRefine((prompt, ctx) => {
+    if (Array.isArray(prompt) && prompt.length > 1 && typeof prompt[0] !== "number") {
+      ctx.addIssue({
+        code: "custom",
+        message: "batched prompts are not supported; send one prompt per request",
+        params: { code: "unsupported_value" },
+      });
+    }
+  })
+  .transform((prompt): string | number[] => {
+    if (typeof prompt === "string") return prompt;
+    const first = prompt[0];
+    if (typeof first === "string" || Array.isArray(first)) return first;
+    return prompt as number[];
+  });
+
+export const completionRequestSchema = z
+  .object({
+    ...samplingFields,
+    /** A text prompt or the prompt's token ids. */
+    prompt: promptSchema,
+    echo: z.boolean().nullish(),
+    logprobs: z.int().min(0).max(5).nullish(),
+  })
+  .superRefine(requireStreamForOptions);
+
+export type ChatCompletionRequest = z.output<typeof chatCompletionRequestSchema>;
+export type ChatCompletionMessage = ChatCompletionRequest["messages"][number];
+export type ChatCompletionTool = z.output<typeof toolSchema>;
+export type ChatCompletionToolChoice = z.output<typeof toolChoiceSchema>;
+export type CompletionRequest = z.output<typeof completionRequestSchema>;
+
+export function validateChatCompletionRequest(
+  body: unknown,
+): ValidationResult<ChatCompletionRequest, OpenAIErrorBody> {
+  return toOpenAI(parseRequest(chatCompletionRequestSchema, body));
+}
+
+export function validateCompletionRequest(
+  body: unknown,
+): ValidationResult<CompletionRequest, OpenAIErrorBody> {
+  return toOpenAI(parseRequest(completionRequestSchema, body));
+}
+
+function toOpenAI<T>(result: ValidationResult<T, RequestProblem>): ValidationResult<T, OpenAIErrorBody> {
+  if (result.ok) return result;
+  const { param, kind, detail, code } = result.error;
+  const name = param === null ? "the request body" : `'${param}'`;
+  const messages = {
+    missing: `Missing required parameter: ${name}.`,
+    invalid_type: `Invalid type for ${name}: expected ${detail}.`,
+    invalid_value: `Invalid value for ${name}: ${detail}.`,
+  };
+  const defaultCodes = {
+    missing: "missing_required_parameter",
+    invalid_type: "invalid_type",
+    invalid_value: "invalid_value",
+  };
+  return { ok: false, error: openAIError(messages[kind], { param, code: code ?? defaultCodes[kind] }) };
+}

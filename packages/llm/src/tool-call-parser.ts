@@ -1,0 +1,113 @@
+import { randomUUID } from "node:crypto";
+import { isRecord } from "./json.js";
+import { partialMatchLength } from "./partial-match.js";
+
+/** An OpenAI chat-completions tool call (`index` is its position among the message's calls). */
+export interface ToolCall {
+  index: number;
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
+}
+
+export interface ToolCallDelta {
+  content: string;
+  toolCalls: ToolCall[];
+}
+
+export interface ToolCallParserOptions {
+  startTag?: string;
+  endTag?: string;
+  /** Tool-call id factory; default `call_` + 24 random hex digits. */
+  newId?: () => string;
+}
+
+/**
+ * Extracts Hermes / Qwen3 style tool calls (`<tool_call>{"name": ..., "arguments": {...}}</tool_call>`) from
+ * streamed content. Text outside the tags is content; a call is emitted whole once its end tag arrives. A body
+ * that is not a valid call is passed through as content. Whitespace between calls is dropped.
+ */
+export class ToolCallParser {
+  readonly #startTag: string;
+  readonly #endTag: string;
+  readonly #newId: () => string;
+  #inside = false;
+  #buffer = "";
+  #count = 0;
+
+  constructor(opts: ToolCallParserOptions = {}) {
+    this.#startTag = opts.startTag ?? "<tool_call>";
+    this.#endTag = opts.endTag ?? "</tool_call>";
+    this.#newId = opts.newId ?? (() => `call_${randomUUID().replaceAll("-", "").slice(0, 24)}`);
+  }
+
+  /** Tool calls emitted so far (the finish reason becomes "tool_calls" when non-zero). */
+  get toolCallCount(): number {
+    return this.#count;
+  }
+
+  push(text: string): ToolCallDelta {
+    this.#buffer += text;
+    const out: ToolCallDelta = { content: "", toolCalls: [] };
+    for (;;) {
+      if (this.#inside) {
+        const end = this.#buffer.indexOf(this.#endTag);
+        if (end < 0) return out;
+        this.#complete(this.#buffer.slice(0, end), out);
+        this.#buffer = this.#buffer.slice(end + this.#endTag.length);
+        this.#inside = false;
+        continue;
+      }
+      const start = this.#buffer.indexOf(this.#startTag);
+      if (start >= 0) {
+        if (!this.#isGap(this.#buffer.slice(0, start))) out.content += this.#buffer.slice(0, start);
+        this.#buffer = this.#buffer.slice(start + this.#startTag.length);
+        this.#inside = true;
+        continue;
+      }
+      const emit = this.#buffer.length - partialMatchLength(this.#buffer, [this.#startTag]);
+      // Whitespace after a call stays held until text that is not whitespace follows it.
+      if (!this.#isGap(this.#buffer.slice(0, emit))) {
+        out.content += this.#buffer.slice(0, emit);
+        this.#buffer = this.#buffer.slice(emit);
+      }
+      return out;
+    }
+  }
+
+  /** End of output: an unterminated call is parsed if its body is complete JSON, else returned as content. */
+  flush(): ToolCallDelta {
+    const out: ToolCallDelta = { content: "", toolCalls: [] };
+    if (this.#inside) this.#complete(this.#buffer, out, false);
+    else if (!this.#isGap(this.#buffer)) out.content = this.#buffer;
+    this.#buffer = "";
+    this.#inside = false;
+    return out;
+  }
+
+  // Whitespace-only text after a call separates calls; it is not content.
+  #isGap(text: string): boolean {
+    return this.#count > 0 && text.trim().length === 0;
+  }
+
+  #complete(body: string, out: ToolCallDelta, closed = true): void {
+    const call = parseCall(body);
+    if (!call) {
+      out.content += this.#startTag + body + (closed ? this.#endTag : "");
+      return;
+    }
+    out.toolCalls.push({ index: this.#count++, id: this.#newId(), type: "function", function: call });
+  }
+}
+
+function parseCall(body: string): { name: string; arguments: string } | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(parsed) || typeof parsed.name !== "string" || parsed.name.length === 0) return undefined;
+  const args = parsed.arguments ?? parsed.parameters ?? {};
+  return { name: parsed.name, arguments: typeof args === "string" ? args : JSON.stringify(args) };
+}

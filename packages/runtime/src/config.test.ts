@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import { runtimeConfigFromFlags, runtimeFlags } from "./config.js";
+import { parseFlags } from "./flags.js";
+
+describe("runtime config", () => {
+  it("defaults to Dynamo's namespace and the in-process planes", () => {
+    const config = runtimeConfigFromFlags(parseFlags(runtimeFlags, [], {}));
+    expect(config).toMatchObject({
+      namespace: "dynamo",
+      discovery: {
+        backend: "memory",
+        natsServers: "nats://127.0.0.1:4222",
+        ttlMs: 10_000,
+        bucket: "kvasir_discovery",
+      },
+      eventPlane: { backend: "memory", natsServers: "nats://127.0.0.1:4222" },
+      logLevel: "info",
+    });
+    expect(config.discovery.filePath).toMatch(/discovery\.json$/);
+  });
+
+  it("maps flags and Dynamo's environment variables", () => {
+    const argv = [
+      "--discovery-backend",
+      "nats",
+      "--event-plane",
+      "nats",
+      "--discovery-ttl",
+      "1.5",
+      "--namespace",
+      "n",
+    ];
+    const config = runtimeConfigFromFlags(
+      parseFlags(runtimeFlags, argv, { NATS_SERVER: "nats://10.0.0.1:4222" }),
+    );
+    expect(config.namespace).toBe("n");
+    expect(config.discovery).toMatchObject({
+      backend: "nats",
+      natsServers: "nats://10.0.0.1:4222",
+      ttlMs: 1500,
+    });
+    expect(config.eventPlane).toEqual({ backend: "nats", natsServers: "nats://10.0.0.1:4222" });
+    const fromEnv = parseFlags(runtimeFlags, [], { DYN_NAMESPACE: "dyn", KVASIR_NATS_SERVER: "nats://a:1" });
+    expect(fromEnv).toMatchObject({ namespace: "dyn", "nats-server": "nats://a:1" });
+  });
+
+  it("rejects a non-positive TTL and unknown backends", () => {
+    expect(() => runtimeConfigFromFlags(parseFlags(runtimeFlags, ["--discovery-ttl", "0"], {}))).toThrow(
+      /positive/,
+    );
+    expect(() => parseFlags(runtimeFlags, ["--discovery-backend", "etcd"], {})).toThrow(/memory, file, nats/);
+    expect(() => runtimeConfigFromFlags({ "event-plane": "zmq" })).toThrow(/memory, nats/);
+  });
+});

@@ -1,0 +1,41 @@
+/** A registration that lives until revoked (or, for the file and nats backends, until its owner stops heartbeating). */
+export interface Lease {
+  readonly key: string;
+  /** Removes the entry at once. */
+  revoke(): Promise<void>;
+}
+
+export type DiscoveryEvent = { type: "put"; key: string; value: unknown } | { type: "delete"; key: string };
+
+/** Live view of a key prefix: first the current entries as puts, then every change. */
+export interface DiscoveryWatch extends AsyncIterable<DiscoveryEvent> {
+  stop(): void;
+}
+
+export interface DiscoveryEntry {
+  key: string;
+  value: unknown;
+}
+
+export interface Discovery {
+  /** Publishes `value` (JSON-serializable) under `key`, kept alive by this Discovery's heartbeat. */
+  register(key: string, value: unknown): Promise<Lease>;
+  list(prefix: string): Promise<DiscoveryEntry[]>;
+  watch(prefix: string): DiscoveryWatch;
+  /** Revokes every lease this Discovery holds and ends its watches. */
+  close(): Promise<void>;
+}
+
+export type DiscoveryBackend = "memory" | "file" | "nats";
+
+export interface DiscoveryOptions {
+  backend: DiscoveryBackend;
+  /** file backend: the shared JSON file. */
+  filePath?: string;
+  /** nats backend: server URL(s), comma-separated. */
+  natsServers?: string;
+  /** file and nats backends: how long an entry outlives its owner's last heartbeat. */
+  ttlMs?: number;
+  /** nats backend: KV bucket name. */
+  bucket?: string;
+}

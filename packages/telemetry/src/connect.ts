@@ -1,0 +1,104 @@
+// Connect interceptors carrying W3C trace context: the client injects it into request headers, the server
+// extracts it and runs the handler (including a streamed response) inside a server span.
+import type { Interceptor, StreamResponse, UnaryResponse } from "@connectrpc/connect";
+import { type Context, context, ROOT_CONTEXT, type Span, SpanKind, trace } from "@opentelemetry/api";
+import { extractTraceContext, injectTraceContext } from "./propagation.js";
+import { getTracer, recordSpanError } from "./tracing.js";
+
+export const REQUEST_ID_HEADER = "x-request-id";
+
+export function traceClientInterceptor(): Interceptor {
+  return (next) => async (req) => {
+    const parent = context.active();
+    const span = getTracer().startSpan(
+      `${req.service.typeName}/${req.method.name}`,
+      { kind: SpanKind.CLIENT, attributes: rpcAttributes(req.service.typeName, req.method.name) },
+      parent,
+    );
+    const ctx = trace.setSpan(parent, span);
+    injectTraceContext(req.header, ctx);
+    const requestId = req.header.get(REQUEST_ID_HEADER);
+    if (requestId !== null) span.setAttribute("request_id", requestId);
+    return finishWithResponse(span, ctx, () => next(req));
+  };
+}
+
+export function traceServerInterceptor(): Interceptor {
+  return (next) => async (req) => {
+    // Only the wire decides the parent: in-process transports must not leak the caller's context.
+    const parent = extractTraceContext(req.header, ROOT_CONTEXT);
+    const span = getTracer().startSpan(
+      `${req.service.typeName}/${req.method.name}`,
+      { kind: SpanKind.SERVER, attributes: rpcAttributes(req.service.typeName, req.method.name) },
+      parent,
+    );
+    const requestId = req.header.get(REQUEST_ID_HEADER);
+    if (requestId !== null) span.setAttribute("request_id", requestId);
+    return finishWithResponse(span, trace.setSpan(parent, span), () => next(req));
+  };
+}
+
+function rpcAttributes(service: string, method: string) {
+  return { "rpc.system": "connect_rpc", "rpc.service": service, "rpc.method": method };
+}
+
+// A unary call ends its span when the response arrives; a streamed one when the stream ends, fails or is
+// abandoned, and every step of the stream runs inside the span's context.
+async function finishWithResponse(
+  span: Span,
+  ctx: Context,
+  call: () => Promise<UnaryResponse | StreamResponse>,
+): Promise<UnaryResponse | StreamResponse> {
+  let res: UnaryResponse | StreamResponse;
+  try {
+    res = await context.with(ctx, call);
+  } catch (err) {
+    recordSpanError(span, err);
+    span.end();
+    throw err;
+  }
+  if (!res.stream) {
+    span.end();
+    return res;
+  }
+  return { ...res, message: traceStream(res.message, span, ctx) };
+}
+
+function traceStream<T>(source: AsyncIterable<T>, span: Span, ctx: Context): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<T> {
+      const it = source[Symbol.asyncIterator]();
+      let ended = false;
+      const end = (err?: unknown) => {
+        if (ended) return;
+        ended = true;
+        if (err !== undefined) recordSpanError(span, err);
+        span.end();
+      };
+      return {
+        async next() {
+          try {
+            const r = await context.with(ctx, () => it.next());
+            if (r.done) end();
+            return r;
+          } catch (err) {
+            end(err);
+            throw err;
+          }
+        },
+        async return(value?: unknown) {
+          end();
+          const ret = it.return;
+          if (ret === undefined) return { done: true, value: undefined };
+          return context.with(ctx, () => ret.call(it, value));
+        },
+        async throw(err?: unknown) {
+          end(err);
+          const thr = it.throw;
+          if (thr === undefined) throw err;
+          return context.with(ctx, () => thr.call(it, err));
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,118 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { requireBinary } from "./binaries.js";
+import { freePort, probeTcp } from "./ports.js";
+import { forgetDir, type ManagedProcess, spawnManaged, tail, trackDir } from "./processes.js";
+import { waitFor } from "./wait.js";
+
+export interface NatsServer {
+  /** `nats://127.0.0.1:PORT` */
+  readonly url: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+export interface RedisServer {
+  /** `redis://127.0.0.1:PORT` */
+  readonly url: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+export interface ServerOptions {
+  /** Most time to wait for the server to accept connections. */
+  readyTimeoutMs?: number;
+}
+
+const NATS_SERVER = "nats-server";
+const REDIS_SERVER = "redis-server";
+// freePort can race with another process taking the port; retry the whole start a few times.
+const START_ATTEMPTS = 3;
+
+/** Starts nats-server with JetStream on 127.0.0.1, a free port and a temporary store directory. */
+export async function startNatsServer(options: ServerOptions = {}): Promise<NatsServer> {
+  const binary = requireBinary(NATS_SERVER, "nats-server");
+  return withRetries(async () => {
+    const port = await freePort();
+    const storeDir = mkdtempSync(join(tmpdir(), "kvasir-nats-"));
+    trackDir(storeDir);
+    const child = spawnManaged(binary, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir], {});
+    const removeDir = () => {
+      rmSync(storeDir, { recursive: true, force: true });
+      forgetDir(storeDir);
+    };
+    // A nats-server greets every client with an INFO line once it accepts connections (JetStream is up by then).
+    await awaitReady(
+      child,
+      "nats-server",
+      options,
+      async () => (await probeTcp(port)).startsWith("INFO "),
+      removeDir,
+    );
+    return { url: `nats://127.0.0.1:${port}`, port, stop: () => stopProcess(child).then(removeDir) };
+  });
+}
+
+/** Starts redis-server on 127.0.0.1 and a free port, without persistence. */
+export async function startRedisServer(options: ServerOptions = {}): Promise<RedisServer> {
+  const binary = requireBinary(REDIS_SERVER, "redis-server");
+  return withRetries(async () => {
+    const port = await freePort();
+    const child = spawnManaged(
+      binary,
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      {},
+    );
+    await awaitReady(child, "redis-server", options, async () =>
+      (await probeTcp(port, "PING\r\n")).startsWith("+PONG"),
+    );
+    return { url: `redis://127.0.0.1:${port}`, port, stop: () => stopProcess(child) };
+  });
+}
+
+async function awaitReady(
+  child: ManagedProcess,
+  name: string,
+  { readyTimeoutMs = 10_000 }: ServerOptions,
+  ready: () => Promise<boolean>,
+  cleanup?: () => void,
+): Promise<void> {
+  let exited = false;
+  void child.exited.then(() => {
+    exited = true;
+  });
+  try {
+    await waitFor(
+      async () => {
+        if (exited) throw new Error(`${name} exited during startup`);
+        return ready().catch(() => false);
+      },
+      { timeoutMs: readyTimeoutMs, intervalMs: 20, message: `${name} accepting connections` },
+    );
+  } catch (error) {
+    child.kill("SIGKILL");
+    await child.exited;
+    cleanup?.();
+    throw new Error(`${(error as Error).message}\n${tail(child.stdout, child.stderr)}`);
+  }
+}
+
+async function stopProcess(child: ManagedProcess): Promise<void> {
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+  await child.exited;
+  clearTimeout(timer);
+}
+
+async function withRetries<T>(start: () => Promise<T>): Promise<T> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw lastError;
+}

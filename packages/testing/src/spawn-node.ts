@@ -1,0 +1,37 @@
+import { createRequire } from "node:module";
+import { type ManagedProcess, spawnManaged } from "./processes.js";
+
+export interface SpawnNodeOptions {
+  /** Added to (and overriding) the parent's environment. */
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  /** Resolve only once a stdout or stderr line matches; reject if the process exits first. */
+  readyLine?: RegExp;
+  readyTimeoutMs?: number;
+}
+
+export type NodeProcess = ManagedProcess;
+
+// Resolved once from this package so that the child finds tsx whatever its cwd is.
+const tsxLoader = createRequire(import.meta.url).resolve("tsx");
+
+/** Runs a TypeScript entry point with `node --import tsx`, collecting its output lines. */
+export async function spawnNode(
+  scriptTs: string,
+  args: string[] = [],
+  options: SpawnNodeOptions = {},
+): Promise<NodeProcess> {
+  const child = spawnManaged(process.execPath, ["--import", tsxLoader, scriptTs, ...args], {
+    env: { ...process.env, ...options.env },
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+  });
+  if (options.readyLine) {
+    try {
+      await child.waitForLine(options.readyLine, options.readyTimeoutMs ?? 20_000);
+    } catch (error) {
+      child.kill("SIGKILL");
+      throw error;
+    }
+  }
+  return child;
+}
