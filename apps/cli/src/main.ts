@@ -13,7 +13,9 @@ if (!command) {
   const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
   const help = `Usage: kvasir <command> [flags]\n\nCommands:\n${lines.join("\n")}\n\nRun 'kvasir <command> --help' for its flags.\n`;
   const asked = name === undefined || name === "--help" || name === "-h" || name === "help";
-  (asked ? process.stdout : process.stderr).write(asked ? help : `kvasir: unknown command '${name}'\n\n${help}`);
+  (asked ? process.stdout : process.stderr).write(
+    asked ? help : `kvasir: unknown command '${name}'\n\n${help}`,
+  );
   process.exit(asked ? 0 : 2);
 }
 await runCommand(command, args, process.env);

@@ -26,22 +26,30 @@ export const serveCommand = {
   summary: "Run frontend, router and mocker workers in one process (the embedded default).",
   flags: [
     ...frontendCommand.flags,
-    ...workerCommand.flags.filter((flag) => !shared.has(flag.name) && flag.name !== "host" && flag.name !== "port"),
+    ...workerCommand.flags.filter(
+      (flag) => !shared.has(flag.name) && flag.name !== "host" && flag.name !== "port",
+    ),
     { name: "workers", type: "number", default: 2, help: "Mocker workers to start" },
   ] as FlagSpec[],
   toConfig(values: Record<string, unknown>): ServeConfig {
     const worker = workerCommand.toConfig({ ...values, host: "127.0.0.1", port: 0 });
     const frontend = frontendCommand.toConfig(values);
-    return { frontend: { ...frontend, modelPath: frontend.modelPath ?? worker.modelPath }, worker, workers: values.workers as number };
+    return {
+      frontend: { ...frontend, modelPath: frontend.modelPath ?? worker.modelPath },
+      worker,
+      workers: values.workers as number,
+    };
   },
   start,
 };
 
 export async function start(config: ServeConfig): Promise<Serving> {
   const log = createLogger("serve");
-  if (!Number.isInteger(config.workers) || config.workers < 1) throw new Error("--workers must be at least 1");
+  if (!Number.isInteger(config.workers) || config.workers < 1)
+    throw new Error("--workers must be at least 1");
   const workers: Worker[] = [];
-  for (let i = 0; i < config.workers; i++) workers.push(await startWorker({ ...config.worker, instanceId: newInstanceId() }));
+  for (let i = 0; i < config.workers; i++)
+    workers.push(await startWorker({ ...config.worker, instanceId: newInstanceId() }));
   const frontend = await startFrontend(config.frontend);
   log.info("serving", { url: frontend.url, workers: workers.length });
   return {

@@ -31,11 +31,9 @@ let events: EventPlane;
 const latestLoad = new Map<bigint, LoadMetrics>();
 
 async function startWorker(common: string[]): Promise<WorkerProcess> {
-  const process = await spawnNode(
-    repoFile("apps/cli/scratch-worker.ts"),
-    [...common, "--speedup-ratio", "10"],
-    { readyLine: /worker ready/ },
-  );
+  const process = await spawnNode(repoFile("apps/worker/src/main.ts"), [...common, "--speedup-ratio", "10"], {
+    readyLine: /worker ready/,
+  });
   const ready = await process.waitForLine(/worker ready/);
   const fields = JSON.parse(ready) as { instance_id: string };
   return { process, instanceId: parseInstanceId(fields.instance_id) };

@@ -10,13 +10,14 @@ import type { InFlight } from "./inflight.js";
 import type { LoadTracker } from "./load-tracker.js";
 import type { ModelCatalog } from "./model-catalog.js";
 import { type AppEnv, requestScope } from "./request-scope.js";
-import type { Router } from "./route-request.js";
+import type { Router, WorkerInstance } from "./route-request.js";
 import { addStatusRoutes } from "./status-routes.js";
 
 export type AppConfig = Pick<
   FrontendConfig,
   "requestTimeoutSeconds" | "maxBodyBytes" | "migrationLimit" | "reasoningParser" | "toolCallParser"
->;
+> &
+  Partial<Pick<FrontendConfig, "busyThresholds">>;
 
 export interface AppDeps {
   models: ModelCatalog;
@@ -53,6 +54,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   );
   app.use("/v1/*", requestScope(log, deps.inFlight));
 
+  const thresholds = config.busyThresholds;
+  const shedding =
+    thresholds?.activeDecodeBlocks !== undefined || thresholds?.activePrefillTokens !== undefined;
+  const busy =
+    thresholds && shedding
+      ? (w: WorkerInstance) => deps.load.isBusy(w.instanceId, w.dataParallelSize, thresholds)
+      : undefined;
   const dispatcher: DispatcherDeps = {
     workersOf: (model) => deps.models.workersOf(model),
     router: deps.router,
@@ -60,6 +68,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     clientFor: deps.clientFor,
     migrationLimit: config.migrationLimit,
     retryLimit: RETRY_LIMIT,
+    ...(busy ? { busy } : {}),
     onRetry: ({ requestId, model, instanceId, generated, error }) => {
       const ongoing = generated > 0;
       metrics.modelMigrationTotal.inc({ model, migration_type: ongoing ? "ongoing_request" : "new_request" });

@@ -5,6 +5,7 @@ import {
   type ToolCallParserName,
 } from "@kvasir/llm";
 import { type FlagSpec, type RuntimeConfig, runtimeConfigFromFlags } from "@kvasir/runtime";
+import type { BusyThresholds } from "./load-tracker.js";
 import { type RouterMode, routerModes } from "./route-request.js";
 
 export interface FrontendConfig {
@@ -21,6 +22,8 @@ export interface FrontendConfig {
   migrationLimit: number;
   /** Seconds `stop()` lets in-flight streams finish. */
   drainTimeoutSeconds: number;
+  /** Load shedding: new requests get 503 while every worker is above these (Dynamo's thresholds). */
+  busyThresholds: BusyThresholds;
   /** Splits `<think>` blocks into `reasoning_content` (Dynamo's --dyn-reasoning-parser). */
   reasoningParser?: ReasoningParserName;
   /** Extracts tool calls from chat output (Dynamo's --dyn-tool-call-parser). */
@@ -68,6 +71,16 @@ export const frontendFlags: FlagSpec[] = [
     choices: [...TOOL_CALL_PARSERS],
     help: "Parse tool calls out of chat output into tool_calls",
   },
+  {
+    name: "active-decode-blocks-threshold",
+    type: "number",
+    help: "Refuse new requests (503) while every worker uses more than this fraction (0-1) of its KV blocks",
+  },
+  {
+    name: "active-prefill-tokens-threshold",
+    type: "number",
+    help: "Refuse new requests (503) while every worker has more than this many prompt tokens waiting for prefill",
+  },
   { name: "drain-timeout", type: "number", default: 30, help: "Seconds to let streams finish on SIGTERM" },
 ];
 
@@ -81,7 +94,12 @@ export function frontendConfigFromFlags(values: Record<string, unknown>): Fronte
     maxBodyBytes: values["max-body-bytes"] as number,
     migrationLimit: values["migration-limit"] as number,
     drainTimeoutSeconds: values["drain-timeout"] as number,
+    busyThresholds: {},
   };
+  const blocks = values["active-decode-blocks-threshold"] as number | undefined;
+  if (blocks !== undefined) config.busyThresholds.activeDecodeBlocks = blocks;
+  const prefill = values["active-prefill-tokens-threshold"] as number | undefined;
+  if (prefill !== undefined) config.busyThresholds.activePrefillTokens = prefill;
   const modelPath = values["model-path"] as string | undefined;
   if (modelPath) config.modelPath = modelPath;
   const reasoningParser = values["dyn-reasoning-parser"] as ReasoningParserName | undefined;

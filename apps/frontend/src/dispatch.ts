@@ -3,7 +3,7 @@ import { FinishReason, type GenerateResponse, type WorkerService } from "@kvasir
 import { formatInstanceId } from "@kvasir/runtime";
 import { getTracer, recordSpanError, withSpan } from "@kvasir/telemetry";
 import { type Context, context, trace } from "@opentelemetry/api";
-import { HttpError, noWorker } from "./errors.js";
+import { HttpError, noWorker, overloaded } from "./errors.js";
 import type { LoadTracker } from "./load-tracker.js";
 import type { RouteDecision, RouteRequest, Router, WorkerInstance } from "./route-request.js";
 
@@ -53,6 +53,8 @@ export interface DispatcherDeps {
   migrationLimit: number;
   /** Attempts on other workers when one fails before the first token. */
   retryLimit: number;
+  /** Whether a worker is above the load-shedding thresholds; new requests are refused when all are. */
+  busy?(worker: WorkerInstance): boolean;
   onRetry?(info: {
     requestId: string;
     model: string;
@@ -110,6 +112,10 @@ export async function* dispatch(
     if (workers.length === 0) {
       if (failed.size === 0) throw noWorker(request.model);
       throw new HttpError(503, "Every worker tried for this request failed.", "worker_failed");
+    }
+    // Load shedding applies to new requests only; one already streaming keeps its place.
+    if (generated.length === 0 && failed.size === 0 && deps.busy && workers.every(deps.busy)) {
+      throw overloaded(request.model);
     }
     const tokenIds = [...request.tokenIds, ...generated];
     options.onStage?.("route");

@@ -68,6 +68,10 @@ export const modelNotFound = (model: string) =>
   new HttpError(404, `The model '${model}' does not exist.`, "model_not_found", "model");
 export const noWorker = (model: string) =>
   new HttpError(503, `No worker is serving '${model}' right now.`, "no_worker_available");
+/** The code of a 503 that sheds load: every worker is above the busy thresholds. */
+export const OVERLOADED = "overloaded";
+export const overloaded = (model: string) =>
+  new HttpError(503, `Every worker serving '${model}' is busy; try again later.`, OVERLOADED);
 export const timedOut = (seconds: number) =>
   new HttpError(504, `The request did not finish within ${seconds} s.`, "request_timeout");
 export const clientClosed = () =>

@@ -78,7 +78,7 @@ export function addGenerationRoutes(
         { parent: scope.trace },
       );
     } catch (error) {
-      metrics.finish({ status: "error", errorType: errorTypeOf(toHttpError(error).status) });
+      metrics.finish({ status: "error", errorType: errorTypeOf(toHttpError(error)) });
       throw error;
     }
     metrics.input(preparation.prepared.tokenIds.length);

@@ -2,6 +2,14 @@ import type { WorkerLoad } from "@kvasir/kv";
 import { fromBinary, type LoadMetrics, LoadMetricsSchema } from "@kvasir/protocol";
 import { type EventPlane, loadMetricsSubject } from "@kvasir/runtime";
 
+/** Load-shedding thresholds; an absent one never makes a worker busy. */
+export interface BusyThresholds {
+  /** Fraction (0..1) of a rank's KV blocks in use. */
+  activeDecodeBlocks?: number;
+  /** Prompt tokens waiting for prefill on a rank. */
+  activePrefillTokens?: number;
+}
+
 const rankKey = (instanceId: bigint, dpRank: number) => `${instanceId}:${dpRank}`;
 
 /**
@@ -27,6 +35,25 @@ export class LoadTracker {
       activeDecodeBlocks: metrics ? Number(metrics.activeKvBlocks) : 0,
       activePrefillTokens: metrics ? Number(metrics.prefillTokensInFlight) : 0,
     };
+  }
+
+  /**
+   * Whether every dp rank of a worker is above a threshold (Dynamo's load shedding): KV usage as a fraction of
+   * its blocks, or prompt tokens waiting for prefill. A rank without published metrics is not busy.
+   */
+  isBusy(instanceId: bigint, dataParallelSize: number, thresholds: BusyThresholds): boolean {
+    for (let rank = 0; rank < dataParallelSize; rank++) {
+      const metrics = this.reported.get(rankKey(instanceId, rank));
+      if (!metrics) return false;
+      const total = Number(metrics.totalKvBlocks);
+      const usage = total > 0 ? Number(metrics.activeKvBlocks) / total : 0;
+      const blocksBusy = thresholds.activeDecodeBlocks !== undefined && usage > thresholds.activeDecodeBlocks;
+      const prefillBusy =
+        thresholds.activePrefillTokens !== undefined &&
+        Number(metrics.prefillTokensInFlight) > thresholds.activePrefillTokens;
+      if (!blocksBusy && !prefillBusy) return false;
+    }
+    return true;
   }
 
   started(instanceId: bigint, dpRank: number): void {

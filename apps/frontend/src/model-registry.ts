@@ -17,6 +17,7 @@ export interface ServedModel<P> {
 }
 
 interface CardEntry {
+  instanceId: bigint;
   model: string;
   card: ModelDeploymentCard;
 }
@@ -38,7 +39,8 @@ export interface ModelRegistryOptions<P> {
  * `v1/instances/{ns}/backend/generate/{id}` records. A model exists while at least one worker has both.
  */
 export class ModelRegistry<P> {
-  private readonly cards = new Map<bigint, CardEntry>();
+  /** By discovery key, so one worker may serve several models. */
+  private readonly cards = new Map<string, CardEntry>();
   private readonly instances = new Map<bigint, InstanceRecord>();
   private readonly firstSeen = new Map<string, number>();
   private readonly loaded = new Map<string, Promise<P>>();
@@ -84,12 +86,16 @@ export class ModelRegistry<P> {
     const id = this.parseId(rest.slice(slash + 1));
     if (id === undefined) return;
     if (event.type === "delete") {
-      this.cards.delete(id);
+      this.cards.delete(event.key);
       return;
     }
     const card = event.value as ModelDeploymentCard;
     if (typeof card?.name !== "string") return;
-    this.cards.set(id, { model: card.name, card: { ...card, aliases: card.aliases ?? [] } });
+    this.cards.set(event.key, {
+      instanceId: id,
+      model: card.name,
+      card: { ...card, aliases: card.aliases ?? [] },
+    });
     if (!this.firstSeen.has(card.name)) this.firstSeen.set(card.name, Math.floor(Date.now() / 1000));
   }
 
@@ -116,12 +122,12 @@ export class ModelRegistry<P> {
   /** Workers serving the named (served) model. */
   workersOf(name: string): WorkerInstance[] {
     const workers: WorkerInstance[] = [];
-    for (const [instanceId, entry] of this.cards) {
+    for (const entry of this.cards.values()) {
       if (entry.model !== name) continue;
-      const record = this.instances.get(instanceId);
+      const record = this.instances.get(entry.instanceId);
       if (!record) continue;
       workers.push({
-        instanceId,
+        instanceId: entry.instanceId,
         address: record.address,
         dataParallelSize: Math.max(1, entry.card.runtimeConfig?.dataParallelSize ?? 1),
       });

@@ -1,5 +1,6 @@
 import type { FrontendEndpoint, FrontendErrorType, FrontendMetrics, RequestType } from "@kvasir/telemetry";
 import type { EngineUsage } from "./dispatch.js";
+import { CLIENT_CLOSED, type HttpError, OVERLOADED } from "./errors.js";
 
 export type Stage = "preprocess" | "route" | "dispatch";
 
@@ -87,11 +88,12 @@ export class RequestMetrics {
   }
 }
 
-/** The `error_type` label of a failed request's HTTP status. */
-export function errorTypeOf(status: number): FrontendErrorType {
+/** The `error_type` label of a failed request. */
+export function errorTypeOf({ status, code }: HttpError): FrontendErrorType {
+  if (code === OVERLOADED) return "overload";
   if (status === 400 || status === 413) return "validation";
   if (status === 404) return "not_found";
-  if (status === 499) return "cancelled";
+  if (status === CLIENT_CLOSED) return "cancelled";
   if (status === 503) return "unavailable";
   if (status === 504) return "response_timeout";
   return "internal";

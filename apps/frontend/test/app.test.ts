@@ -1,7 +1,7 @@
 import { createServer } from "node:net";
 import { defaultModelDir } from "@kvasir/llm";
 import type { ModelDeploymentCard } from "@kvasir/protocol";
-import { WorkerService } from "@kvasir/protocol";
+import { create, LoadMetricsSchema, WorkerService } from "@kvasir/protocol";
 import { createClient, formatInstanceId } from "@kvasir/runtime";
 import { createLogger, createMetricsRegistry } from "@kvasir/telemetry";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -33,9 +33,10 @@ async function deadAddress(): Promise<string> {
 }
 
 let app: ReturnType<typeof createApp>;
+let models: ModelRegistry<Preprocessor>;
 
 beforeAll(async () => {
-  const models = new ModelRegistry<Preprocessor>({ namespace: "test", load: loadPreprocessor });
+  models = new ModelRegistry<Preprocessor>({ namespace: "test", load: loadPreprocessor });
   const id = formatInstanceId(1n);
   models.apply({ type: "put", key: `v1/mdc/test/${MODEL}/${id}`, value: card });
   models.apply({
@@ -167,5 +168,39 @@ describe("models and health", () => {
     expect(text).toContain(`dynamo_frontend_model_workers{model="${MODEL}"} 1`);
     // The 503s above were counted with Dynamo's error_type.
     expect(text).toMatch(/dynamo_frontend_requests_total\{[^}]*error_type="unavailable"[^}]*\} [1-9]/);
+  });
+});
+
+describe("load shedding", () => {
+  it("answers 503 'overloaded' while every worker is above --active-decode-blocks-threshold", async () => {
+    const load = new LoadTracker();
+    const shedding = createApp({
+      models,
+      router: selectorRouter("round-robin", load),
+      load,
+      clientFor: (address) => createClient(WorkerService, address),
+      metrics: createMetricsRegistry(),
+      log: createLogger("frontend-test", {}, { level: "error" }),
+      config: {
+        requestTimeoutSeconds: 30,
+        maxBodyBytes: 1024 * 1024,
+        migrationLimit: 3,
+        busyThresholds: { activeDecodeBlocks: 0.9 },
+      },
+    });
+    const ask = async () => {
+      const res = await shedding.request("/v1/completions", {
+        method: "POST",
+        body: JSON.stringify({ model: MODEL, prompt: "hi", max_tokens: 2 }),
+      });
+      return { status: res.status, code: ((await res.json()) as { error: { code: string } }).error.code };
+    };
+    const usage = (active: number) =>
+      create(LoadMetricsSchema, { workerId: 1n, activeKvBlocks: BigInt(active), totalKvBlocks: 1024n });
+    load.apply(usage(1000));
+    expect(await ask()).toEqual({ status: 503, code: "overloaded" });
+    // Below the threshold the request goes to the worker (which refuses connections here).
+    load.apply(usage(10));
+    expect(await ask()).toEqual({ status: 503, code: "worker_failed" });
   });
 });

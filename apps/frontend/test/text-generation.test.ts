@@ -1,7 +1,7 @@
 import { Detokenizer, defaultModelSource, loadTokenizer, type Tokenizer } from "@kvasir/llm";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { EngineFinish, EngineOutput } from "../src/dispatch.js";
-import { TextReader, type TextStep } from "../src/text-generation.js";
+import { StepBatcher, TextReader, type TextStep } from "../src/text-generation.js";
 
 let tokenizer: Tokenizer;
 beforeAll(async () => {
@@ -77,5 +77,50 @@ describe("TextReader", () => {
       new TextReader(outputs, new Detokenizer(tokenizer, { stopTokenIds: [151645] })),
     );
     expect(out).toEqual({ text: "abc", finish: "stop" });
+  });
+});
+
+describe("StepBatcher", () => {
+  it("takes every step that is ready in one batch, ending at the finish", async () => {
+    const ids = tokenizer.encode("alpha beta gamma delta epsilon", { addSpecialTokens: false });
+    const { outputs } = engine(ids);
+    const reader = new TextReader(outputs, new Detokenizer(tokenizer));
+    const batcher = new StepBatcher(reader);
+    const batches: TextStep[][] = [];
+    for (let batch = await batcher.next(); batch.length > 0; batch = await batcher.next())
+      batches.push(batch);
+    // The engine's outputs are all ready at once, so they come as one batch.
+    expect(batches).toHaveLength(1);
+    expect(
+      batches
+        .flat()
+        .map((s) => s.text)
+        .join(""),
+    ).toBe("alpha beta gamma delta epsilon");
+    expect(batches.flat().at(-1)?.finishReason).toBe("length");
+    await reader.close();
+  });
+
+  it("stops at an event-loop turn when the next step is not ready yet", async () => {
+    const ids = tokenizer.encode("one two", { addSpecialTokens: false });
+    async function* slow(): AsyncGenerator<EngineOutput> {
+      for (const [i, id] of ids.entries()) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        const last = i === ids.length - 1;
+        const usage = { promptTokens: 1, completionTokens: i + 1, cachedTokens: 0 };
+        yield {
+          tokenIds: [id],
+          usage,
+          worker: { instanceId: 1n, dpRank: 0 },
+          ...(last ? { finishReason: "stop" as const } : {}),
+        };
+      }
+    }
+    const reader = new TextReader(slow(), new Detokenizer(tokenizer));
+    const batcher = new StepBatcher(reader);
+    const sizes: number[] = [];
+    for (let batch = await batcher.next(); batch.length > 0; batch = await batcher.next())
+      sizes.push(batch.length);
+    expect(sizes).toEqual(ids.map(() => 1));
   });
 });

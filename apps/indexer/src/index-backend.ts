@@ -44,5 +44,22 @@ export async function chooseIndexBackend(
 }
 
 async function nativeBackend(): Promise<{ backend: IndexBackend } | { reason: string }> {
-  return { reason: "the native indexer is not built in this tree" };
+  let load: import("@kvasir/native").NativeIndexerLoad;
+  try {
+    // Imported on demand, so `--indexer-backend ts` never touches the addon.
+    load = (await import("@kvasir/native")).loadNativeIndexer();
+  } catch (error) {
+    return { reason: error instanceof Error ? error.message : String(error) };
+  }
+  if (!load.ok) return { reason: load.reason };
+  const index = load.create();
+  return {
+    backend: {
+      name: "native",
+      index,
+      workerBlocks: () => index.workerBlocks(),
+      snapshot: () => index.snapshot(),
+      restore: (bytes) => index.restore(bytes),
+    },
+  };
 }

@@ -182,7 +182,7 @@ export async function start(config: IndexerConfig): Promise<Indexer> {
         )
       : undefined;
 
-  const subjects = [...components].map((component) => kvEventsSubject(namespace, component));
+  const subjects = new Set([...components].map((component) => kvEventsSubject(namespace, component)));
   const onPlaneBatch = (data: Uint8Array) => {
     ingest.applyPlaneBatch(data);
     snapshotter?.eventsApplied();
@@ -193,15 +193,20 @@ export async function start(config: IndexerConfig): Promise<Indexer> {
       {
         natsServers: config.runtime.eventPlane.natsServers ?? DEFAULT_NATS_SERVER,
         stream: kvEventsStreamName(namespace),
-        subjects,
+        subject: kvEventsSubject(namespace, "*"),
         maxAgeSeconds: config.jetStream.maxAgeSeconds,
         ...(watermarks.jetStreamSeq === undefined ? {} : { afterSeq: watermarks.jetStreamSeq }),
       },
-      onPlaneBatch,
+      // The stream keeps every component's events; take the configured components' only.
+      (subject, data) => {
+        if (subjects.has(subject)) onPlaneBatch(data);
+      },
       log,
     );
   } else {
-    subscriptions = subjects.map((subject) => events.subscribe(subject, (message) => onPlaneBatch(message.data)));
+    subscriptions = [...subjects].map((subject) =>
+      events.subscribe(subject, (message) => onPlaneBatch(message.data)),
+    );
   }
 
   for (const publisher of config.zmq.publishers) {

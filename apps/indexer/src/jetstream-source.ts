@@ -1,10 +1,11 @@
-import { connect, DeliverPolicy, type JetStreamManager, type NatsConnection, nanos, StorageType } from "nats";
+import { connect, consumerOpts, type JetStreamManager, type NatsConnection, nanos, StorageType } from "nats";
 
 export interface JetStreamSourceOptions {
   natsServers: string;
-  /** Stream holding the KV event subjects; created, or extended to cover them, when needed. */
+  /** Stream holding the KV event subject; created, or extended to cover it, when needed. */
   stream: string;
-  subjects: string[];
+  /** One subject, wildcards allowed (`kvasir.{ns}.*.kv_events`); it is also the consumer's filter. */
+  subject: string;
   maxAgeSeconds: number;
   /** Last stream sequence already applied (from a snapshot); delivery starts right after it. */
   afterSeq?: bigint;
@@ -25,16 +26,14 @@ async function ensureStream(jsm: JetStreamManager, options: JetStreamSourceOptio
   if (!existing) {
     await jsm.streams.add({
       name: options.stream,
-      subjects: options.subjects,
+      subjects: [options.subject],
       storage: StorageType.File,
       max_age: nanos(options.maxAgeSeconds * 1000),
     });
     return;
   }
-  const subjects = new Set(existing.config.subjects);
-  if (options.subjects.every((s) => subjects.has(s))) return;
-  for (const s of options.subjects) subjects.add(s);
-  await jsm.streams.update(options.stream, { subjects: [...subjects] });
+  if (existing.config.subjects.includes(options.subject)) return;
+  await jsm.streams.update(options.stream, { subjects: [...existing.config.subjects, options.subject] });
 }
 
 /**
@@ -56,7 +55,7 @@ export class JetStreamKvSource {
 
   static async open(
     options: JetStreamSourceOptions,
-    onBatch: (data: Uint8Array) => void,
+    onBatch: (subject: string, data: Uint8Array) => void,
     log: SourceLog,
   ): Promise<JetStreamKvSource> {
     const servers = options.natsServers.split(",").map((s) => s.trim());
@@ -64,18 +63,19 @@ export class JetStreamKvSource {
     try {
       await ensureStream(await connection.jetstreamManager(), options);
       const source = new JetStreamKvSource(connection, options.afterSeq);
-      const consumer = await connection.jetstream().consumers.get(options.stream, {
-        filterSubjects: options.subjects,
-        ...(options.afterSeq === undefined
-          ? { deliver_policy: DeliverPolicy.All }
-          : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Number(options.afterSeq + 1n) }),
-      });
-      const messages = await consumer.consume();
-      source.stopConsuming = () => void messages.close();
+      // An ordered push consumer: the server re-creates it from the last sequence seen if messages go missing.
+      // (Pull consumers with filter lists need nats-server 2.10; this works from 2.9.)
+      const opts = consumerOpts();
+      opts.orderedConsumer();
+      if (options.afterSeq === undefined) opts.deliverAll();
+      else opts.startSequence(Number(options.afterSeq + 1n));
+      const subscription = await connection.jetstream().subscribe(options.subject, opts);
+      source.stopConsuming = () => subscription.unsubscribe();
       source.loop = (async () => {
-        for await (const message of messages) {
-          onBatch(message.data);
+        for await (const message of subscription) {
+          // Before applying: a snapshot taken while applying must name this message as done.
           source.last = BigInt(message.seq);
+          onBatch(message.subject, message.data);
         }
       })().catch((error: unknown) => log.warn("jetstream consumer stopped", { error: String(error) }));
       log.info("consuming kv events from jetstream", {

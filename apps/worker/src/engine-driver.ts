@@ -1,7 +1,7 @@
-import { setImmediate as yieldToLoop, setTimeout as sleep } from "node:timers/promises";
-import type { KvEvent, LoadMetrics } from "@kvasir/protocol";
+import { setTimeout as sleep, setImmediate as yieldToLoop } from "node:timers/promises";
 import type { EngineRequest, MockEngine, StepOutput } from "@kvasir/mocker";
-import { AsyncQueue } from "./async-queue.js";
+import type { KvEvent, LoadMetrics } from "@kvasir/protocol";
+import { AsyncQueue } from "@kvasir/runtime";
 
 export type RequestOutput = Omit<StepOutput, "requestId">;
 
@@ -58,13 +58,12 @@ export class EngineDriver {
     })();
   }
 
+  /** Aborts a request the engine still runs; a no-op once its last output was delivered. */
   private abort(requestId: string): void {
     const queue = this.streams.get(requestId);
     if (!queue) return;
     this.streams.delete(requestId);
-    const completed = queue.finished;
     queue.end();
-    if (completed) return;
     this.engine.abort(requestId);
     // Publish at once so routers see the freed blocks without waiting for the next step.
     this.publishLoadMetrics();
@@ -102,7 +101,10 @@ export class EngineDriver {
         const queue = this.streams.get(requestId);
         if (!queue) continue;
         queue.push(output);
-        if (output.finishReason) queue.end();
+        if (output.finishReason) {
+          this.streams.delete(requestId);
+          queue.end();
+        }
       }
     }
   }

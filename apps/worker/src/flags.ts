@@ -1,5 +1,5 @@
-import type { FlagSpec } from "@kvasir/runtime";
 import type { MockerConfig } from "@kvasir/mocker";
+import type { FlagSpec } from "@kvasir/runtime";
 import type { ZmqPublisherOptions } from "./zmq-publisher.js";
 
 /** The mocker engine's flags, shared by `kvasir worker --backend mocker` and `kvasir serve`. */
@@ -13,12 +13,42 @@ export const mockerFlags: FlagSpec[] = [
     default: 8192,
     help: "Token budget of one engine step (prefill chunks plus decodes)",
   },
-  { name: "speedup-ratio", type: "number", default: 1, help: "Divides every simulated time (10 = ten times faster)" },
-  { name: "data-parallel-size", type: "number", default: 1, help: "Data-parallel ranks, each with its own KV cache" },
-  { name: "watermark", type: "number", default: 0.01, help: "Fraction of KV blocks kept free when admitting" },
-  { name: "enable-prefix-caching", type: "boolean", default: true, help: "Reuse cached blocks of shared prefixes" },
-  { name: "enable-chunked-prefill", type: "boolean", default: true, help: "Split long prefills across steps" },
-  { name: "context-length", type: "number", default: 40960, help: "Longest prompt the engine accepts, in tokens" },
+  {
+    name: "speedup-ratio",
+    type: "number",
+    default: 1,
+    help: "Divides every simulated time (10 = ten times faster)",
+  },
+  {
+    name: "data-parallel-size",
+    type: "number",
+    default: 1,
+    help: "Data-parallel ranks, each with its own KV cache",
+  },
+  {
+    name: "watermark",
+    type: "number",
+    default: 0.01,
+    help: "Fraction of KV blocks kept free when admitting",
+  },
+  {
+    name: "enable-prefix-caching",
+    type: "boolean",
+    default: true,
+    help: "Reuse cached blocks of shared prefixes",
+  },
+  {
+    name: "enable-chunked-prefill",
+    type: "boolean",
+    default: true,
+    help: "Split long prefills across steps",
+  },
+  {
+    name: "context-length",
+    type: "number",
+    default: 40960,
+    help: "Longest prompt the engine accepts, in tokens",
+  },
   {
     name: "perf-profile",
     type: "string",
@@ -26,7 +56,10 @@ export const mockerFlags: FlagSpec[] = [
   },
 ];
 
-export function mockerConfigFromFlags(values: Record<string, unknown>, profile?: unknown): Partial<MockerConfig> {
+export function mockerConfigFromFlags(
+  values: Record<string, unknown>,
+  profile?: unknown,
+): Partial<MockerConfig> {
   return {
     numGpuBlocks: values["num-gpu-blocks"] as number,
     blockSize: values["kv-cache-block-size"] as number,
@@ -44,7 +77,13 @@ export function mockerConfigFromFlags(values: Record<string, unknown>, profile?:
 
 /** Flags of the worker app beyond the runtime's and the mocker's. */
 export const workerFlags: FlagSpec[] = [
-  { name: "backend", type: "string", default: "mocker", choices: ["mocker"], help: "Engine behind the worker" },
+  {
+    name: "backend",
+    type: "string",
+    default: "mocker",
+    choices: ["mocker"],
+    help: "Engine behind the worker",
+  },
   { name: "model-name", type: "string", default: "Qwen/Qwen3-0.6B", help: "Served model name" },
   {
     name: "served-model-name",

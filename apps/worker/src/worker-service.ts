@@ -1,4 +1,5 @@
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { EngineRequest } from "@kvasir/mocker";
 import {
   create,
   FinishReason,
@@ -7,7 +8,6 @@ import {
   GenerateResponseSchema,
   type WorkerService,
 } from "@kvasir/protocol";
-import type { EngineRequest } from "@kvasir/mocker";
 import type { EngineDriver, RequestOutput } from "./engine-driver.js";
 
 const finishReasons = {
@@ -47,7 +47,11 @@ function toResponse(output: RequestOutput): GenerateResponse {
 export interface WorkerServiceHooks {
   started(request: GenerateRequest): void;
   /** Called once per stream with its outcome, for metrics and logs. */
-  finished(request: GenerateRequest, outcome: "ok" | "cancelled" | "invalid" | "error", seconds: number): void;
+  finished(
+    request: GenerateRequest,
+    outcome: "ok" | "cancelled" | "invalid" | "error",
+    seconds: number,
+  ): void;
 }
 
 /** The Connect implementation of kvasir.worker.v1.WorkerService over an engine driver. */

@@ -1,19 +1,19 @@
-import type { ModelDeploymentCard, InstanceRecord, ModelType } from "@kvasir/protocol";
-import { create, KvEventBatchSchema, toBinary, LoadMetricsSchema, WorkerService } from "@kvasir/protocol";
 import { MockEngine, type MockerConfig } from "@kvasir/mocker";
+import type { InstanceRecord, ModelDeploymentCard, ModelType } from "@kvasir/protocol";
+import { create, KvEventBatchSchema, LoadMetricsSchema, toBinary, WorkerService } from "@kvasir/protocol";
 import {
-  type Discovery,
-  type EventPlane,
-  type RuntimeConfig,
-  type Service,
   createDiscovery,
   createEventPlane,
+  type Discovery,
+  type EventPlane,
   formatInstanceId,
   instanceKey,
   kvEventsSubject,
   loadMetricsSubject,
   mdcKey,
   newInstanceId,
+  type RuntimeConfig,
+  type Service,
   startConnectServer,
   startStatusServer,
 } from "@kvasir/runtime";
@@ -71,7 +71,10 @@ export async function start(config: WorkerConfig): Promise<Worker> {
   const instanceId = config.instanceId ?? newInstanceId();
   const { namespace } = config.runtime;
   const component = componentOf[config.disaggregationMode];
-  const log = createLogger("worker", { component, instance_id: formatInstanceId(instanceId) });
+  const log = createLogger("worker", {
+    dynamo_component: component,
+    instance_id: formatInstanceId(instanceId),
+  });
   const discovery: Discovery = await createDiscovery(config.runtime.discovery);
   const events: EventPlane = await createEventPlane(config.runtime.eventPlane);
 
@@ -92,7 +95,10 @@ export async function start(config: WorkerConfig): Promise<Worker> {
     kvEvents: zmq
       ? (batch) => zmq.publish(batch)
       : (batch) =>
-          events.publish(kvSubject, toBinary(KvEventBatchSchema, create(KvEventBatchSchema, { events: batch }))),
+          events.publish(
+            kvSubject,
+            toBinary(KvEventBatchSchema, create(KvEventBatchSchema, { events: batch })),
+          ),
     loadMetrics: (ranks) => {
       for (const m of ranks) events.publish(metricsSubject, toBinary(LoadMetricsSchema, m));
       const active = ranks.reduce((sum, m) => sum + Number(m.activeKvBlocks), 0);

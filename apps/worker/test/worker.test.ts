@@ -2,8 +2,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import {
   create,
   fromBinary,
-  type GenerateResponse,
   GenerateRequestSchema,
+  type GenerateResponse,
   type LoadMetrics,
   LoadMetricsSchema,
   WorkerService,
@@ -30,15 +30,24 @@ let events: EventPlane;
 
 function workerArgs(...extra: string[]): string[] {
   return [
-    "--backend", "mocker",
-    "--namespace", namespace,
-    "--discovery-backend", "nats",
-    "--event-plane", "nats",
-    "--nats-server", nats.url,
-    "--discovery-ttl", String(ttlMs / 1000),
-    "--speedup-ratio", "50",
-    "--num-gpu-blocks", "256",
-    "--context-length", "2048",
+    "--backend",
+    "mocker",
+    "--namespace",
+    namespace,
+    "--discovery-backend",
+    "nats",
+    "--event-plane",
+    "nats",
+    "--nats-server",
+    nats.url,
+    "--discovery-ttl",
+    String(ttlMs / 1000),
+    "--speedup-ratio",
+    "50",
+    "--num-gpu-blocks",
+    "256",
+    "--context-length",
+    "2048",
     ...extra,
   ];
 }
@@ -95,7 +104,11 @@ describe("worker processes over a real nats-server", () => {
     await waitFor(() => live().length === 2, { timeoutMs: 10_000 });
     const cards = await discovery.list(`v1/mdc/${namespace}/`);
     expect(cards).toHaveLength(2);
-    expect(cards[0]?.value).toMatchObject({ name: "Qwen/Qwen3-0.6B", kvCacheBlockSize: 16, contextLength: 2048 });
+    expect(cards[0]?.value).toMatchObject({
+      name: "Qwen/Qwen3-0.6B",
+      kvCacheBlockSize: 16,
+      contextLength: 2048,
+    });
 
     a.kill("SIGKILL");
     const killedAt = Date.now();
@@ -161,7 +174,9 @@ describe("WorkerService.Generate over a real socket", () => {
     let received = 0;
     await expect(
       (async () => {
-        for await (const r of client.generate(request("aborted", prompt(300, 11), 10_000), { signal: controller.signal })) {
+        for await (const r of client.generate(request("aborted", prompt(300, 11), 10_000), {
+          signal: controller.signal,
+        })) {
           received += r.tokenIds.length;
           if (received >= 5) controller.abort();
         }

@@ -50,6 +50,34 @@ export {
   workerCosts,
 } from "./router/cost.js";
 export {
+  type IndexerBackend,
+  type KvRouterFlagSpec,
+  type KvRouterSettings,
+  kvRouterFlags,
+  kvRouterSettingsFromFlags,
+} from "./router/flags.js";
+export {
+  type KvEventSource,
+  type KvRouteDecision,
+  type KvRouteRequest,
+  KvRouter,
+  type KvRouterOptions,
+  type KvRouterWorker,
+  NoWorkersError,
+  QueueFullError,
+  type RemoteFindMatches,
+  type ReplicaSyncPort,
+  type RouteOptions,
+  RouterClosedError,
+  type Unsubscribe,
+} from "./router/kv-router.js";
+export {
+  activeSequencesSubject,
+  kvEventSourceOver,
+  type PubSubPlane,
+  replicaSyncOver,
+} from "./router/ports.js";
+export {
   allWorkersBusy,
   type EnqueueOptions,
   QUEUE_POLICIES,

@@ -4,8 +4,11 @@
  */
 export class AsyncQueue<T> implements AsyncIterable<T> {
   private readonly items: T[] = [];
-  private waiting: ((result: IteratorResult<T>) => void) | undefined;
+  private waiting:
+    | { resolve: (result: IteratorResult<T>) => void; reject: (error: Error) => void }
+    | undefined;
   private ended = false;
+  private failure: Error | undefined;
 
   constructor(private readonly onReturn: () => void = () => {}) {}
 
@@ -14,18 +17,27 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     const waiting = this.waiting;
     if (waiting) {
       this.waiting = undefined;
-      waiting({ value: item, done: false });
+      waiting.resolve({ value: item, done: false });
     } else {
       this.items.push(item);
     }
   }
 
-  end(): void {
+  /** True once `end()` was called. */
+  get finished(): boolean {
+    return this.ended;
+  }
+
+  /** Finishes the iteration after the queued items; with an error, the consumer's loop throws it last. */
+  end(error?: Error): void {
     if (this.ended) return;
     this.ended = true;
+    this.failure = error;
     const waiting = this.waiting;
     this.waiting = undefined;
-    waiting?.({ value: undefined, done: true });
+    if (!waiting) return;
+    if (error) waiting.reject(error);
+    else waiting.resolve({ value: undefined, done: true });
   }
 
   [Symbol.asyncIterator](): AsyncIterator<T> {
@@ -33,9 +45,13 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
       next: () => {
         const item = this.items.shift();
         if (item !== undefined) return Promise.resolve({ value: item, done: false });
-        if (this.ended) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve) => {
-          this.waiting = resolve;
+        if (this.ended) {
+          const failure = this.failure;
+          this.failure = undefined;
+          return failure ? Promise.reject(failure) : Promise.resolve({ value: undefined, done: true });
+        }
+        return new Promise((resolve, reject) => {
+          this.waiting = { resolve, reject };
         });
       },
       return: () => {

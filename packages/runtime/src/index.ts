@@ -1,5 +1,6 @@
 // Public surface of @kvasir/runtime: identity, flags and config, discovery, event plane, Connect RPC, lifecycle.
 
+export { AsyncQueue } from "./async-queue.js";
 export { type Command, runCommand } from "./command.js";
 export {
   DEFAULT_DISCOVERY_BUCKET,
@@ -47,5 +48,5 @@ export {
 export { type LifecycleLog, runUntilSignal, type Service } from "./lifecycle.js";
 export { type ClientOptions, createClient, transportFor } from "./rpc/client.js";
 export { type ConnectServer, type ConnectServerOptions, startConnectServer } from "./rpc/server.js";
-export { kvEventsSubject, loadMetricsSubject, subjectMatches } from "./subjects.js";
 export { type StatusServer, type StatusServerOptions, startStatusServer } from "./status-server.js";
+export { kvEventsSubject, loadMetricsSubject, subjectMatches } from "./subjects.js";

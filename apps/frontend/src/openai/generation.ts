@@ -112,7 +112,7 @@ export async function respond(
   const steps = new TextReader(outputs, detokenizer, (count) => metrics.tokens(count));
   const fail = (error: unknown): HttpError => {
     const failure = clientError(error, deadline, scope, deps.requestTimeoutSeconds);
-    metrics.finish({ status: "error", errorType: errorTypeOf(failure.status) });
+    metrics.finish({ status: "error", errorType: errorTypeOf(failure) });
     return failure;
   };
 
@@ -171,7 +171,7 @@ export async function respond(
         yield [...batch, ...end];
       } catch (error) {
         const failure = clientError(error, deadline, scope, deps.requestTimeoutSeconds);
-        outcome = { status: "error", errorType: errorTypeOf(failure.status) };
+        outcome = { status: "error", errorType: errorTypeOf(failure) };
         scope.log.warn("stream failed", { status: failure.status, error: String(error) });
         yield [format.error(failure), ...end];
       } finally {

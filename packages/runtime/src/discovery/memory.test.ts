@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { AsyncQueue } from "../async-queue.js";
 import { MemoryDiscovery } from "./memory.js";
 import type { DiscoveryEvent, DiscoveryWatch } from "./types.js";
 
@@ -84,22 +83,5 @@ describe("memory discovery", () => {
     await d.close();
     await done;
     expect(events).toEqual([{ type: "put", key: "t6/a", value: 1 }]);
-  });
-});
-
-describe("AsyncQueue", () => {
-  it("delivers pushed items in order and ends after the queued ones", async () => {
-    const queue = new AsyncQueue<number>();
-    queue.push(1);
-    queue.push(2);
-    const seen: number[] = [];
-    const reading = (async () => {
-      for await (const item of queue) seen.push(item);
-    })();
-    queue.push(3);
-    queue.end();
-    queue.push(4);
-    await reading;
-    expect(seen).toEqual([1, 2, 3]);
   });
 });

@@ -1,0 +1,4 @@
+import { runCommand } from "@kvasir/runtime";
+import { routerCommand } from "./command.js";
+
+await runCommand(routerCommand, process.argv.slice(2), process.env);
