@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 import { frontendCommand } from "@kvasir/frontend";
+import { indexerCommand } from "@kvasir/indexer";
+import { routerCommand } from "@kvasir/router";
 import { runCommand } from "@kvasir/runtime";
 import { workerCommand } from "@kvasir/worker";
 import { serveCommand } from "./serve.js";
 
-const commands = [serveCommand, workerCommand, frontendCommand];
+const commands = [serveCommand, workerCommand, frontendCommand, routerCommand, indexerCommand];
 
 const [name, ...args] = process.argv.slice(2);
 const command = commands.find((candidate) => candidate.name === name);

@@ -5,6 +5,7 @@ import {
   type ToolCallParserName,
 } from "@kvasir/llm";
 import { type FlagSpec, type RuntimeConfig, runtimeConfigFromFlags } from "@kvasir/runtime";
+import { type KvRoutingConfig, kvRoutingConfigFromFlags, kvRoutingFlags } from "./kv-routing.js";
 import type { BusyThresholds } from "./load-tracker.js";
 import { type RouterMode, routerModes } from "./route-request.js";
 
@@ -24,6 +25,8 @@ export interface FrontendConfig {
   drainTimeoutSeconds: number;
   /** Load shedding: new requests get 503 while every worker is above these (Dynamo's thresholds). */
   busyThresholds: BusyThresholds;
+  /** `--router-mode kv` settings (Dynamo's router flags); their defaults when absent. */
+  kvRouting?: KvRoutingConfig;
   /** Splits `<think>` blocks into `reasoning_content` (Dynamo's --dyn-reasoning-parser). */
   reasoningParser?: ReasoningParserName;
   /** Extracts tool calls from chat output (Dynamo's --dyn-tool-call-parser). */
@@ -82,6 +85,7 @@ export const frontendFlags: FlagSpec[] = [
     help: "Refuse new requests (503) while every worker has more than this many prompt tokens waiting for prefill",
   },
   { name: "drain-timeout", type: "number", default: 30, help: "Seconds to let streams finish on SIGTERM" },
+  ...kvRoutingFlags,
 ];
 
 export function frontendConfigFromFlags(values: Record<string, unknown>): FrontendConfig {
@@ -95,6 +99,7 @@ export function frontendConfigFromFlags(values: Record<string, unknown>): Fronte
     migrationLimit: values["migration-limit"] as number,
     drainTimeoutSeconds: values["drain-timeout"] as number,
     busyThresholds: {},
+    kvRouting: kvRoutingConfigFromFlags(values),
   };
   const blocks = values["active-decode-blocks-threshold"] as number | undefined;
   if (blocks !== undefined) config.busyThresholds.activeDecodeBlocks = blocks;

@@ -19,12 +19,15 @@ export class RequestMetrics {
   private current: Stage | undefined;
   private lastToken: number | undefined;
   private done = false;
+  /** The model label, built once as it goes with every token. */
+  private readonly model: { model: string };
 
   constructor(
     private readonly metrics: FrontendMetrics,
     private readonly labels: RequestLabels,
   ) {
     const { model, endpoint, requestType } = labels;
+    this.model = { model };
     metrics.requestsStartedTotal.inc({ model, endpoint, request_type: requestType });
     metrics.activeRequests.inc({ model });
     metrics.inflightRequests.inc({ model });
@@ -40,14 +43,14 @@ export class RequestMetrics {
   }
 
   input(tokens: number): void {
-    this.metrics.inputSequenceTokens.observe({ model: this.labels.model }, tokens);
+    this.metrics.inputSequenceTokens.observe(this.model, tokens);
   }
 
   /** `count` output tokens arrived: the first arrival is the TTFT, later ones are inter-token latencies. */
   tokens(count: number): void {
     if (this.done) return;
     const now = performance.now();
-    const model = { model: this.labels.model };
+    const model = this.model;
     if (this.lastToken === undefined) {
       this.metrics.timeToFirstToken.observe(model, (now - this.started) / 1000);
       this.metrics.queuedRequests.dec(model);

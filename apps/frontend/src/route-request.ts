@@ -38,5 +38,5 @@ export interface Router {
   close?(): Promise<void>;
 }
 
-export const routerModes = ["round-robin", "random", "least-loaded", "direct"] as const;
+export const routerModes = ["round-robin", "random", "least-loaded", "direct", "kv"] as const;
 export type RouterMode = (typeof routerModes)[number];

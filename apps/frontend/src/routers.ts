@@ -73,6 +73,7 @@ export function directRouter(): Router {
   };
 }
 
-export function createRouter(mode: RouterMode, load: LoadTracker): Router {
+/** The router of a mode that needs no I/O; `kv` is built by createKvRouting (kv-routing.ts). */
+export function createRouter(mode: Exclude<RouterMode, "kv">, load: LoadTracker): Router {
   return mode === "direct" ? directRouter() : selectorRouter(mode, load);
 }

@@ -19,6 +19,7 @@ import {
 import { createApp } from "./app.js";
 import type { FrontendConfig } from "./config.js";
 import { InFlight } from "./inflight.js";
+import { createKvRouting, kvRoutingConfigFromFlags } from "./kv-routing.js";
 import { LoadTracker } from "./load-tracker.js";
 import { ModelRegistry } from "./model-registry.js";
 import { loadPreprocessor, type Preprocessor } from "./preprocessor.js";
@@ -53,7 +54,16 @@ export async function start(config: FrontendConfig): Promise<Frontend> {
     onError: (error, context) => log.error("discovery watch failed", { ...context, error: String(error) }),
   });
   await models.start(discovery);
-  const router = createRouter(config.routerMode, load);
+  const router =
+    config.routerMode === "kv"
+      ? await createKvRouting(config.kvRouting ?? kvRoutingConfigFromFlags({}), {
+          namespace,
+          discovery,
+          events,
+          log,
+          maxNumBatchedTokens: (model) => models.resolve(model)?.card.runtimeConfig.maxNumBatchedTokens,
+        })
+      : createRouter(config.routerMode, load);
   const interceptors = [traceClientInterceptor()];
   const inFlight = new InFlight();
   const app = createApp({

@@ -60,6 +60,7 @@ export const indexerCommand = {
         : {}),
       zmq: {
         publishers: zmqPublishersFromFlags(values),
+        fromDiscovery: values["zmq-from-discovery"] === true,
         topic: values["zmq-topic"] as string,
         replayTimeoutMs: Math.round((values["zmq-replay-timeout"] as number) * 1000),
       },

@@ -69,6 +69,12 @@ export const indexerFlags: FlagSpec[] = [
     help: "Replay ROUTER endpoint of each --zmq-endpoint, in the same order ('-' for none)",
   },
   {
+    name: "zmq-from-discovery",
+    type: "boolean",
+    default: false,
+    help: "Also subscribe to the ZMQ KV event streams workers advertise in discovery (zmq_kv_events_endpoints), as their instance ids",
+  },
+  {
     name: "zmq-topic",
     type: "string",
     default: "",

@@ -5,6 +5,8 @@ export interface IndexBackend {
   readonly name: "ts" | "native";
   readonly index: KvIndexer;
   workerBlocks(): WorkerBlocks[];
+  /** Returns once every event given so far is visible to lookups (the native index applies on a thread pool). */
+  flush(): void;
   snapshot(): Uint8Array;
   /** Replaces the index's state with a snapshot's; throws when the bytes are not one. */
   restore(bytes: Uint8Array): void;
@@ -17,6 +19,7 @@ export function radixBackend(): IndexBackend {
     name: "ts",
     index,
     workerBlocks: () => index.workerBlocks(),
+    flush: () => {},
     snapshot: () => new TextEncoder().encode(JSON.stringify(index.snapshot())),
     restore: (bytes) => index.restore(JSON.parse(new TextDecoder().decode(bytes)) as RadixSnapshot),
   };
@@ -58,7 +61,11 @@ async function nativeBackend(): Promise<{ backend: IndexBackend } | { reason: st
       name: "native",
       index,
       workerBlocks: () => index.workerBlocks(),
-      snapshot: () => index.snapshot(),
+      flush: () => index.flush(),
+      snapshot: () => {
+        index.flush();
+        return index.snapshot();
+      },
       restore: (bytes) => index.restore(bytes),
     },
   };

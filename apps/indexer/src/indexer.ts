@@ -23,6 +23,7 @@ import { IndexerMetrics } from "./metrics.js";
 import { type Snapshot, SnapshotStore, type Watermarks } from "./snapshot-store.js";
 import { Snapshotter } from "./snapshotter.js";
 import { WorkerPresence } from "./worker-presence.js";
+import { advertisedStreams } from "./zmq-discovery.js";
 import { ZmqWorkerFeed } from "./zmq-feed.js";
 import { ZmqKvStream } from "./zmq-stream.js";
 
@@ -47,7 +48,13 @@ export interface IndexerConfig {
   kvEventComponents: string[];
   /** Read those events through a JetStream stream, so a restart replays what was missed (event plane nats only). */
   jetStream?: { maxAgeSeconds: number };
-  zmq: { publishers: ZmqPublisherConfig[]; topic: string; replayTimeoutMs: number };
+  zmq: {
+    publishers: ZmqPublisherConfig[];
+    /** Also subscribe to the streams workers advertise in discovery (the mocker's `--kv-events-publisher zmq`). */
+    fromDiscovery: boolean;
+    topic: string;
+    replayTimeoutMs: number;
+  };
   snapshot?: { redisUrl: string; key: string; intervalEvents: number; intervalSeconds: number };
   /** Given by tests and `kvasir serve`; random otherwise. */
   instanceId?: bigint;
@@ -89,7 +96,7 @@ export async function start(config: IndexerConfig): Promise<Indexer> {
   const { namespace } = config.runtime;
   const log = createLogger("indexer", { instance_id: formatInstanceId(instanceId) });
   const backend = await chooseIndexBackend(config.backend, log);
-  const metrics = new IndexerMetrics(namespace, instanceId, () => backend.workerBlocks());
+  const metrics = new IndexerMetrics(namespace, () => backend.workerBlocks());
   const components = new Set(config.kvEventComponents);
   if (config.jetStream && config.runtime.eventPlane.backend !== "nats") {
     throw new Error("--kv-events-jetstream needs --event-plane nats");
@@ -100,17 +107,25 @@ export async function start(config: IndexerConfig): Promise<Indexer> {
   let store: SnapshotStore | undefined;
   let watermarks: Watermarks = { eventIds: new Map(), zmqSeqs: new Map() };
   if (config.snapshot) {
-    store = new SnapshotStore(config.snapshot.redisUrl, config.snapshot.key);
+    store = new SnapshotStore(config.snapshot.redisUrl, config.snapshot.key, (error) =>
+      log.warn("redis error", { error: error.message }),
+    );
     await store.connect();
     const snapshot = await store.load();
     if (snapshot && snapshot.backend === backend.name && snapshot.blockSize === config.blockSize) {
-      backend.restore(snapshot.index);
-      watermarks = snapshot.watermarks;
-      log.info("restored snapshot", {
-        key: config.snapshot.key,
-        taken_at: new Date(snapshot.takenAtMs).toISOString(),
-        workers: new Set(backend.workerBlocks().map((w) => w.workerId)).size,
-      });
+      try {
+        backend.restore(snapshot.index);
+        watermarks = snapshot.watermarks;
+        log.info("restored snapshot", {
+          key: config.snapshot.key,
+          taken_at: new Date(snapshot.takenAtMs).toISOString(),
+          workers: new Set(backend.workerBlocks().map((w) => w.workerId)).size,
+        });
+      } catch (error) {
+        // A snapshot this index cannot read is no reason not to serve: start cold, and replay what engines hold.
+        backend.index.clear();
+        log.warn("snapshot unreadable, starting cold", { key: config.snapshot.key, error: String(error) });
+      }
     } else if (snapshot) {
       log.warn("ignoring snapshot written with other settings", {
         snapshot_backend: snapshot.backend,
@@ -148,12 +163,8 @@ export async function start(config: IndexerConfig): Promise<Indexer> {
       if (!present.has(workerId) && !zmqWorkers.has(workerId)) ingest.removeWorker(workerId);
     }
   }
-  const presence = new WorkerPresence(discovery, namespace, components, (workerId) => {
-    log.info("worker left, removing its blocks", { worker_id: formatInstanceId(workerId) });
-    ingest.removeWorker(workerId);
-  });
-
-  const streams: ZmqKvStream[] = [];
+  // ZMQ streams by endpoint: the configured ones, and with --zmq-from-discovery those workers advertise.
+  const streams = new Map<string, { stream: ZmqKvStream; workerId: bigint; discovered: boolean }>();
   let jetStream: JetStreamKvSource | undefined;
   const capture = (): Snapshot => ({
     index: backend.snapshot(),
@@ -161,7 +172,9 @@ export async function start(config: IndexerConfig): Promise<Indexer> {
     watermarks: {
       eventIds: new Map(ingest.eventIdWatermarks),
       zmqSeqs: new Map(
-        streams.filter((s) => s.lastSeq >= 0n).map((s) => [s.endpoint, s.lastSeq] as [string, bigint]),
+        [...streams.values()]
+          .filter(({ stream }) => stream.lastSeq >= 0n)
+          .map(({ stream }) => [stream.endpoint, stream.lastSeq] as [string, bigint]),
       ),
       ...(jetStream ? { jetStreamSeq: jetStream.lastSeq } : {}),
     },
@@ -209,34 +222,66 @@ export async function start(config: IndexerConfig): Promise<Indexer> {
     );
   }
 
-  for (const publisher of config.zmq.publishers) {
+  const openStream = (publisher: ZmqPublisherConfig, discovered: boolean): ZmqKvStream => {
     const feed = new ZmqWorkerFeed(publisher.workerId, ingest, (reason, count) =>
       metrics.dropped(reason, count),
     );
     const watermark = watermarks.zmqSeqs.get(publisher.endpoint);
-    streams.push(
-      new ZmqKvStream(
-        {
-          endpoint: publisher.endpoint,
-          ...(publisher.replayEndpoint ? { replayEndpoint: publisher.replayEndpoint } : {}),
-          topic: config.zmq.topic,
-          replayTimeoutMs: config.zmq.replayTimeoutMs,
-          ...(watermark === undefined ? {} : { watermark }),
+    const stream = new ZmqKvStream(
+      {
+        endpoint: publisher.endpoint,
+        ...(publisher.replayEndpoint ? { replayEndpoint: publisher.replayEndpoint } : {}),
+        topic: config.zmq.topic,
+        replayTimeoutMs: config.zmq.replayTimeoutMs,
+        ...(watermark === undefined ? {} : { watermark }),
+      },
+      {
+        batch: (seq, payload) => {
+          feed.batch(seq, payload);
+          snapshotter?.eventsApplied();
         },
-        {
-          batch: (seq, payload) => {
-            feed.batch(seq, payload);
-            snapshotter?.eventsApplied();
-          },
-          learn: (seq, payload) => feed.learn(seq, payload),
-          restart: () => feed.restart(),
-          dropped: (reason, count) => feed.dropped(reason, count),
-        },
-        log,
-      ),
+        learn: (seq, payload) => feed.learn(seq, payload),
+        restart: () => feed.restart(),
+        dropped: (reason, count) => feed.dropped(reason, count),
+      },
+      log,
     );
-  }
-  await Promise.all(streams.map((s) => s.start()));
+    streams.set(publisher.endpoint, { stream, workerId: publisher.workerId, discovered });
+    return stream;
+  };
+  await Promise.all(config.zmq.publishers.map((publisher) => openStream(publisher, false).start()));
+  // Ready means caught up: what the start-up replays delivered is visible to the first lookup.
+  backend.flush();
+
+  const presence = new WorkerPresence(discovery, namespace, components, {
+    joined: (workerId, record) => {
+      if (!config.zmq.fromDiscovery) return;
+      for (const advertised of advertisedStreams(record)) {
+        if (streams.has(advertised.endpoint)) continue;
+        const stream = openStream({ ...advertised, workerId }, true);
+        stream.start().then(
+          () =>
+            log.info("subscribed to advertised zmq stream", {
+              worker_id: formatInstanceId(workerId),
+              ...advertised,
+            }),
+          (error: unknown) => {
+            streams.delete(advertised.endpoint);
+            log.warn("cannot subscribe to advertised zmq stream", { ...advertised, error: String(error) });
+          },
+        );
+      }
+    },
+    left: (workerId) => {
+      log.info("worker left, removing its blocks", { worker_id: formatInstanceId(workerId) });
+      for (const [endpoint, entry] of streams) {
+        if (entry.workerId !== workerId || !entry.discovered) continue;
+        streams.delete(endpoint);
+        void entry.stream.close();
+      }
+      ingest.removeWorker(workerId);
+    },
+  });
 
   const server = await startConnectServer({
     host: config.host,
@@ -296,7 +341,7 @@ export async function start(config: IndexerConfig): Promise<Indexer> {
         await server.close({ graceMs: 5000 });
         for (const subscription of subscriptions) subscription.unsubscribe();
         await jetStream?.close();
-        await Promise.all(streams.map((s) => s.close()));
+        await Promise.all([...streams.values()].map(({ stream }) => stream.close()));
         await presence.stop();
         await snapshotter?.close();
         await store?.close();

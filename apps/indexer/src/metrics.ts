@@ -22,13 +22,14 @@ export class IndexerMetrics {
   private readonly eventIdGaps: Counter<never>;
   private readonly snapshots: Counter<"status">;
 
-  constructor(namespace: string, instanceId: bigint, blocks: () => WorkerBlocks[]) {
-    this.registry = createMetricsRegistry(
-      hierarchyLabels({ namespace, component: "indexer", workerId: formatInstanceId(instanceId) }),
-    );
+  constructor(namespace: string, blocks: () => WorkerBlocks[]) {
+    // No worker_id default label: on this registry worker_id names the workers whose blocks are counted.
+    this.registry = createMetricsRegistry(hierarchyLabels({ namespace, component: "indexer" }));
     const registers = [this.registry];
     this.eventsApplied = createKvIndexMetrics(this.registry).kvCacheEventsApplied;
     this.service = createIndexerServiceMetrics(this.registry);
+    // One index per indexer process (Dynamo counts one per model and routing group).
+    this.service.models.set(1);
     this.eventsDropped = new Counter({
       name: "dynamo_kvindexer_events_dropped_total",
       help: "KV events and batches not applied, by reason",

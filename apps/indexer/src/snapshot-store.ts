@@ -56,9 +56,20 @@ export class SnapshotStore {
   constructor(
     url: string,
     private readonly key: string,
+    onError: (error: Error) => void = () => {},
   ) {
     // Fail fast instead of queueing commands forever while Redis is away; snapshots are retried on schedule.
     this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: true });
+    // ioredis reports every failed reconnect; pass each distinct error on once rather than flooding the log.
+    let last = "";
+    this.redis.on("error", (error: Error) => {
+      if (error.message === last) return;
+      last = error.message;
+      onError(error);
+    });
+    this.redis.on("ready", () => {
+      last = "";
+    });
   }
 
   async connect(): Promise<void> {

@@ -13,9 +13,15 @@ export function parseInstanceKey(key: string): { component: string; instanceId: 
   }
 }
 
+export interface PresenceHandlers {
+  /** A worker instance registered (or re-registered); `value` is its discovery record. */
+  joined?(workerId: bigint, value: unknown): void;
+  left(workerId: bigint): void;
+}
+
 /**
- * Watches worker instances in discovery and reports the ones that leave, so their blocks leave the index with
- * them. Only the given components count (an indexer or router leaving holds no KV blocks).
+ * Watches worker instances in discovery and reports the ones that come and go, so that their blocks leave the
+ * index with them. Only the given components count (an indexer or router leaving holds no KV blocks).
  */
 export class WorkerPresence {
   private readonly watch: DiscoveryWatch;
@@ -25,7 +31,7 @@ export class WorkerPresence {
     discovery: Discovery,
     namespace: string,
     private readonly components: ReadonlySet<string>,
-    private readonly left: (workerId: bigint) => void,
+    private readonly handlers: PresenceHandlers,
   ) {
     this.watch = discovery.watch(`v1/instances/${namespace}/`);
     this.loop = this.run();
@@ -33,9 +39,10 @@ export class WorkerPresence {
 
   private async run(): Promise<void> {
     for await (const event of this.watch) {
-      if (event.type !== "delete") continue;
       const parsed = parseInstanceKey(event.key);
-      if (parsed && this.components.has(parsed.component)) this.left(parsed.instanceId);
+      if (!parsed || !this.components.has(parsed.component)) continue;
+      if (event.type === "delete") this.handlers.left(parsed.instanceId);
+      else this.handlers.joined?.(parsed.instanceId, event.value);
     }
   }
 

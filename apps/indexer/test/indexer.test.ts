@@ -19,6 +19,7 @@ import {
   startRedisServer,
   waitFor,
 } from "@kvasir/testing";
+import { encode } from "@msgpack/msgpack";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { defaultSnapshotKey } from "../src/indexer.js";
@@ -56,6 +57,7 @@ interface RunningIndexer {
   process: NodeProcess;
   url: string;
   metricsUrl: string;
+  backend: string;
 }
 
 /** Field `name` of the indexer's "indexer ready" JSON log line. */
@@ -82,8 +84,7 @@ async function startIndexer(namespace: string, ...extra: string[]): Promise<Runn
       nats.url,
       "--kv-cache-block-size",
       String(BLOCK),
-      "--indexer-backend",
-      "ts",
+      ...backend,
       ...extra,
     ],
     { readyLine: /indexer ready/ },
@@ -93,7 +94,12 @@ async function startIndexer(namespace: string, ...extra: string[]): Promise<Runn
     await child.exited;
   });
   const line = await child.waitForLine(/indexer ready/);
-  return { process: child, url: readyField(line, "url"), metricsUrl: readyField(line, "metrics_url") };
+  return {
+    process: child,
+    url: readyField(line, "url"),
+    metricsUrl: readyField(line, "metrics_url"),
+    backend: readyField(line, "backend"),
+  };
 }
 
 function newNamespace(): string {
@@ -221,8 +227,11 @@ describe("kvasir indexer", () => {
       redis.url,
       "--snapshot-interval-events",
       "1",
+      "--indexer-backend",
+      backend,
     ];
     const first = await startIndexer(ns, ...args);
+    expect(first.backend).toBe(backend);
     await engine.subscribed();
 
     const a = tokens(10_000, 3);
@@ -299,6 +308,53 @@ describe("kvasir indexer", () => {
     expect(await metric(second, "dynamo_kvindexer_event_id_gaps_total")).toBe(0);
   });
 
+  it("on SIGTERM deregisters, writes a final snapshot and exits 0", async () => {
+    const ns = newNamespace();
+    const worker = 0x8888n;
+    cleanup.push((await registerWorker(ns, worker)).revoke);
+    const indexer = await startIndexer(
+      ns,
+      "--redis-url",
+      redis.url,
+      "--snapshot-interval-events",
+      "1000000",
+      "--snapshot-interval-seconds",
+      "3600",
+    );
+    const registered = await discovery.list(`v1/instances/${ns}/indexer/find_matches/`);
+    expect(registered.map((e) => (e.value as { address: string }).address)).toEqual([indexer.url]);
+    events.publish(
+      kvEventsSubject(ns, "decode"),
+      encodeKvEventBatch([stored(worker, 4n, tokens(120_000, 1))]),
+    );
+    await events.flush();
+    await waitFor(
+      async () => (await matches(indexer, tokens(120_000, 1)))[`${formatInstanceId(worker)}/0`] === 1,
+    );
+    expect(await snapshotWatermarks(ns)).toBeUndefined();
+
+    indexer.process.kill("SIGTERM");
+    expect(await indexer.process.exited).toMatchObject({ code: 0 });
+    expect((await snapshotWatermarks(ns))?.eventIds).toEqual(new Map([[worker, 4n]]));
+    expect(await discovery.list(`v1/instances/${ns}/indexer/`)).toEqual([]);
+  });
+
+  it("starts cold, and still serves, when the snapshot in Redis is unreadable", async () => {
+    const ns = newNamespace();
+    const client = new Redis(redis.url);
+    await client.hset(defaultSnapshotKey(ns), {
+      index: "not a snapshot",
+      backend: "ts",
+      watermarks: "{}",
+      block_size: String(BLOCK),
+      taken_at_ms: "0",
+    });
+    client.disconnect();
+    const indexer = await startIndexer(ns, "--redis-url", redis.url);
+    await indexer.process.waitForLine(/snapshot unreadable, starting cold/);
+    expect(await matches(indexer, tokens(130_000, 1))).toEqual({});
+  });
+
   it("clears a ZMQ worker whose engine restarted (lower seq)", async () => {
     const ns = newNamespace();
     const engine = await openEngine();
@@ -366,7 +422,7 @@ describe("kvasir indexer", () => {
       "kv-events",
       seq,
       Buffer.from(
-        (await import("@msgpack/msgpack")).encode([0, [blockStored(prompt, BLOCK, engineHashes(0, 2))], 0], {
+        encode([0, [blockStored(prompt, BLOCK, engineHashes(0, 2))], 0], {
           useBigInt64: true,
         }),
       ),

@@ -26,10 +26,10 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-function runtimeArgs(): string[] {
+function runtimeArgs(ns = namespace): string[] {
   return [
     "--namespace",
-    namespace,
+    ns,
     "--discovery-backend",
     "nats",
     "--event-plane",
@@ -40,9 +40,13 @@ function runtimeArgs(): string[] {
 }
 
 async function spawn(script: string, args: string[], ready: RegExp): Promise<Record<string, unknown>> {
+  return (await spawnProcess(script, args, ready)).ready;
+}
+
+async function spawnProcess(script: string, args: string[], ready: RegExp) {
   const child = await spawnNode(script, args, { readyLine: ready });
   children.push(child);
-  return JSON.parse(await child.waitForLine(ready)) as Record<string, unknown>;
+  return { child, ready: JSON.parse(await child.waitForLine(ready)) as Record<string, unknown> };
 }
 
 describe("mocker worker publishing like vLLM over ZMQ", () => {
@@ -116,5 +120,47 @@ describe("mocker worker publishing like vLLM over ZMQ", () => {
     });
     expect(await findMatches(early)).toEqual([{ workerId, dpRank: 0, matchedBlocks: 3 }]);
     expect(await findMatches(Array.from({ length: 32 }, (_, i) => 1 + i))).toEqual([]);
+  });
+
+  it("subscribes to the streams workers advertise in discovery, and drops them when the worker leaves", async () => {
+    const ns = `${namespace}-discovered`;
+    const indexer = await spawn(indexerMain, [...runtimeArgs(ns), "--zmq-from-discovery"], /indexer ready/);
+    const { child, ready: worker } = await spawnProcess(
+      workerMain,
+      [
+        ...runtimeArgs(ns),
+        "--kv-events-publisher",
+        "zmq",
+        "--speedup-ratio",
+        "50",
+        "--num-gpu-blocks",
+        "256",
+      ],
+      /worker ready/,
+    );
+    const workerId = parseInstanceId(worker.instance_id as string);
+    const prompt = Array.from({ length: 40 }, (_, i) => 11_000 + i);
+    const request = create(GenerateRequestSchema, {
+      requestId: "d",
+      tokenIds: prompt,
+      stop: { maxTokens: 1, ignoreEos: true },
+    });
+    for await (const _ of createClient(WorkerService, worker.url as string).generate(request)) {
+      // Drain the stream.
+    }
+    const client = createClient(IndexerService, indexer.url as string);
+    const overlaps = async () =>
+      (await client.findMatches(create(FindMatchesRequestSchema, { tokenIds: prompt }))).overlaps.map((o) => [
+        o.workerId,
+        o.matchedBlocks,
+      ]);
+    await waitFor(async () => (await overlaps()).length > 0, { message: "advertised stream consumed" });
+    expect(await overlaps()).toEqual([[workerId, 2]]);
+
+    child.kill("SIGTERM");
+    await child.exited;
+    await waitFor(async () => (await overlaps()).length === 0, {
+      message: "blocks of the departed worker removed",
+    });
   });
 });

@@ -1,3 +1,4 @@
+import { waitFor } from "@kvasir/testing";
 import { decode } from "@msgpack/msgpack";
 import { afterEach, describe, expect, it } from "vitest";
 import { type ZmqDropReason, ZmqKvStream, type ZmqStreamHandler } from "../src/zmq-stream.js";
@@ -30,14 +31,6 @@ class Recorder implements ZmqStreamHandler {
 
 const quietLog = { info() {}, warn() {} };
 
-async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 function batchFor(marker: number) {
   return [blockStored([marker, 1, 2, 3], 4, [BigInt(marker) * 1000n])];
 }
@@ -48,8 +41,8 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function setup(options: { replay?: boolean; watermark?: bigint } = {}) {
-  const engine = await EnginePublisher.open();
+async function setup(options: { replay?: boolean; watermark?: bigint; engineTopic?: string } = {}) {
+  const engine = await EnginePublisher.open(options.engineTopic);
   const recorder = new Recorder();
   const stream = new ZmqKvStream(
     {
@@ -75,7 +68,7 @@ describe("ZmqKvStream against a vLLM-style publisher", () => {
     await stream.start();
     await engine.subscribed();
     for (let i = 0; i < 5; i++) await engine.publish(batchFor(i));
-    await until(() => recorder.seqs.length === 5);
+    await waitFor(() => recorder.seqs.length === 5);
     expect(recorder.seqs).toEqual([0n, 1n, 2n, 3n, 4n]);
     expect(recorder.firstTokens).toEqual([0, 1, 2, 3, 4]);
     expect(stream.lastSeq).toBe(4n);
@@ -90,7 +83,7 @@ describe("ZmqKvStream against a vLLM-style publisher", () => {
     await engine.publish(batchFor(12), { lose: true });
     await engine.publish(batchFor(13));
     await engine.publish(batchFor(14));
-    await until(() => recorder.seqs.length === 5);
+    await waitFor(() => recorder.seqs.length === 5);
     expect(recorder.seqs).toEqual([0n, 1n, 2n, 3n, 4n]);
     expect(recorder.firstTokens).toEqual([10, 11, 12, 13, 14]);
     expect(recorder.drops.get("seq_gap")).toBeUndefined();
@@ -103,7 +96,7 @@ describe("ZmqKvStream against a vLLM-style publisher", () => {
     await engine.publish(batchFor(0));
     await engine.publish(batchFor(1), { lose: true });
     await engine.publish(batchFor(2));
-    await until(() => recorder.seqs.length === 2);
+    await waitFor(() => recorder.seqs.length === 2);
     expect(recorder.seqs).toEqual([0n, 2n]);
     expect(recorder.drops.get("seq_gap")).toBe(1);
   });
@@ -113,10 +106,10 @@ describe("ZmqKvStream against a vLLM-style publisher", () => {
     await stream.start();
     await engine.subscribed();
     for (let i = 0; i < 3; i++) await engine.publish(batchFor(i));
-    await until(() => recorder.seqs.length === 3);
+    await waitFor(() => recorder.seqs.length === 3);
     engine.restart();
     await engine.publish(batchFor(100));
-    await until(() => recorder.restarts === 1 && recorder.seqs.length === 1);
+    await waitFor(() => recorder.restarts === 1 && recorder.seqs.length === 1);
     expect(recorder.seqs).toEqual([0n]);
     expect(recorder.firstTokens.at(-1)).toBe(100);
   });
@@ -132,7 +125,7 @@ describe("ZmqKvStream against a vLLM-style publisher", () => {
     // Live traffic continues from there.
     await engine.subscribed();
     await engine.publish(batchFor(4));
-    await until(() => recorder.seqs.length === 3);
+    await waitFor(() => recorder.seqs.length === 3);
     expect(recorder.seqs.at(-1)).toBe(4n);
   });
 
@@ -144,8 +137,19 @@ describe("ZmqKvStream against a vLLM-style publisher", () => {
     await engine.sendRaw(["kv-events", "seven!!", "payload"]);
     await engine.sendRaw(["kv-events"]);
     await engine.publish(batchFor(7));
-    await until(() => recorder.seqs.length === 1);
+    await waitFor(() => recorder.seqs.length === 1);
     expect(recorder.drops.get("malformed_frames")).toBe(3);
     expect(recorder.firstTokens).toEqual([7]);
+  });
+
+  it("takes only batches whose topic starts with the subscribed prefix", async () => {
+    const { engine, recorder, stream } = await setup({ engineTopic: "other-events" });
+    await stream.start();
+    await engine.subscribed();
+    await engine.publish(batchFor(1));
+    await engine.sendRaw(["kv-events", Buffer.alloc(8), Buffer.from([0x93, 0x00, 0x90, 0x00])]);
+    await waitFor(() => recorder.seqs.length === 1);
+    // The only batch taken is the one on the "kv" prefix; "other-events" never reaches the stream.
+    expect(recorder.firstTokens).toEqual([-1]);
   });
 });

@@ -90,9 +90,17 @@ export async function start(config: RouterConfig): Promise<Router> {
     );
     indexerBackend = embedded.backend;
     options.indexer = embedded.indexer;
-    options.events = kvEventSourceOver(events, [kvEventsSubject(namespace, config.workerComponent)], () =>
+    const source = kvEventSourceOver(events, [kvEventsSubject(namespace, config.workerComponent)], () =>
       indexMetrics.kvCacheEventsApplied.inc({ event_type: "batch", status: "malformed" }),
     );
+    options.events = {
+      subscribe: (handler) =>
+        source.subscribe((batch) => {
+          for (const ev of batch)
+            indexMetrics.kvCacheEventsApplied.inc({ event_type: ev.data.kind, status: "ok" });
+          handler(batch);
+        }),
+    };
   } else {
     indexerBackend = "approximate";
   }

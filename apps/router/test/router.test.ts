@@ -5,7 +5,14 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { parseInstanceId } from "@kvasir/runtime";
-import { type NatsServer, type NodeProcess, spawnNode, startNatsServer, waitFor } from "@kvasir/testing";
+import {
+  freePort,
+  type NatsServer,
+  type NodeProcess,
+  spawnNode,
+  startNatsServer,
+  waitFor,
+} from "@kvasir/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const MODEL = "Qwen/Qwen3-0.6B";
@@ -82,14 +89,20 @@ const processes: NodeProcess[] = [];
 let workerIds: bigint[] = [];
 let routerA: RouterStub;
 let routerB: RouterStub;
+let routerBProcess: NodeProcess;
+let metricsUrl: string;
 
-async function startRouter(common: string[]): Promise<RouterStub> {
-  const p = await spawnNode(repoFile("apps/router/src/main.ts"), [...common, "--router-replica-sync"], {
-    readyLine: /router ready/,
-  });
+async function startRouter(common: string[], extra: string[] = []) {
+  const p = await spawnNode(
+    repoFile("apps/router/src/main.ts"),
+    [...common, "--router-replica-sync", ...extra],
+    {
+      readyLine: /router ready/,
+    },
+  );
   processes.push(p);
-  const ready = JSON.parse(await p.waitForLine(/router ready/)) as { url: string };
-  return stubFor(ready.url);
+  const ready = JSON.parse(await p.waitForLine(/router ready/)) as { url: string; status_url?: string };
+  return { stub: stubFor(ready.url), process: p, statusUrl: ready.status_url ?? "" };
 }
 
 beforeAll(async () => {
@@ -121,7 +134,11 @@ beforeAll(async () => {
       ),
     ),
   );
-  [routerA, routerB] = await Promise.all([startRouter(common), startRouter(common)]);
+  const [a, b] = await Promise.all([
+    startRouter(common, ["--system-port", String(await freePort())]),
+    startRouter(common),
+  ]);
+  [routerA, routerB, routerBProcess, metricsUrl] = [a.stub, b.stub, b.process, `${a.statusUrl}/metrics`];
   // Both replicas see both workers.
   for (const stub of [routerA, routerB]) {
     await waitFor(
@@ -175,6 +192,22 @@ describe("kvasir router over gRPC", () => {
       token_ids: range(16, 90_000),
     });
     expect(loads.loads.map((l) => l.potential_decode_blocks)).toEqual(["1", "1"]);
+  });
+
+  it("streams Generate from the worker the caller names (direct)", async () => {
+    for (const id of workerIds) {
+      const replies = await generate(routerA, {
+        request: {
+          request_id: `direct-${id}`,
+          model: MODEL,
+          token_ids: range(20, 8000),
+          stop: { max_tokens: 2, ignore_eos: true },
+        },
+        worker_id: id.toString(),
+      });
+      expect(replies[0]?.worker_id).toBe(id.toString());
+      expect(replies.flatMap((r) => r.output.token_ids)).toHaveLength(2);
+    }
   });
 
   it("shares a booking made on replica A with replica B", async () => {
@@ -242,5 +275,39 @@ describe("kvasir router over gRPC", () => {
     expect(chosen).toContain(cold);
     expect(chosen.filter((w) => w === hot).length).toBeGreaterThan(chosen.filter((w) => w === cold).length);
     for (let i = 0; i < 6; i++) await call(routerA, "Free", { request_id: `hot-${i}` });
+  });
+
+  it("exports Dynamo's router metrics", async () => {
+    const text = await (await fetch(metricsUrl)).text();
+    const requests = /^dynamo_component_router_requests_total\{[^}]*\} (\d+)/m.exec(text);
+    expect(Number(requests?.[1])).toBeGreaterThanOrEqual(9);
+    expect(text).toMatch(/^dynamo_component_router_kv_hit_rate_count\{/m);
+    expect(text).toMatch(/^dynamo_router_overhead_total_ms_count\{/m);
+    expect(text).toMatch(
+      /^dynamo_component_kv_cache_events_applied\{[^}]*event_type="stored"[^}]*status="ok"[^}]*\} [1-9]/m,
+    );
+  });
+
+  it("drains on SIGTERM: an open Generate stream finishes, then the router exits 0", async () => {
+    const stream = routerB.Generate({
+      request: {
+        request_id: "drain",
+        model: MODEL,
+        token_ids: range(32, 300_000),
+        stop: { max_tokens: 300, ignore_eos: true },
+      },
+    });
+    const replies: GenerateReply[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      stream.on("data", (m: GenerateReply) => {
+        if (replies.push(m) === 1) routerBProcess.kill("SIGTERM");
+      });
+      stream.on("error", reject);
+      stream.on("end", resolve);
+    });
+    await done;
+    expect(replies.flatMap((r) => r.output.token_ids)).toHaveLength(300);
+    expect(replies.at(-1)?.output.finish_reason).toBe("FINISH_REASON_LENGTH");
+    expect(await routerBProcess.exited).toMatchObject({ code: 0 });
   });
 });

@@ -96,7 +96,8 @@ export class EngineDriver {
       // Behind schedule (a busy event loop): restart the clock rather than burst to catch up.
       if (performance.now() - deadline > 50) deadline = performance.now();
       if (result.kvEvents.length > 0) this.sink.kvEvents(result.kvEvents);
-      this.sink.loadMetrics(result.loadMetrics);
+      // Figures taken now, not the step's own: a request aborted during the wait has already freed its blocks.
+      this.publishLoadMetrics();
       for (const { requestId, ...output } of result.outputs) {
         const queue = this.streams.get(requestId);
         if (!queue) continue;

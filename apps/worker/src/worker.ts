@@ -25,6 +25,7 @@ import {
   hierarchyLabels,
   type MetricsRegistry,
   metricsText,
+  traceServerInterceptor,
 } from "@kvasir/telemetry";
 import { EngineDriver } from "./engine-driver.js";
 import { workerServiceImpl } from "./worker-service.js";
@@ -112,6 +113,7 @@ export async function start(config: WorkerConfig): Promise<Worker> {
   const server = await startConnectServer({
     host: config.host,
     port: config.port,
+    interceptors: [traceServerInterceptor()],
     routes: (router) =>
       router.service(
         WorkerService,

@@ -19,7 +19,7 @@ export function traceClientInterceptor(): Interceptor {
     injectTraceContext(req.header, ctx);
     const requestId = req.header.get(REQUEST_ID_HEADER);
     if (requestId !== null) span.setAttribute("request_id", requestId);
-    return finishWithResponse(span, ctx, () => next(req));
+    return finishWithResponse(span, ctx, req.signal, () => next(req));
   };
 }
 
@@ -34,7 +34,7 @@ export function traceServerInterceptor(): Interceptor {
     );
     const requestId = req.header.get(REQUEST_ID_HEADER);
     if (requestId !== null) span.setAttribute("request_id", requestId);
-    return finishWithResponse(span, trace.setSpan(parent, span), () => next(req));
+    return finishWithResponse(span, trace.setSpan(parent, span), req.signal, () => next(req));
   };
 }
 
@@ -43,10 +43,12 @@ function rpcAttributes(service: string, method: string) {
 }
 
 // A unary call ends its span when the response arrives; a streamed one when the stream ends, fails or is
-// abandoned, and every step of the stream runs inside the span's context.
+// abandoned (its signal aborts: Connect does not always forward `return()`), and every step of the stream runs
+// inside the span's context.
 async function finishWithResponse(
   span: Span,
   ctx: Context,
+  signal: AbortSignal,
   call: () => Promise<UnaryResponse | StreamResponse>,
 ): Promise<UnaryResponse | StreamResponse> {
   let res: UnaryResponse | StreamResponse;
@@ -61,10 +63,15 @@ async function finishWithResponse(
     span.end();
     return res;
   }
-  return { ...res, message: traceStream(res.message, span, ctx) };
+  return { ...res, message: traceStream(res.message, span, ctx, signal) };
 }
 
-function traceStream<T>(source: AsyncIterable<T>, span: Span, ctx: Context): AsyncIterable<T> {
+function traceStream<T>(
+  source: AsyncIterable<T>,
+  span: Span,
+  ctx: Context,
+  signal: AbortSignal,
+): AsyncIterable<T> {
   return {
     [Symbol.asyncIterator](): AsyncIterator<T> {
       const it = source[Symbol.asyncIterator]();
@@ -73,8 +80,12 @@ function traceStream<T>(source: AsyncIterable<T>, span: Span, ctx: Context): Asy
         if (ended) return;
         ended = true;
         if (err !== undefined) recordSpanError(span, err);
+        signal.removeEventListener("abort", onAbort);
         span.end();
       };
+      const onAbort = () => end(signal.reason ?? new Error("stream aborted"));
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
       return {
         async next() {
           try {

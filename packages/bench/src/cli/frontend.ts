@@ -65,6 +65,19 @@ async function drive(
   };
 }
 
+/** A chat chunk whose delta carries text (the role chunk's content is empty). */
+const FIRST_TEXT = /"delta":\{[^}]*"content":"[^"]/;
+
+/** completion_tokens of the stream's usage event. */
+function usageOf(stream: string): number | undefined {
+  for (const data of new SseDecoder().push(stream)) {
+    if (!data.includes('"usage":{')) continue;
+    const chunk = JSON.parse(data) as { usage: { completion_tokens: number } };
+    return chunk.usage.completion_tokens;
+  }
+  return undefined;
+}
+
 const prompt = (i: number) =>
   `Request ${i}: summarise the plot of a novel about a lighthouse keeper in three sentences.`;
 
@@ -106,12 +119,12 @@ async function main(): Promise<void> {
         template.render({ messages: [{ role: "user", content: prompt(i) }], addGenerationPrompt: true }),
         { addSpecialTokens: false },
       );
-    const worker$ = createClient(WorkerService, workerUrl);
+    const workerClient = createClient(WorkerService, workerUrl);
     const direct = async (i: number, tokenIds: number[]): Promise<Timing> => {
       const sent = performance.now();
       let ttftMs = 0;
       let tokens = 0;
-      for await (const out of worker$.generate({
+      for await (const out of workerClient.generate({
         requestId: `direct-${i}-${sent}`,
         model: MODEL,
         tokenIds,
@@ -144,25 +157,20 @@ async function main(): Promise<void> {
               reject(new Error(`HTTP ${res.statusCode}`));
               return;
             }
-            const sse = new SseDecoder();
+            // The load generator does as little as the direct path's client: it spots the first text with a
+            // string test, keeps the raw stream, and parses only the usage event at the end.
+            const received: string[] = [];
             let ttftMs = 0;
-            let tokens = 0;
             res.setEncoding("utf8");
             res.on("data", (text: string) => {
-              for (const data of sse.push(text)) {
-                // Only the chunks that matter are parsed (the first text, the usage), so the load generator
-                // spends as little as the direct path's client does.
-                if (data === "[DONE]" || (ttftMs > 0 && !data.includes('"usage":{'))) continue;
-                const chunk = JSON.parse(data) as {
-                  choices: { delta?: { content?: string } }[];
-                  usage?: { completion_tokens: number } | null;
-                };
-                if (ttftMs === 0 && chunk.choices.some((c) => c.delta?.content))
-                  ttftMs = performance.now() - sent;
-                if (chunk.usage) tokens = chunk.usage.completion_tokens;
-              }
+              if (ttftMs === 0 && FIRST_TEXT.test(text)) ttftMs = performance.now() - sent;
+              received.push(text);
             });
-            res.on("end", () => resolve({ ttftMs, tokens }));
+            res.on("end", () => {
+              const usage = usageOf(received.join(""));
+              if (usage === undefined) reject(new Error("no usage event in the stream"));
+              else resolve({ ttftMs, tokens: usage });
+            });
             res.on("error", reject);
           },
         );
@@ -170,7 +178,10 @@ async function main(): Promise<void> {
         req.end(body);
       });
 
-    const results: Record<string, { direct: PathResult; frontend: PathResult; addedTtftP50Ms: number }> = {};
+    const results: Record<
+      string,
+      { direct: PathResult; frontend: PathResult; addedTtftP50Ms: number; tokensPerSecondShare: number }
+    > = {};
     for (const { concurrency, requests } of RUNS) {
       const tokenIds = Array.from({ length: requests }, (_, i) => promptTokens(i));
       // Warm both paths (connections, JIT) before measuring.
@@ -178,7 +189,12 @@ async function main(): Promise<void> {
       await drive(concurrency, Math.min(requests, 200), viaFrontend);
       const d = await drive(concurrency, requests, (i) => direct(i, tokenIds[i] ?? []));
       const f = await drive(concurrency, requests, viaFrontend);
-      results[`c${concurrency}`] = { direct: d, frontend: f, addedTtftP50Ms: f.ttftMs.p50 - d.ttftMs.p50 };
+      results[`c${concurrency}`] = {
+        direct: d,
+        frontend: f,
+        addedTtftP50Ms: f.ttftMs.p50 - d.ttftMs.p50,
+        tokensPerSecondShare: f.tokensPerSecond / d.tokensPerSecond,
+      };
     }
     agent.destroy();
 
@@ -196,10 +212,9 @@ async function main(): Promise<void> {
     );
     console.log(formatTable(headers, rows, 3));
     for (const [key, r] of Object.entries(results)) {
-      const share = r.frontend.tokensPerSecond / r.direct.tokensPerSecond;
       console.log(
         `concurrency ${key.slice(1)}: frontend adds ${r.addedTtftP50Ms.toFixed(3)} ms to TTFT p50; ` +
-          `keeps ${(share * 100).toFixed(0)}% of direct tokens/s`,
+          `keeps ${(r.tokensPerSecondShare * 100).toFixed(0)}% of direct tokens/s`,
       );
     }
     const path = writeBenchResult("frontend", {

@@ -1,0 +1,169 @@
+// `--router-mode kv`: the frontend embeds @kvasir/kv's KvRouter (the same core `kvasir router` serves), fed by the
+// workers' KV events on the event plane (or its own decisions with --no-router-kv-events, or a standalone indexer
+// with --use-remote-indexer), sharing active sequences with replicas (--router-replica-sync). With
+// --use-remote-router it asks a standalone `kvasir router` instead. A full router queue answers 503.
+import {
+  activeSequencesSubject,
+  type KvRouteRequest,
+  KvRouter,
+  type KvRouterOptions,
+  type KvRouterSettings,
+  kvEventSourceOver,
+  kvRouterFlags,
+  kvRouterSettingsFromFlags,
+  replicaSyncOver,
+} from "@kvasir/kv";
+import { IndexerService } from "@kvasir/protocol";
+import {
+  createClient,
+  type Discovery,
+  type EventPlane,
+  type FlagSpec,
+  formatInstanceId,
+  kvEventsSubject,
+  newInstanceId,
+} from "@kvasir/runtime";
+import type { Logger } from "@kvasir/telemetry";
+import { embeddedIndexer } from "./embedded-indexer.js";
+import { HttpError } from "./errors.js";
+import { remoteRouter } from "./remote-router.js";
+import { followAddresses, indexerPrefix, routerPrefix } from "./remote-services.js";
+import type { RouteRequest, Router } from "./route-request.js";
+import { routingError } from "./routing-errors.js";
+
+/** The router flags `--router-mode kv` reads (Dynamo's names), plus the frontend's remote-router switch. */
+export const kvRoutingFlags: FlagSpec[] = [
+  ...kvRouterFlags,
+  {
+    name: "use-remote-router",
+    type: "boolean",
+    default: false,
+    help: "With --router-mode kv: ask a standalone router (kvasir router) found in discovery instead of embedding one",
+  },
+];
+
+export interface KvRoutingConfig {
+  settings: KvRouterSettings;
+  useRemoteRouter: boolean;
+}
+
+export function kvRoutingConfigFromFlags(values: Record<string, unknown>): KvRoutingConfig {
+  return {
+    settings: kvRouterSettingsFromFlags(values),
+    useRemoteRouter: values["use-remote-router"] === true,
+  };
+}
+
+export interface KvRoutingDeps {
+  namespace: string;
+  discovery: Discovery;
+  events: EventPlane;
+  log: Logger;
+  /** The model's max_num_batched_tokens, from its card (the queue threshold's unit). */
+  maxNumBatchedTokens(model: string): number | undefined;
+  /** Worker component whose KV events and departures are followed. Default `backend`. */
+  component?: string;
+}
+
+/** Batch budget assumed when a card does not give one. */
+const DEFAULT_MAX_NUM_BATCHED_TOKENS = 8192;
+/** Bookings older than this lost their free (a peer replica crashed mid-request) and are swept. */
+const STALE_BOOKING_MS = 30 * 60 * 1000;
+
+/** The Router for `--router-mode kv`. */
+export async function createKvRouting(config: KvRoutingConfig, deps: KvRoutingDeps): Promise<Router> {
+  const { namespace, discovery } = deps;
+  if (config.useRemoteRouter) return remoteRouter(await followAddresses(discovery, routerPrefix(namespace)));
+  const { settings } = config;
+  const component = deps.component ?? "backend";
+  const options: KvRouterOptions = {
+    cost: settings.cost,
+    useKvEvents: settings.useKvEvents,
+    approxTtlMs: settings.approxTtlMs,
+    queuePolicy: settings.queuePolicy,
+    maxQueueSize: settings.maxQueueSize,
+    replicaId: formatInstanceId(newInstanceId()),
+    ...(settings.queueThreshold !== undefined ? { queueThreshold: settings.queueThreshold } : {}),
+  };
+  const stops: (() => void)[] = [];
+  if (settings.useRemoteIndexer) {
+    const indexers = await followAddresses(discovery, indexerPrefix(namespace));
+    stops.push(indexers.stop);
+    let turn = 0;
+    options.remoteFindMatches = async (localHashes) => {
+      const all = indexers.all();
+      const address = all[turn++ % Math.max(all.length, 1)];
+      if (address === undefined)
+        throw new HttpError(503, "No KV indexer is registered.", "no_indexer_available");
+      const res = await createClient(IndexerService, address).findMatches({ localHashes: [...localHashes] });
+      return res.overlaps.map((o) => ({
+        workerId: o.workerId,
+        dpRank: o.dpRank,
+        matchedBlocks: o.matchedBlocks,
+      }));
+    };
+  } else if (settings.useKvEvents) {
+    options.indexer = embeddedIndexer(settings.indexerBackend, deps.log);
+    options.events = kvEventSourceOver(deps.events, [kvEventsSubject(namespace, component)]);
+  }
+  if (settings.replicaSync)
+    options.replicaSync = replicaSyncOver(deps.events, activeSequencesSubject(namespace));
+  const core = new KvRouter(options);
+  const sweep = setInterval(() => core.sweepStale(STALE_BOOKING_MS), 60_000);
+  sweep.unref();
+  stops.push(() => clearInterval(sweep));
+
+  // A worker that leaves takes its cached blocks and booked requests with it.
+  const watch = discovery.watch(`v1/instances/${namespace}/${component}/generate/`);
+  stops.push(() => watch.stop());
+  void (async () => {
+    for await (const event of watch) {
+      const idHex = event.key.slice(event.key.lastIndexOf("/") + 1);
+      if (event.type === "delete" && /^[0-9a-f]{1,16}$/i.test(idHex)) core.removeWorker(BigInt(`0x${idHex}`));
+    }
+  })();
+  deps.log.info("kv router ready", {
+    indexer: settings.useRemoteIndexer
+      ? "remote"
+      : settings.useKvEvents
+        ? settings.indexerBackend
+        : "approximate",
+    replica_sync: settings.replicaSync,
+  });
+
+  return {
+    async route(request, workers) {
+      const maxNumBatchedTokens = deps.maxNumBatchedTokens(request.model) ?? DEFAULT_MAX_NUM_BATCHED_TOKENS;
+      try {
+        const d = await core.route(
+          kvRequest(request),
+          workers.map((w) => ({
+            workerId: w.instanceId,
+            dataParallelSize: w.dataParallelSize,
+            maxNumBatchedTokens,
+          })),
+        );
+        return { instanceId: d.workerId, dpRank: d.dpRank };
+      } catch (error) {
+        throw routingError(error, request.model);
+      }
+    },
+    prefillComplete: (requestId) => core.markPrefillComplete(requestId),
+    free: (requestId) => core.free(requestId),
+    async close() {
+      core.close();
+      for (const stop of stops) stop();
+    },
+  };
+}
+
+function kvRequest(r: RouteRequest): KvRouteRequest {
+  return {
+    requestId: r.requestId,
+    tokenIds: r.tokenIds,
+    blockSize: r.blockSize,
+    priority: r.priority,
+    ...(r.loraName ? { loraName: r.loraName } : {}),
+    ...(r.cacheSalt ? { cacheSalt: r.cacheSalt } : {}),
+  };
+}
