@@ -1,5 +1,3 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { IndexerService, type InstanceRecord } from "@kvasir/protocol";
 import {
   createDiscovery,
@@ -13,8 +11,9 @@ import {
   type Service,
   type Subscription,
   startConnectServer,
+  startStatusServer,
 } from "@kvasir/runtime";
-import { createLogger, METRICS_CONTENT_TYPE, metricsText } from "@kvasir/telemetry";
+import { createLogger, metricsText } from "@kvasir/telemetry";
 import { indexerServiceImpl } from "./find-matches.js";
 import { chooseIndexBackend } from "./index-backend.js";
 import { KvIngest } from "./ingest.js";
@@ -74,17 +73,6 @@ export const FIND_MATCHES_ENDPOINT = "find_matches";
 
 export function defaultSnapshotKey(namespace: string): string {
   return `kvasir:${namespace}:indexer:snapshot`;
-}
-
-async function listen(server: Server, host: string, port: number): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  return (server.address() as AddressInfo).port;
 }
 
 /**
@@ -295,20 +283,14 @@ export async function start(config: IndexerConfig): Promise<Indexer> {
       ),
   });
 
-  const http = createServer((req, res) => {
-    if (req.url === "/metrics") {
-      metricsText(metrics.registry).then(
-        (text) => res.writeHead(200, { "content-type": METRICS_CONTENT_TYPE }).end(text),
-        (error: unknown) => res.writeHead(500).end(String(error)),
-      );
-    } else if (req.url === "/health" || req.url === "/live") {
-      res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ready"}');
-    } else {
-      res.writeHead(404).end();
-    }
+  let draining = false;
+  const status = await startStatusServer({
+    host: config.host,
+    port: config.httpPort,
+    health: () => ({ ready: !draining, backend: backend.name }),
+    metrics: () => metricsText(metrics.registry),
   });
-  const httpPort = await listen(http, config.host, config.httpPort);
-  const metricsUrl = `http://${config.host}:${httpPort}/metrics`;
+  const metricsUrl = `${status.url}/metrics`;
 
   const record: InstanceRecord = {
     address: server.url,
@@ -336,6 +318,7 @@ export async function start(config: IndexerConfig): Promise<Indexer> {
     backend: backend.name,
     stop() {
       stopping ??= (async () => {
+        draining = true;
         // Deregister first so routers stop asking, then let in-flight lookups finish.
         await lease.revoke();
         await server.close({ graceMs: 5000 });
@@ -345,7 +328,7 @@ export async function start(config: IndexerConfig): Promise<Indexer> {
         await presence.stop();
         await snapshotter?.close();
         await store?.close();
-        await new Promise<void>((resolve) => http.close(() => resolve()));
+        await status.close();
         await Promise.all([events.close(), discovery.close()]);
         log.info("stopped");
       })();
