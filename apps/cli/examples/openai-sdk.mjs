@@ -1,7 +1,10 @@
 // The official OpenAI SDK against `kvasir serve` (run from the repository: node apps/cli/examples/openai-sdk.mjs).
 import OpenAI from "openai";
 
-const client = new OpenAI({ baseURL: process.env.KVASIR_URL ?? "http://localhost:8000/v1", apiKey: "unused" });
+const client = new OpenAI({
+  baseURL: process.env.KVASIR_URL ?? "http://localhost:8000/v1",
+  apiKey: "unused",
+});
 
 const models = await client.models.list();
 console.log("models:", models.data.map((m) => m.id).join(", "));
