@@ -13,21 +13,22 @@ import {
   kvRouterSettingsFromFlags,
   replicaSyncOver,
 } from "@kvasir/kv";
-import { IndexerService } from "@kvasir/protocol";
+import { createEmbeddedIndexer } from "@kvasir/native";
 import {
-  createClient,
   type Discovery,
   type EventPlane,
   type FlagSpec,
+  followAddresses,
+  followPrefix,
+  followRemoteIndexer,
   formatInstanceId,
   kvEventsSubject,
   newInstanceId,
+  parseInstanceKey,
 } from "@kvasir/runtime";
 import type { Logger } from "@kvasir/telemetry";
-import { embeddedIndexer } from "./embedded-indexer.js";
 import { HttpError } from "./errors.js";
 import { remoteRouter } from "./remote-router.js";
-import { followAddresses, indexerPrefix, routerPrefix } from "./remote-services.js";
 import type { RouteRequest, Router } from "./route-request.js";
 import { routingError } from "./routing-errors.js";
 
@@ -73,7 +74,9 @@ const STALE_BOOKING_MS = 30 * 60 * 1000;
 /** The Router for `--router-mode kv`. */
 export async function createKvRouting(config: KvRoutingConfig, deps: KvRoutingDeps): Promise<Router> {
   const { namespace, discovery } = deps;
-  if (config.useRemoteRouter) return remoteRouter(await followAddresses(discovery, routerPrefix(namespace)));
+  if (config.useRemoteRouter) {
+    return remoteRouter(await followAddresses(discovery, `v1/instances/${namespace}/router/`));
+  }
   const { settings } = config;
   const component = deps.component ?? "backend";
   const options: KvRouterOptions = {
@@ -87,23 +90,17 @@ export async function createKvRouting(config: KvRoutingConfig, deps: KvRoutingDe
   };
   const stops: (() => void)[] = [];
   if (settings.useRemoteIndexer) {
-    const indexers = await followAddresses(discovery, indexerPrefix(namespace));
+    const indexers = await followRemoteIndexer(discovery, namespace);
     stops.push(indexers.stop);
-    let turn = 0;
     options.remoteFindMatches = async (localHashes) => {
-      const all = indexers.all();
-      const address = all[turn++ % Math.max(all.length, 1)];
-      if (address === undefined)
+      if (indexers.count === 0)
         throw new HttpError(503, "No KV indexer is registered.", "no_indexer_available");
-      const res = await createClient(IndexerService, address).findMatches({ localHashes: [...localHashes] });
-      return res.overlaps.map((o) => ({
-        workerId: o.workerId,
-        dpRank: o.dpRank,
-        matchedBlocks: o.matchedBlocks,
-      }));
+      return indexers.findMatches(localHashes);
     };
   } else if (settings.useKvEvents) {
-    options.indexer = embeddedIndexer(settings.indexerBackend, deps.log);
+    options.indexer = createEmbeddedIndexer(settings.indexerBackend, (message, fields) =>
+      deps.log.warn(message, fields),
+    ).indexer;
     options.events = kvEventSourceOver(deps.events, [kvEventsSubject(namespace, component)]);
   }
   if (settings.replicaSync)
@@ -114,14 +111,15 @@ export async function createKvRouting(config: KvRoutingConfig, deps: KvRoutingDe
   stops.push(() => clearInterval(sweep));
 
   // A worker that leaves takes its cached blocks and booked requests with it.
-  const watch = discovery.watch(`v1/instances/${namespace}/${component}/generate/`);
-  stops.push(() => watch.stop());
-  void (async () => {
-    for await (const event of watch) {
-      const idHex = event.key.slice(event.key.lastIndexOf("/") + 1);
-      if (event.type === "delete" && /^[0-9a-f]{1,16}$/i.test(idHex)) core.removeWorker(BigInt(`0x${idHex}`));
-    }
-  })();
+  const stopWatch = await followPrefix(
+    discovery,
+    `v1/instances/${namespace}/${component}/generate/`,
+    (event) => {
+      const identity = event.type === "delete" ? parseInstanceKey(event.key) : undefined;
+      if (identity) core.removeWorker(identity.instanceId);
+    },
+  );
+  stops.push(stopWatch);
   deps.log.info("kv router ready", {
     indexer: settings.useRemoteIndexer
       ? "remote"

@@ -1,5 +1,5 @@
 import type { InstanceRecord, ModelDeploymentCard } from "@kvasir/protocol";
-import { type Discovery, type DiscoveryEvent, parseInstanceId } from "@kvasir/runtime";
+import { type Discovery, type DiscoveryEvent, followPrefix, parseInstanceId } from "@kvasir/runtime";
 import type { WorkerInstance } from "./route-request.js";
 
 /** A model some worker serves, as `/v1/models` and the handlers see it. */
@@ -56,16 +56,13 @@ export class ModelRegistry<P> {
   /** Reads the current entries, then follows changes until `close()`. */
   async start(discovery: Discovery): Promise<void> {
     for (const prefix of [this.mdcPrefix, this.instancePrefix]) {
-      for (const entry of await discovery.list(prefix)) this.apply({ type: "put", ...entry });
-      const watch = discovery.watch(prefix);
-      this.stops.push(() => watch.stop());
-      void (async () => {
-        try {
-          for await (const event of watch) this.apply(event);
-        } catch (error) {
-          this.options.onError?.(error, { prefix });
-        }
-      })();
+      const stop = await followPrefix(
+        discovery,
+        prefix,
+        (event) => this.apply(event),
+        (error) => this.options.onError?.(error, { prefix }),
+      );
+      this.stops.push(stop);
     }
   }
 

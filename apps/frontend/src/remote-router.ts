@@ -1,9 +1,9 @@
 // `--use-remote-router`: routing decisions come from a standalone `kvasir router` (RouterService.BestWorker with
 // update_states), and the request's progress is reported back to the same router instance.
 import { RouterService } from "@kvasir/protocol";
+import type { FollowedAddresses } from "@kvasir/runtime";
 import { createClient } from "@kvasir/runtime";
 import { HttpError } from "./errors.js";
-import type { FollowedAddresses } from "./remote-services.js";
 import type { Router } from "./route-request.js";
 import { routingError } from "./routing-errors.js";
 

@@ -1,17 +1,5 @@
 import type { Discovery, DiscoveryWatch } from "@kvasir/runtime";
-import { parseInstanceId } from "@kvasir/runtime";
-
-/** `v1/instances/{ns}/{component}/{endpoint}/{id}` → component and instance id, when the key has that shape. */
-export function parseInstanceKey(key: string): { component: string; instanceId: bigint } | undefined {
-  const parts = key.split("/");
-  const [v1, kind, , component, , id] = parts;
-  if (parts.length !== 6 || v1 !== "v1" || kind !== "instances" || !component || !id) return undefined;
-  try {
-    return { component, instanceId: parseInstanceId(id) };
-  } catch {
-    return undefined;
-  }
-}
+import { parseInstanceKey } from "@kvasir/runtime";
 
 export interface PresenceHandlers {
   /** A worker instance registered (or re-registered); `value` is its discovery record. */

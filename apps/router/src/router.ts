@@ -5,15 +5,18 @@ import {
   kvEventSourceOver,
   replicaSyncOver,
 } from "@kvasir/kv";
+import { createEmbeddedIndexer } from "@kvasir/native";
 import type { InstanceRecord } from "@kvasir/protocol";
 import { RouterService } from "@kvasir/protocol";
 import {
   createDiscovery,
   createEventPlane,
+  followRemoteIndexer,
   formatInstanceId,
   instanceKey,
   kvEventsSubject,
   newInstanceId,
+  type RemoteIndexer,
   type Service,
   startConnectServer,
   startStatusServer,
@@ -31,8 +34,6 @@ import {
   traceServerInterceptor,
 } from "@kvasir/telemetry";
 import type { RouterConfig } from "./config.js";
-import { createEmbeddedIndexer } from "./embedded-indexer.js";
-import { followRemoteIndexer, type RemoteIndexer } from "./remote-indexer.js";
 import { routerServiceImpl } from "./service.js";
 import { WorkerDirectory } from "./worker-directory.js";
 

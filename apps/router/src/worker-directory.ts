@@ -2,7 +2,7 @@
 // records joined with their `v1/mdc/{ns}/{model}/{id}` cards (block size, data-parallel size, batch budget).
 import type { KvRouterWorker } from "@kvasir/kv";
 import type { InstanceRecord, ModelDeploymentCard } from "@kvasir/protocol";
-import { type Discovery, type DiscoveryEvent, parseInstanceId } from "@kvasir/runtime";
+import { type Discovery, type DiscoveryEvent, followPrefix, parseInstanceId } from "@kvasir/runtime";
 
 export interface RoutableWorker extends KvRouterWorker {
   address: string;
@@ -37,16 +37,13 @@ export class WorkerDirectory {
 
   async start(discovery: Discovery): Promise<void> {
     for (const prefix of [this.mdcPrefix, this.instancePrefix]) {
-      for (const entry of await discovery.list(prefix)) this.apply({ type: "put", ...entry });
-      const watch = discovery.watch(prefix);
-      this.stops.push(() => watch.stop());
-      void (async () => {
-        try {
-          for await (const event of watch) this.apply(event);
-        } catch (error) {
-          this.options.onError?.(error);
-        }
-      })();
+      const stop = await followPrefix(
+        discovery,
+        prefix,
+        (event) => this.apply(event),
+        (error) => this.options.onError?.(error),
+      );
+      this.stops.push(stop);
     }
   }
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { formatInstanceId, instanceKey, mdcKey, newInstanceId, parseInstanceId } from "./identity.js";
+import {
+  formatInstanceId,
+  instanceKey,
+  mdcKey,
+  newInstanceId,
+  parseInstanceId,
+  parseInstanceKey,
+} from "./identity.js";
 
 describe("identity", () => {
   it("formats ids as 16 zero-padded hex chars and parses them back", () => {
@@ -30,5 +37,18 @@ describe("identity", () => {
     const identity = { namespace: "dynamo", component: "backend", endpoint: "generate", instanceId: 0x1fn };
     expect(instanceKey(identity)).toBe("v1/instances/dynamo/backend/generate/000000000000001f");
     expect(mdcKey("dynamo", "Qwen/Qwen3-0.6B", 0x1fn)).toBe("v1/mdc/dynamo/Qwen/Qwen3-0.6B/000000000000001f");
+  });
+});
+
+describe("parseInstanceKey", () => {
+  it("inverts instanceKey", () => {
+    const identity = { namespace: "ns", component: "backend", endpoint: "generate", instanceId: 255n };
+    expect(parseInstanceKey(instanceKey(identity))).toEqual(identity);
+  });
+
+  it("ignores keys of another shape", () => {
+    expect(parseInstanceKey("v1/mdc/ns/model/00000000000000ff")).toBeUndefined();
+    expect(parseInstanceKey("v1/instances/ns/backend/generate")).toBeUndefined();
+    expect(parseInstanceKey("v1/instances/ns/backend/generate/not-hex")).toBeUndefined();
   });
 });

@@ -36,6 +36,25 @@ export function instanceKey(identity: InstanceIdentity): string {
   return `v1/instances/${namespace}/${component}/${endpoint}/${formatInstanceId(instanceId)}`;
 }
 
+/** Inverse of instanceKey; undefined for a key of another shape. */
+export function parseInstanceKey(key: string): InstanceIdentity | undefined {
+  const parts = key.split("/");
+  const [v1, kind, namespace, component, endpoint, id] = parts;
+  if (
+    parts.length !== 6 ||
+    v1 !== "v1" ||
+    kind !== "instances" ||
+    !namespace ||
+    !component ||
+    !endpoint ||
+    !id
+  ) {
+    return undefined;
+  }
+  if (!/^[0-9a-fA-F]{1,16}$/.test(id)) return undefined;
+  return { namespace, component, endpoint, instanceId: BigInt(`0x${id}`) };
+}
+
 /** Discovery key of a Model Deployment Card: `v1/mdc/{ns}/{model}/{idhex}`. */
 export function mdcKey(namespace: string, model: string, instanceId: bigint): string {
   return `v1/mdc/${namespace}/${model}/${formatInstanceId(instanceId)}`;

@@ -12,6 +12,7 @@ export {
   runtimeFlags,
 } from "./config.js";
 export { createDiscovery } from "./discovery/create.js";
+export { type FollowedAddresses, followAddresses, followPrefix } from "./discovery/follow.js";
 export type {
   Discovery,
   DiscoveryBackend,
@@ -44,9 +45,11 @@ export {
   mdcKey,
   newInstanceId,
   parseInstanceId,
+  parseInstanceKey,
 } from "./identity.js";
 export { type LifecycleLog, runUntilSignal, type Service } from "./lifecycle.js";
 export { type ClientOptions, createClient, transportFor } from "./rpc/client.js";
+export { followRemoteIndexer, type RemoteIndexer } from "./rpc/remote-indexer.js";
 export { type ConnectServer, type ConnectServerOptions, startConnectServer } from "./rpc/server.js";
 export { type StatusServer, type StatusServerOptions, startStatusServer } from "./status-server.js";
 export { kvEventsSubject, loadMetricsSubject, subjectMatches } from "./subjects.js";

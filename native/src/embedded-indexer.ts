@@ -1,7 +1,7 @@
-// The embedded overlap index: the native positional indexer when its addon is built, else the TypeScript radix
-// tree (with a warning, since it is the slower reference implementation).
+// The overlap index a router embeds: the native positional indexer when its addon is built, else the TypeScript
+// radix tree (with a warning naming why, since it is the slower reference implementation).
 import { type IndexerBackend, type KvIndexer, RadixIndexer } from "@kvasir/kv";
-import { loadNativeIndexer } from "@kvasir/native";
+import { loadNativeIndexer } from "./indexer.js";
 
 export function createEmbeddedIndexer(
   backend: IndexerBackend,
