@@ -6,7 +6,7 @@ export {
   type MatchArrays,
   type RawNativeIndex,
 } from "./addon.js";
-export { createEmbeddedIndexer } from "./embedded-indexer.js";
+export { createEmbeddedIndexer, type EmbeddedIndexer } from "./embedded-indexer.js";
 export { hashBlocks, hashSeed, xxh3_64 } from "./hash.js";
 export {
   loadNativeIndexer,

@@ -98,9 +98,11 @@ export async function createKvRouting(config: KvRoutingConfig, deps: KvRoutingDe
       return indexers.findMatches(localHashes);
     };
   } else if (settings.useKvEvents) {
-    options.indexer = createEmbeddedIndexer(settings.indexerBackend, (message, fields) =>
+    const embedded = createEmbeddedIndexer(settings.indexerBackend, (message, fields) =>
       deps.log.warn(message, fields),
-    ).indexer;
+    );
+    options.indexer = embedded.indexer;
+    options.computeLocalHashes = embedded.computeLocalHashes;
     options.events = kvEventSourceOver(deps.events, [kvEventsSubject(namespace, component)]);
   }
   if (settings.replicaSync)

@@ -91,6 +91,7 @@ export async function start(config: RouterConfig): Promise<Router> {
     );
     indexerBackend = embedded.backend;
     options.indexer = embedded.indexer;
+    options.computeLocalHashes = embedded.computeLocalHashes;
     const source = kvEventSourceOver(events, [kvEventsSubject(namespace, config.workerComponent)], () =>
       indexMetrics.kvCacheEventsApplied.inc({ event_type: "batch", status: "malformed" }),
     );

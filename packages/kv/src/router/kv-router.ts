@@ -75,6 +75,8 @@ export interface KvRouteDecision {
 export interface KvRouterOptions {
   /** Default tokens per KV block (--kv-cache-block-size). Default 16. */
   blockSize?: number;
+  /** Hashes a prompt into local block hashes; the native addon's is faster. Default: this package's. */
+  computeLocalHashes?: typeof computeLocalHashes;
   cost?: Partial<KvCostConfig>;
   /** --router-kv-events (default true); false predicts cache state from routing decisions (approximate mode). */
   useKvEvents?: boolean;
@@ -144,6 +146,7 @@ export class KvRouter {
   private readonly remote: RemoteFindMatches | undefined;
   private readonly queue: RequestQueue<Waiting>;
   private readonly blockSize: number;
+  private readonly computeLocalHashes: typeof computeLocalHashes;
   private readonly queueThreshold: number | undefined;
   private readonly replicaSync: ReplicaSyncPort | undefined;
   private readonly replicaId: string;
@@ -159,6 +162,7 @@ export class KvRouter {
   constructor(opts: KvRouterOptions = {}) {
     const now = opts.now ?? Date.now;
     this.blockSize = opts.blockSize ?? 16;
+    this.computeLocalHashes = opts.computeLocalHashes ?? computeLocalHashes;
     this.queueThreshold = opts.queueThreshold;
     this.replicaSync = opts.replicaSync;
     this.replicaId = opts.replicaId ?? "";
@@ -388,7 +392,7 @@ export class KvRouter {
     const localHashes =
       request.localHashes ??
       (request.tokenIds !== undefined
-        ? computeLocalHashes(request.tokenIds, blockSize, hashOpts)
+        ? this.computeLocalHashes(request.tokenIds, blockSize, hashOpts)
         : new BigUint64Array(0));
     const promptTokens = request.promptTokens ?? request.tokenIds?.length ?? localHashes.length * blockSize;
     return { localHashes, promptTokens, blockSize, hashMs: performance.now() - t0 };
