@@ -1,6 +1,6 @@
 import { type FrontendConfig, frontendCommand, start as startFrontend } from "@kvasir/frontend";
 import { type FlagSpec, newInstanceId, type Service } from "@kvasir/runtime";
-import { createLogger } from "@kvasir/telemetry";
+import { createLogger, initTracing } from "@kvasir/telemetry";
 import { start as startWorker, type Worker, type WorkerConfig, workerCommand } from "@kvasir/worker";
 
 export interface ServeConfig {
@@ -44,6 +44,8 @@ export const serveCommand = {
 };
 
 export async function start(config: ServeConfig): Promise<Serving> {
+  // One process, one service name; the apps' own initTracing calls are then no-ops.
+  initTracing({ serviceName: "kvasir" });
   const log = createLogger("serve");
   if (!Number.isInteger(config.workers) || config.workers < 1)
     throw new Error("--workers must be at least 1");

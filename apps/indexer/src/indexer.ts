@@ -13,7 +13,7 @@ import {
   startConnectServer,
   startStatusServer,
 } from "@kvasir/runtime";
-import { createLogger, metricsText } from "@kvasir/telemetry";
+import { createLogger, initTracing, metricsText, setLogLevel } from "@kvasir/telemetry";
 import { indexerServiceImpl } from "./find-matches.js";
 import { chooseIndexBackend } from "./index-backend.js";
 import { KvIngest } from "./ingest.js";
@@ -80,6 +80,8 @@ export function defaultSnapshotKey(namespace: string): string {
  * serves IndexerService.FindMatches over Connect, registers in discovery, snapshots to Redis and restarts warm.
  */
 export async function start(config: IndexerConfig): Promise<Indexer> {
+  setLogLevel(config.runtime.logLevel);
+  initTracing({ serviceName: "kvasir-indexer" });
   const instanceId = config.instanceId ?? newInstanceId();
   const { namespace } = config.runtime;
   const log = createLogger("indexer", { instance_id: formatInstanceId(instanceId) });

@@ -23,8 +23,10 @@ import {
   createLogger,
   createMetricsRegistry,
   hierarchyLabels,
+  initTracing,
   type MetricsRegistry,
   metricsText,
+  setLogLevel,
   traceServerInterceptor,
 } from "@kvasir/telemetry";
 import { EngineDriver } from "./engine-driver.js";
@@ -69,6 +71,8 @@ const modelTypesOf: Record<WorkerConfig["disaggregationMode"], ModelType[]> = {
  * Card in discovery, and publishes KV events and load metrics on the event plane.
  */
 export async function start(config: WorkerConfig): Promise<Worker> {
+  setLogLevel(config.runtime.logLevel);
+  initTracing({ serviceName: "kvasir-worker" });
   const instanceId = config.instanceId ?? newInstanceId();
   const { namespace } = config.runtime;
   const component = componentOf[config.disaggregationMode];
