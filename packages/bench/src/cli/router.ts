@@ -1,9 +1,9 @@
 // `pnpm bench:router`: replays a Mooncake trace through the embedded `kvasir serve` (frontend + mocker workers,
 // one process) once per router mode and compares TTFT, ITL, throughput and prefix hit rate.
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import { serveCommand, start as startServe } from "@kvasir/cli";
 import { DEFAULT_TIMING } from "@kvasir/mocker";
 import { FlagError, type FlagSpec, formatHelp, HelpRequested, parseFlags } from "@kvasir/runtime";
-import { serveCommand, start as startServe } from "../../../../apps/cli/src/serve.js";
 import { prefixHitBounds } from "../hit-bounds.js";
 import { offeredLoad, speedupForLoad } from "../offered-load.js";
 import { type CompletionTiming, timedCompletion } from "../openai-client.js";
