@@ -6,10 +6,10 @@ import {
   activeSequencesSubject,
   type KvRouteRequest,
   KvRouter,
-  type KvRouterOptions,
   type KvRouterSettings,
   kvEventSourceOver,
   kvRouterFlags,
+  kvRouterOptionsFromSettings,
   kvRouterSettingsFromFlags,
   replicaSyncOver,
 } from "@kvasir/kv";
@@ -79,15 +79,7 @@ export async function createKvRouting(config: KvRoutingConfig, deps: KvRoutingDe
   }
   const { settings } = config;
   const component = deps.component ?? "backend";
-  const options: KvRouterOptions = {
-    cost: settings.cost,
-    useKvEvents: settings.useKvEvents,
-    approxTtlMs: settings.approxTtlMs,
-    queuePolicy: settings.queuePolicy,
-    maxQueueSize: settings.maxQueueSize,
-    replicaId: formatInstanceId(newInstanceId()),
-    ...(settings.queueThreshold !== undefined ? { queueThreshold: settings.queueThreshold } : {}),
-  };
+  const options = kvRouterOptionsFromSettings(settings, formatInstanceId(newInstanceId()));
   const stops: (() => void)[] = [];
   if (settings.useRemoteIndexer) {
     const indexers = await followRemoteIndexer(discovery, namespace);

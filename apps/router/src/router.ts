@@ -3,6 +3,7 @@ import {
   KvRouter,
   type KvRouterOptions,
   kvEventSourceOver,
+  kvRouterOptionsFromSettings,
   replicaSyncOver,
 } from "@kvasir/kv";
 import { createEmbeddedIndexer } from "@kvasir/native";
@@ -73,14 +74,8 @@ export async function start(config: RouterConfig): Promise<Router> {
     ? await followRemoteIndexer(discovery, namespace)
     : undefined;
   const options: KvRouterOptions = {
-    cost: settings.cost,
-    useKvEvents: settings.useKvEvents,
-    approxTtlMs: settings.approxTtlMs,
-    queuePolicy: settings.queuePolicy,
-    maxQueueSize: settings.maxQueueSize,
-    replicaId: idHex,
+    ...kvRouterOptionsFromSettings(settings, idHex),
     ...(config.blockSize !== undefined ? { blockSize: config.blockSize } : {}),
-    ...(settings.queueThreshold !== undefined ? { queueThreshold: settings.queueThreshold } : {}),
   };
   let indexerBackend = "remote";
   if (remote) {

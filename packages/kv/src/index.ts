@@ -54,6 +54,7 @@ export {
   type KvRouterFlagSpec,
   type KvRouterSettings,
   kvRouterFlags,
+  kvRouterOptionsFromSettings,
   kvRouterSettingsFromFlags,
 } from "./router/flags.js";
 export {

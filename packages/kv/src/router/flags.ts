@@ -1,6 +1,7 @@
 // The KV router's flags, with Dynamo's names, shared by `kvasir router` and the frontend's `--router-mode kv`.
 // Specs are plain objects shaped like @kvasir/runtime's FlagSpec, so this package stays free of runtime code.
 import type { KvCostConfig } from "./cost.js";
+import type { KvRouterOptions } from "./kv-router.js";
 import { QUEUE_POLICIES, type QueuePolicy } from "./queue.js";
 
 export interface KvRouterFlagSpec {
@@ -147,4 +148,17 @@ export function kvRouterSettingsFromFlags(values: Record<string, unknown>): KvRo
   };
   if (threshold >= 0) settings.queueThreshold = threshold;
   return settings;
+}
+
+/** The KvRouter options the flags decide; the host adds its index, event source and replica sync. */
+export function kvRouterOptionsFromSettings(settings: KvRouterSettings, replicaId: string): KvRouterOptions {
+  return {
+    cost: settings.cost,
+    useKvEvents: settings.useKvEvents,
+    approxTtlMs: settings.approxTtlMs,
+    queuePolicy: settings.queuePolicy,
+    maxQueueSize: settings.maxQueueSize,
+    replicaId,
+    ...(settings.queueThreshold !== undefined ? { queueThreshold: settings.queueThreshold } : {}),
+  };
 }
