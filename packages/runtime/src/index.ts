@@ -38,6 +38,18 @@ export {
   HelpRequested,
   parseFlags,
 } from "./flags.js";
+export { advertisedHost, httpUrl, isWildcardHost, primaryHostAddress } from "./host/advertise.js";
+export {
+  ComponentHost,
+  type ComponentHostOptions,
+  type HostDeps,
+  type HostedServer,
+  type HostLog,
+  type Planes,
+  type ServeConnectOptions,
+  type ServeStatusOptions,
+  startComponent,
+} from "./host/component-host.js";
 export {
   formatInstanceId,
   type InstanceIdentity,

@@ -1,0 +1,234 @@
+// The component host: what every Kvasir app does around its own logic. It opens (or borrows) the discovery and
+// event planes, serves Connect and the status server, registers the instance under its advertised address, and
+// on stop runs every stop action in reverse order of start: deregister, close servers (draining streams), close
+// the app's logic, close the planes it owns, flush telemetry. A start that fails part-way runs the same actions.
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type { InstanceRecord } from "@kvasir/protocol";
+import type { RuntimeConfig } from "../config.js";
+import { createDiscovery } from "../discovery/create.js";
+import type { Discovery, Lease } from "../discovery/types.js";
+import { createEventPlane } from "../event-plane/create.js";
+import type { EventPlane } from "../event-plane/types.js";
+import { formatInstanceId, instanceKey, newInstanceId } from "../identity.js";
+import type { Service } from "../lifecycle.js";
+import { type ConnectServer, startConnectServer } from "../rpc/server.js";
+import { type StatusServer, startStatusServer } from "../status-server.js";
+import { advertisedHost, httpUrl } from "./advertise.js";
+
+/** The planes an app talks over; given by `kvasir serve` and tests so several apps share one process's planes. */
+export interface Planes {
+  discovery: Discovery;
+  events: EventPlane;
+}
+
+/** What `start(config, deps?)` of every app accepts. */
+export interface HostDeps {
+  /** Planes owned by the caller: the host uses them and never closes them. */
+  planes?: Partial<Planes>;
+  /** Fixed instance id (tests, `kvasir serve`); random otherwise. */
+  instanceId?: bigint;
+}
+
+/** The logging the host needs; @kvasir/telemetry's logger fits. */
+export interface HostLog {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface ComponentHostOptions {
+  /** Dynamo component name: `frontend`, `router`, `indexer`, `backend`, `prefill`, `decode`, ... */
+  component: string;
+  runtime: RuntimeConfig;
+  log: HostLog;
+  /** Host name or address registered in discovery; a wildcard bind advertises the primary address otherwise. */
+  advertiseHost?: string;
+  /** Flushes buffered telemetry (spans); run last on stop. */
+  flush?: () => Promise<void>;
+  deps?: HostDeps;
+}
+
+export interface ServeConnectOptions {
+  host: string;
+  port: number;
+  routes: (router: ConnectRouter) => void;
+  interceptors?: Interceptor[];
+  /** How long in-flight streams may finish on stop. */
+  drainMs: number;
+}
+
+export interface ServeStatusOptions {
+  host: string;
+  port: number;
+  /** Fields added to /health; `ready` is false while the component drains. */
+  health?: () => Record<string, unknown>;
+  metrics: () => Promise<string>;
+}
+
+/** A server the host runs: where it listens and where peers reach it. */
+export interface HostedServer {
+  /** The URL registered in discovery: the advertised host and the bound port. */
+  readonly url: string;
+  /** The URL on the bind address (what a process on this host may dial). */
+  readonly localUrl: string;
+  readonly port: number;
+}
+
+type StopAction = { name: string; run: () => unknown };
+
+export class ComponentHost implements Service {
+  readonly instanceId: bigint;
+  readonly instanceHex: string;
+  readonly namespace: string;
+  readonly component: string;
+  readonly discovery: Discovery;
+  readonly events: EventPlane;
+  private readonly stops: StopAction[] = [];
+  private stopping: Promise<void> | undefined;
+  private drainingNow = false;
+
+  private constructor(
+    private readonly options: ComponentHostOptions,
+    planes: Planes,
+  ) {
+    this.instanceId = options.deps?.instanceId ?? newInstanceId();
+    this.instanceHex = formatInstanceId(this.instanceId);
+    this.namespace = options.runtime.namespace;
+    this.component = options.component;
+    this.discovery = planes.discovery;
+    this.events = planes.events;
+  }
+
+  /** Opens the planes the caller did not give. On failure nothing stays open. */
+  static async open(options: ComponentHostOptions): Promise<ComponentHost> {
+    const given = options.deps?.planes ?? {};
+    const owned: (() => Promise<void>)[] = [];
+    try {
+      let discovery = given.discovery;
+      if (discovery === undefined) {
+        const opened = await createDiscovery(options.runtime.discovery);
+        owned.push(() => opened.close());
+        discovery = opened;
+      }
+      let events = given.events;
+      if (events === undefined) {
+        const opened = await createEventPlane(options.runtime.eventPlane);
+        owned.push(async () => {
+          await opened.flush();
+          await opened.close();
+        });
+        events = opened;
+      }
+      const host = new ComponentHost(options, { discovery, events });
+      if (options.flush) host.onStop("telemetry", options.flush);
+      for (const close of owned) host.onStop("planes", close);
+      return host;
+    } catch (error) {
+      for (const close of owned.reverse()) await close().catch(() => {});
+      throw error;
+    }
+  }
+
+  /** True from the moment stop() begins: /health answers 503 and new work should be refused. */
+  get draining(): boolean {
+    return this.drainingNow;
+  }
+
+  /** Runs `action` on stop, before every action added earlier. */
+  onStop(name: string, action: () => unknown): void {
+    this.stops.push({ name, run: action });
+  }
+
+  /** The host peers use to reach a server bound to `bindHost`. */
+  advertise(bindHost: string): string {
+    return advertisedHost(bindHost, this.options.advertiseHost);
+  }
+
+  /** Serves Connect routes over HTTP/2; stop drains in-flight streams for `drainMs`. */
+  async serveConnect(options: ServeConnectOptions): Promise<HostedServer> {
+    const server: ConnectServer = await startConnectServer({
+      host: options.host,
+      port: options.port,
+      routes: options.routes,
+      ...(options.interceptors ? { interceptors: options.interceptors } : {}),
+    });
+    this.onStop("connect server", () => server.close({ graceMs: options.drainMs }));
+    return this.hosted(options.host, server.port, server.url);
+  }
+
+  /** Serves `/health`, `/live` and `/metrics` (Dynamo's system server, `--system-port`). */
+  async serveStatus(options: ServeStatusOptions): Promise<HostedServer> {
+    const server: StatusServer = await startStatusServer({
+      host: options.host,
+      port: options.port,
+      health: () => ({
+        ready: !this.drainingNow,
+        instance_id: this.instanceHex,
+        component: this.component,
+        ...options.health?.(),
+      }),
+      metrics: options.metrics,
+    });
+    this.onStop("status server", () => server.close());
+    const port = Number(new URL(server.url).port);
+    return this.hosted(options.host, port, server.url);
+  }
+
+  /** Registers a discovery entry; it is revoked first on stop, so nobody picks an instance that drains. */
+  async register(key: string, value: unknown): Promise<Lease> {
+    const lease = await this.discovery.register(key, value);
+    this.onStop(`deregister ${key}`, () => lease.revoke());
+    return lease;
+  }
+
+  /** Registers this instance under `v1/instances/{ns}/{component}/{endpoint}/{id}`. */
+  registerInstance(endpoint: string, record: InstanceRecord): Promise<Lease> {
+    const key = instanceKey({
+      namespace: this.namespace,
+      component: this.component,
+      endpoint,
+      instanceId: this.instanceId,
+    });
+    this.options.log.info("registered", { key, address: record.address });
+    return this.register(key, record);
+  }
+
+  /** Runs the stop actions in reverse order, once; an action that fails is logged and the rest still run. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.drainingNow = true;
+      let firstError: unknown;
+      for (const action of this.stops.splice(0).reverse()) {
+        try {
+          await action.run();
+        } catch (error) {
+          firstError ??= error;
+          this.options.log.error("stop action failed", { action: action.name, error: String(error) });
+        }
+      }
+      if (firstError !== undefined) throw firstError;
+    })();
+    return this.stopping;
+  }
+
+  private hosted(bindHost: string, port: number, localUrl: string): HostedServer {
+    return { url: httpUrl(this.advertise(bindHost), port), localUrl, port };
+  }
+}
+
+/**
+ * Opens a host, runs `body` on it, and returns what body returns. If body throws, everything started so far is
+ * stopped (in reverse order) before the error is rethrown: a failed start leaks nothing.
+ */
+export async function startComponent<T>(
+  options: ComponentHostOptions,
+  body: (host: ComponentHost) => Promise<T>,
+): Promise<T> {
+  const host = await ComponentHost.open(options);
+  try {
+    return await body(host);
+  } catch (error) {
+    await host.stop().catch(() => {});
+    throw error;
+  }
+}
