@@ -31,6 +31,12 @@ export interface FrontendConfig {
   reasoningParser?: ReasoningParserName;
   /** Extracts tool calls from chat output (Dynamo's --dyn-tool-call-parser). */
   toolCallParser?: ToolCallParserName;
+  /** Address registered in discovery for peers to reach this process (`--advertise-host`); a wildcard bind advertises the host's primary address when undefined. */
+  advertiseHost?: string;
+  /** Port of the status server (/health, /live, /metrics; `--system-port`); none when undefined. */
+  systemPort?: number;
+  /** Tokens per KV block for routing, overriding the workers' cards (Dynamo's `--kv-cache-block-size`). */
+  blockSize?: number;
 }
 
 export const frontendFlags: FlagSpec[] = [

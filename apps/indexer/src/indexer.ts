@@ -57,6 +57,10 @@ export interface IndexerConfig {
   snapshot?: { redisUrl: string; key: string; intervalEvents: number; intervalSeconds: number };
   /** Given by tests and `kvasir serve`; random otherwise. */
   instanceId?: bigint;
+  /** Address registered in discovery for peers to reach this process (`--advertise-host`); a wildcard bind advertises the host's primary address when undefined. */
+  advertiseHost?: string;
+  /** Port of the status server (/health, /live, /metrics; `--system-port`); none when undefined. */
+  systemPort?: number;
 }
 
 export interface Indexer extends Service {

@@ -19,6 +19,8 @@ export interface RouterConfig {
   /** Port of the status server (/health, /live, /metrics); none when undefined. */
   systemPort?: number;
   drainTimeoutSeconds: number;
+  /** Address registered in discovery for peers to reach this process (`--advertise-host`); a wildcard bind advertises the host's primary address when undefined. */
+  advertiseHost?: string;
   /** Given by tests; random otherwise. */
   instanceId?: bigint;
 }

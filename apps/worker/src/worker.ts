@@ -45,6 +45,8 @@ export interface WorkerConfig {
   drainTimeoutSeconds: number;
   /** Port of the status server (/health, /live, /metrics); none when undefined. */
   systemPort?: number;
+  /** Address registered in discovery for peers to reach this process (`--advertise-host`); a wildcard bind advertises the host's primary address when undefined. */
+  advertiseHost?: string;
   /** Given by tests and by `kvasir serve`; random otherwise. */
   instanceId?: bigint;
   /** Publish KV events on ZMQ as vLLM does instead of on the event plane (`--kv-events-publisher zmq`). */
