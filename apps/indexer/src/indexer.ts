@@ -24,7 +24,7 @@ import { Snapshotter } from "./snapshotter.js";
 import { WorkerPresence } from "./worker-presence.js";
 import { advertisedStreams } from "./zmq-discovery.js";
 import { ZmqWorkerFeed } from "./zmq-feed.js";
-import { ZmqKvStream } from "./zmq-stream.js";
+import { ZmqKvStream } from "@kvasir/engine-wire";
 
 /** One engine publishing vLLM/SGLang KV events over ZMQ, and the worker its blocks belong to. */
 export interface ZmqPublisherConfig {

@@ -1,6 +1,6 @@
+import type { ZmqDropReason, ZmqStreamHandler } from "@kvasir/engine-wire";
 import { DROP_REASONS, EngineEventDecoder } from "@kvasir/kv";
 import type { KvIngest } from "./ingest.js";
-import type { ZmqDropReason, ZmqStreamHandler } from "./zmq-stream.js";
 
 /**
  * Feeds one engine's ZMQ batches into the index as one worker: the kv package's lenient decoder recomputes our

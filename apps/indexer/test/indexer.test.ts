@@ -1,3 +1,4 @@
+import { KvEventPublisher, vllmBlockRemoved, vllmBlockStored } from "@kvasir/engine-wire";
 import { computeLocalHashes, encodeKvEventBatch, type KvCacheEvent, storedFromTokens } from "@kvasir/kv";
 import { create, FindMatchesRequestSchema, IndexerService } from "@kvasir/protocol";
 import {
@@ -24,7 +25,6 @@ import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { defaultSnapshotKey } from "../src/indexer.js";
 import { watermarksFromJson } from "../src/snapshot-store.js";
-import { blockRemoved, blockStored, EnginePublisher } from "./engine-publisher.js";
 
 const main = new URL("../src/main.ts", import.meta.url).pathname;
 const BLOCK = 4;
@@ -158,8 +158,13 @@ async function registerWorker(namespace: string, workerId: bigint) {
   );
 }
 
-async function openEngine(): Promise<EnginePublisher> {
-  const engine = await EnginePublisher.open();
+async function openEngine(): Promise<KvEventPublisher> {
+  const engine = await KvEventPublisher.open({
+    endpoint: "tcp://127.0.0.1:0",
+    replayEndpoint: "tcp://127.0.0.1:0",
+    topic: "kv-events",
+    bufferSteps: 10_000,
+  });
   cleanup.push(() => engine.close());
   return engine;
 }
@@ -220,7 +225,7 @@ describe("kvasir indexer", () => {
       "--zmq-endpoint",
       engine.endpoint,
       "--zmq-replay-endpoint",
-      engine.replayEndpoint,
+      engine.replayEndpoint ?? "",
       "--zmq-worker-id",
       formatInstanceId(zmqWorker),
       "--redis-url",
@@ -237,8 +242,8 @@ describe("kvasir indexer", () => {
     const a = tokens(10_000, 3);
     const b = tokens(20_000, 2);
     const c = tokens(30_000, 2);
-    await engine.publish([blockStored(a, BLOCK, engineHashes(0, 3))]);
-    await engine.publish([blockStored(b, BLOCK, engineHashes(10, 2))]);
+    await engine.publish([vllmBlockStored(a, BLOCK, engineHashes(0, 3))]);
+    await engine.publish([vllmBlockStored(b, BLOCK, engineHashes(10, 2))]);
     events.publish(kvEventsSubject(ns, "backend"), encodeKvEventBatch([stored(planeWorker, 1n, c)]));
     await events.flush();
     const zKey = `${formatInstanceId(zmqWorker)}/0`;
@@ -256,8 +261,11 @@ describe("kvasir indexer", () => {
     first.process.kill("SIGKILL");
     await first.process.exited;
     const d = tokens(40_000, 2);
-    await engine.publish([blockStored(d, BLOCK, engineHashes(20, 2)), blockRemoved(engineHashes(21, 1))]);
-    await engine.publish([blockRemoved(engineHashes(10, 2))]);
+    await engine.publish([
+      vllmBlockStored(d, BLOCK, engineHashes(20, 2)),
+      vllmBlockRemoved(engineHashes(21, 1)),
+    ]);
+    await engine.publish([vllmBlockRemoved(engineHashes(10, 2))]);
 
     const second = await startIndexer(ns, ...args);
     expect(await matches(second, a)).toEqual({ [zKey]: 3 });
@@ -266,7 +274,7 @@ describe("kvasir indexer", () => {
     expect(await matches(second, d)).toEqual({ [zKey]: 1 });
     // Live events continue from the replayed seq.
     await engine.subscribed(2);
-    await engine.publish([blockRemoved(engineHashes(0, 3))]);
+    await engine.publish([vllmBlockRemoved(engineHashes(0, 3))]);
     await waitFor(async () => Object.keys(await matches(second, a)).length === 0);
   });
 
@@ -364,7 +372,7 @@ describe("kvasir indexer", () => {
       "--zmq-endpoint",
       engine.endpoint,
       "--zmq-replay-endpoint",
-      engine.replayEndpoint,
+      engine.replayEndpoint ?? "",
       "--zmq-worker-id",
       formatInstanceId(worker),
     );
@@ -372,13 +380,13 @@ describe("kvasir indexer", () => {
     const before = tokens(50_000, 2);
     const after = tokens(60_000, 2);
     for (let i = 0; i < 3; i++)
-      await engine.publish([blockStored(tokens(70_000 + i * 100, 1), BLOCK, engineHashes(i, 1))]);
-    await engine.publish([blockStored(before, BLOCK, engineHashes(100, 2))]);
+      await engine.publish([vllmBlockStored(tokens(70_000 + i * 100, 1), BLOCK, engineHashes(i, 1))]);
+    await engine.publish([vllmBlockStored(before, BLOCK, engineHashes(100, 2))]);
     const key = `${formatInstanceId(worker)}/0`;
     await waitFor(async () => (await matches(indexer, before))[key] === 2);
 
-    engine.restart();
-    await engine.publish([blockStored(after, BLOCK, engineHashes(200, 2))]);
+    engine.restartSequence();
+    await engine.publish([vllmBlockStored(after, BLOCK, engineHashes(200, 2))]);
     await waitFor(async () => (await matches(indexer, after))[key] === 2);
     expect(await matches(indexer, before)).toEqual({});
     expect(await matches(indexer, tokens(70_000, 1))).toEqual({});
@@ -397,13 +405,13 @@ describe("kvasir indexer", () => {
     );
     await engine.subscribed();
     const seq = Buffer.alloc(8);
-    await engine.sendRaw(["kv-events", Buffer.from([1, 2, 3])]);
-    await engine.sendRaw(["kv-events", Buffer.from([1, 2, 3]), Buffer.from([0x93])]);
-    await engine.sendRaw(["kv-events", seq, Buffer.from([0x93, 0xcb, 0x41])]);
+    await engine.sendFrames(["kv-events", Buffer.from([1, 2, 3])]);
+    await engine.sendFrames(["kv-events", Buffer.from([1, 2, 3]), Buffer.from([0x93])]);
+    await engine.sendFrames(["kv-events", seq, Buffer.from([0x93, 0xcb, 0x41])]);
     seq.writeBigUInt64BE(1n);
-    await engine.sendRaw(["kv-events", seq, Buffer.from("definitely not msgpack \xc1\xc1")]);
+    await engine.sendFrames(["kv-events", seq, Buffer.from("definitely not msgpack \xc1\xc1")]);
     seq.writeBigUInt64BE(2n);
-    await engine.sendRaw([
+    await engine.sendFrames([
       "kv-events",
       seq,
       Buffer.from([0x92, 0x01, 0x91, 0x81, 0xa4, 0x74, 0x79, 0x70, 0x65, 0x05]),
@@ -418,11 +426,11 @@ describe("kvasir indexer", () => {
     // Still consuming: a good batch after the garbage is applied.
     const prompt = tokens(80_000, 2);
     seq.writeBigUInt64BE(3n);
-    await engine.sendRaw([
+    await engine.sendFrames([
       "kv-events",
       seq,
       Buffer.from(
-        encode([0, [blockStored(prompt, BLOCK, engineHashes(0, 2))], 0], {
+        encode([0, [vllmBlockStored(prompt, BLOCK, engineHashes(0, 2))], 0], {
           useBigInt64: true,
         }),
       ),

@@ -1,12 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { encodeSeq, parseLiveFrames, parseReplayFrames } from "./zmq-frames.js";
+import {
+  END_OF_REPLAY_SEQ,
+  encodeSeq,
+  parseLiveFrames,
+  parseReplayFrames,
+  parseReplayRequest,
+} from "./frames.js";
 
-const END = Buffer.alloc(8, 0xff);
 const empty = Buffer.alloc(0);
 
 describe("ZMQ frames", () => {
   it("encodes seq as 8 big-endian bytes", () => {
     expect([...encodeSeq(258n)]).toEqual([0, 0, 0, 0, 0, 0, 1, 2]);
+    expect(encodeSeq(-1n)).toEqual(END_OF_REPLAY_SEQ);
   });
 
   it("reads a live message [topic, seq, payload]", () => {
@@ -30,8 +36,17 @@ describe("ZMQ frames", () => {
       seq: 3n,
       payload,
     });
-    expect(parseReplayFrames([empty, END, empty])).toEqual({ kind: "end" });
-    expect(parseReplayFrames([empty, empty, END, empty])).toEqual({ kind: "end" });
+    expect(parseReplayFrames([empty, END_OF_REPLAY_SEQ, empty])).toEqual({ kind: "end" });
+    expect(parseReplayFrames([empty, empty, END_OF_REPLAY_SEQ, empty])).toEqual({ kind: "end" });
     expect(parseReplayFrames([empty, Buffer.from([9])])).toEqual({ kind: "malformed" });
+    expect(parseReplayFrames([empty, encodeSeq(-2n), payload])).toEqual({ kind: "malformed" });
+  });
+
+  it("reads replay requests only in vLLM's exact layout", () => {
+    const client = Buffer.from([0, 1, 2, 3, 4]);
+    expect(parseReplayRequest([client, empty, encodeSeq(42n)])).toEqual({ client, from: 42n });
+    expect(parseReplayRequest([client, empty, Buffer.from([1])])).toBeUndefined();
+    expect(parseReplayRequest([client, Buffer.from("x"), encodeSeq(1n)])).toBeUndefined();
+    expect(parseReplayRequest([client, encodeSeq(1n)])).toBeUndefined();
   });
 });

@@ -1,7 +1,8 @@
 import { Subscriber } from "zeromq";
+import { subscriberBinds } from "./endpoints.js";
+import { parseLiveFrames } from "./frames.js";
+import { requestReplay } from "./replay-client.js";
 import { SeqTracker } from "./seq-tracker.js";
-import { parseLiveFrames } from "./zmq-frames.js";
-import { requestReplay } from "./zmq-replay.js";
 
 /** What a stream does with what it receives. Implementations must not throw. */
 export interface ZmqStreamHandler {
@@ -38,15 +39,6 @@ export interface StreamLog {
 }
 
 /**
- * The subscriber side of vLLM's rule: a consumer binds when the endpoint is a wildcard (the llm-d layout, where
- * engines connect in) and connects otherwise. `ipc://` and `inproc://` endpoints are bound by vLLM's publisher,
- * so a subscriber connects to them.
- */
-export function subscriberBinds(endpoint: string): boolean {
-  return endpoint.includes("*") || endpoint.includes("::");
-}
-
-/**
  * One engine's KV event stream over ZMQ: applies batches in seq order, replays gaps from the engine's replay
  * socket, and reports a lower seq as an engine restart. On start it replays the engine's whole buffer: batches
  * up to the watermark of a restored snapshot only rebuild the decoder's engine-hash names, later ones are
@@ -77,9 +69,15 @@ export class ZmqKvStream {
 
   async start(): Promise<void> {
     const { endpoint, topic } = this.options;
-    this.sub.subscribe(topic);
-    if (subscriberBinds(endpoint)) await this.sub.bind(endpoint);
-    else this.sub.connect(endpoint);
+    try {
+      this.sub.subscribe(topic);
+      if (subscriberBinds(endpoint)) await this.sub.bind(endpoint);
+      else this.sub.connect(endpoint);
+    } catch (error) {
+      // A bad or taken endpoint: leave no socket behind.
+      this.sub.close();
+      throw error;
+    }
     if (this.options.replayEndpoint) await this.replay(0n);
     this.loop = this.run();
   }

@@ -1,5 +1,5 @@
 import { Dealer } from "zeromq";
-import { encodeSeq, parseReplayFrames, type SeqBatch } from "./zmq-frames.js";
+import { encodeSeq, parseReplayFrames, type SeqBatch } from "./frames.js";
 
 export interface ReplayResult {
   batches: SeqBatch[];
