@@ -1,5 +1,6 @@
 // Public surface of @kvasir/protocol: the generated messages and services (src/gen, produced by `buf generate`).
 
+export type { MessageInitShape } from "@bufbuild/protobuf";
 export { create, fromBinary, fromJson, toBinary, toJson } from "@bufbuild/protobuf";
 export * from "./gen/kvasir/events/v1/events_pb.js";
 export * from "./gen/kvasir/indexer/v1/indexer_pb.js";
@@ -30,4 +31,10 @@ export {
   RouterService,
 } from "./gen/kvasir/router/v1/router_pb.js";
 export * from "./gen/kvasir/worker/v1/worker_pb.js";
-export type { InstanceRecord, ModelDeploymentCard, ModelType } from "./mdc.js";
+export {
+  type InstanceRecord,
+  type ModelDeploymentCard,
+  type ModelType,
+  parseInstanceRecord,
+  parseModelDeploymentCard,
+} from "./mdc.js";

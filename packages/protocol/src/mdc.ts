@@ -30,3 +30,58 @@ export interface InstanceRecord {
   transport: "connect-h2c" | "connect-h2";
   metadata: Record<string, string>;
 }
+
+const MODEL_TYPES: readonly ModelType[] = ["chat", "completions", "prefill", "embedding"];
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
+const positiveInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v > 0;
+const count = (v: unknown, fallback: number): number =>
+  typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : fallback;
+
+/**
+ * The one check of a card read from discovery (written by another process, possibly another version): the fields
+ * routing needs must be there and sane, optional ones get their defaults. Undefined when the value is no card.
+ */
+export function parseModelDeploymentCard(value: unknown): ModelDeploymentCard | undefined {
+  if (!isObject(value)) return undefined;
+  const { name, tokenizerPath, kvCacheBlockSize, runtimeConfig } = value;
+  if (typeof name !== "string" || name === "") return undefined;
+  if (!positiveInt(kvCacheBlockSize)) return undefined;
+  const runtime = isObject(runtimeConfig) ? runtimeConfig : {};
+  const aliases = Array.isArray(value.aliases)
+    ? value.aliases.filter((a): a is string => typeof a === "string" && a !== "")
+    : [];
+  const modelTypes = Array.isArray(value.modelTypes)
+    ? value.modelTypes.filter((t): t is ModelType => MODEL_TYPES.includes(t))
+    : [];
+  const card: ModelDeploymentCard = {
+    name,
+    aliases,
+    tokenizerPath: typeof tokenizerPath === "string" ? tokenizerPath : "",
+    contextLength: count(value.contextLength, 0),
+    kvCacheBlockSize,
+    modelTypes: modelTypes.length > 0 ? modelTypes : ["chat", "completions"],
+    runtimeConfig: {
+      totalKvBlocks: count(runtime.totalKvBlocks, 0),
+      maxNumSeqs: count(runtime.maxNumSeqs, 0),
+      maxNumBatchedTokens: count(runtime.maxNumBatchedTokens, 0),
+      dataParallelSize: Math.max(1, Math.floor(count(runtime.dataParallelSize, 1))),
+    },
+  };
+  if (typeof value.chatTemplate === "string") card.chatTemplate = value.chatTemplate;
+  return card;
+}
+
+/** The check of an instance record read from discovery. */
+export function parseInstanceRecord(value: unknown): InstanceRecord | undefined {
+  if (!isObject(value) || typeof value.address !== "string" || value.address === "") return undefined;
+  const metadata: Record<string, string> = {};
+  if (isObject(value.metadata)) {
+    for (const [k, v] of Object.entries(value.metadata)) if (typeof v === "string") metadata[k] = v;
+  }
+  return {
+    address: value.address,
+    transport: value.transport === "connect-h2" ? "connect-h2" : "connect-h2c",
+    metadata,
+  };
+}

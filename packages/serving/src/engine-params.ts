@@ -1,0 +1,156 @@
+// The one mapping between the serving layer's request and output types and the worker protocol
+// (kvasir.worker.v1). The frontend builds a ServingRequest from an OpenAI/Anthropic request; the router's
+// Generate builds one from a protobuf GenerateRequest; both reach workers through toWorkerRequest.
+import {
+  FinishReason,
+  type GenerateRequest,
+  type GenerateRequestSchema,
+  type GenerateResponse,
+  type GenerateResponseSchema,
+  type MessageInitShape,
+} from "@kvasir/protocol";
+
+/** Everything the engine needs besides the prompt: sampling and stop conditions. */
+export interface EngineParams {
+  maxTokens: number;
+  stopTokenIds: number[];
+  ignoreEos: boolean;
+  minTokens: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  seed?: bigint;
+}
+
+/** A request on its way through the pipeline, in engine terms (token ids in, token ids out). */
+export interface ServingRequest {
+  requestId: string;
+  /** The served model name the workers registered. */
+  model: string;
+  tokenIds: readonly number[];
+  params: EngineParams;
+  /** `nvext.agent_hints.priority`: higher runs earlier when the router queues. */
+  priority: number;
+  loraName?: string;
+  cacheSalt?: string;
+  /** The worker the caller insists on (`nvext.backend_instance_id`, router mode `direct`). */
+  backendInstanceId?: bigint;
+  /** Opaque key/values forwarded to the worker. */
+  annotations?: Record<string, string>;
+  /** Transfer parameters for a worker that continues a request prefilled elsewhere. */
+  disaggParamsJson?: string;
+  /** Extra headers of the worker call (request id; trace context comes from the client interceptors). */
+  headers?: Record<string, string>;
+}
+
+export type EngineFinish = "stop" | "length" | "cancelled";
+
+export interface EngineUsage {
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+}
+
+/** Where a request runs: a worker and one of its data-parallel ranks. */
+export interface RouteDecision {
+  instanceId: bigint;
+  dpRank: number;
+}
+
+/** One step of a request's output: new token ids, and on the last step why it ended. */
+export interface EngineOutput {
+  tokenIds: number[];
+  finishReason?: EngineFinish;
+  /** Counts for the whole request so far (across migrations). */
+  usage: EngineUsage;
+  /** The worker (and dp rank) that produced these tokens. */
+  worker: RouteDecision;
+  /** Transfer parameters a prefill worker returns. */
+  disaggParamsJson?: string;
+}
+
+const finishOf: Partial<Record<FinishReason, EngineFinish>> = {
+  [FinishReason.STOP]: "stop",
+  [FinishReason.LENGTH]: "length",
+  [FinishReason.CANCELLED]: "cancelled",
+};
+
+const reasonOf: Record<EngineFinish, FinishReason> = {
+  stop: FinishReason.STOP,
+  length: FinishReason.LENGTH,
+  cancelled: FinishReason.CANCELLED,
+};
+
+/** The worker's GenerateRequest for `request` on `dpRank`. */
+export function toWorkerRequest(
+  request: ServingRequest,
+  dpRank: number,
+): MessageInitShape<typeof GenerateRequestSchema> {
+  const { params } = request;
+  return {
+    requestId: request.requestId,
+    model: request.model,
+    tokenIds: request.tokenIds as number[],
+    sampling: {
+      ...(params.temperature !== undefined ? { temperature: params.temperature } : {}),
+      ...(params.topP !== undefined ? { topP: params.topP } : {}),
+      ...(params.topK !== undefined ? { topK: params.topK } : {}),
+      ...(params.seed !== undefined ? { seed: params.seed } : {}),
+    },
+    stop: {
+      maxTokens: params.maxTokens,
+      stopTokenIds: params.stopTokenIds,
+      ignoreEos: params.ignoreEos,
+      minTokens: params.minTokens,
+    },
+    priority: request.priority,
+    loraName: request.loraName ?? "",
+    cacheSalt: request.cacheSalt ?? "",
+    annotations: request.annotations ?? {},
+    disaggParamsJson: request.disaggParamsJson ?? "",
+    dpRank,
+  };
+}
+
+/** A ServingRequest from a protobuf GenerateRequest (the router's Generate). */
+export function fromWorkerRequest(message: GenerateRequest, requestId: string): ServingRequest {
+  const sampling = message.sampling;
+  const stop = message.stop;
+  const params: EngineParams = {
+    maxTokens: stop?.maxTokens ?? 0,
+    stopTokenIds: [...(stop?.stopTokenIds ?? [])],
+    ignoreEos: stop?.ignoreEos ?? false,
+    minTokens: stop?.minTokens ?? 0,
+  };
+  if (sampling?.temperature !== undefined) params.temperature = sampling.temperature;
+  if (sampling?.topP !== undefined) params.topP = sampling.topP;
+  if (sampling?.topK !== undefined) params.topK = sampling.topK;
+  if (sampling?.seed !== undefined) params.seed = sampling.seed;
+  const request: ServingRequest = {
+    requestId,
+    model: message.model,
+    tokenIds: message.tokenIds,
+    params,
+    priority: message.priority,
+    annotations: { ...message.annotations },
+  };
+  if (message.loraName) request.loraName = message.loraName;
+  if (message.cacheSalt) request.cacheSalt = message.cacheSalt;
+  if (message.disaggParamsJson) request.disaggParamsJson = message.disaggParamsJson;
+  return request;
+}
+
+/** The finish reason of a worker response; undefined while the request runs. */
+export function finishOfResponse(response: GenerateResponse): EngineFinish | undefined {
+  return finishOf[response.finishReason];
+}
+
+/** A worker GenerateResponse carrying `output` (the router's Generate streams these back). */
+export function toWorkerResponse(output: EngineOutput): MessageInitShape<typeof GenerateResponseSchema> {
+  return {
+    tokenIds: output.tokenIds,
+    finishReason: output.finishReason ? reasonOf[output.finishReason] : FinishReason.UNSPECIFIED,
+    usage: output.usage,
+    disaggParamsJson: output.disaggParamsJson ?? "",
+  };
+}

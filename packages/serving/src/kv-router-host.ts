@@ -1,0 +1,150 @@
+// The one place a KvRouter is hosted over a worker pool: the frontend embeds it for `--router-mode kv`, the router
+// app serves it over Connect, and disaggregated serving runs a second one over the prefill pool. It chooses the
+// index (native or TypeScript, one fallback rule; approximate; or the standalone indexers), feeds it the pool's
+// KV events, shares bookings with replicas, sweeps stale bookings, and forgets workers that leave the pool.
+import {
+  activeSequencesSubject,
+  type KvEventSource,
+  KvRouter,
+  type KvRouterOptions,
+  type KvRouterSettings,
+  kvEventSourceOver,
+  kvRouterOptionsFromSettings,
+  type RemoteFindMatches,
+  replicaSyncOver,
+} from "@kvasir/kv";
+import { createEmbeddedIndexer } from "@kvasir/native";
+import { type EventPlane, formatInstanceId, kvEventsSubject, newInstanceId } from "@kvasir/runtime";
+import type { ServingRequest } from "./engine-params.js";
+import { routingError, ServingError } from "./errors.js";
+import type { WorkerPool } from "./worker-pool.js";
+import type { WorkerRouter } from "./worker-router.js";
+
+/** Bookings older than this lost their free (a peer replica crashed mid-request) and are swept. */
+const STALE_BOOKING_MS = 30 * 60 * 1000;
+const SWEEP_EVERY_MS = 60_000;
+/** Batch budget assumed when a card does not give one. */
+const DEFAULT_MAX_NUM_BATCHED_TOKENS = 8192;
+
+export interface KvRouterHostDeps {
+  pool: WorkerPool;
+  events: EventPlane;
+  log: {
+    info(message: string, fields?: Record<string, unknown>): void;
+    warn(message: string, fields?: Record<string, unknown>): void;
+  };
+  /** The standalone indexers, when `settings.useRemoteIndexer`. */
+  remoteIndexer?: { readonly count: number; findMatches: RemoteFindMatches };
+  /** Tokens per block used for hashing instead of the workers' cards (`--kv-cache-block-size`). */
+  blockSize?: number;
+  /** Replica id in shared bookings; random otherwise. */
+  replicaId?: string;
+  /** Told of every KV event batch applied (`ok`) or dropped (`malformed`), for the indexer metrics. */
+  onEvents?(kinds: readonly string[] | "malformed"): void;
+}
+
+export interface KvRouterHost extends WorkerRouter {
+  readonly core: KvRouter;
+  /** `native`, `ts`, `approximate` or `remote`. */
+  readonly indexer: string;
+  close(): void;
+}
+
+/** Hosts a KvRouter over `deps.pool`. Synchronous, so a pool that appears mid-run gets its router at once. */
+export function hostKvRouter(settings: KvRouterSettings, deps: KvRouterHostDeps): KvRouterHost {
+  const { pool, events } = deps;
+  const options: KvRouterOptions = {
+    ...kvRouterOptionsFromSettings(settings, deps.replicaId ?? formatInstanceId(newInstanceId())),
+    ...(deps.blockSize !== undefined ? { blockSize: deps.blockSize } : {}),
+  };
+  let indexer: string;
+  if (settings.useRemoteIndexer) {
+    const remote = deps.remoteIndexer;
+    if (remote === undefined) throw new Error("useRemoteIndexer needs the remote indexers");
+    indexer = "remote";
+    options.remoteFindMatches = async (localHashes) => {
+      if (remote.count === 0) throw new ServingError("no_indexer_available", "No KV indexer is registered.");
+      return remote.findMatches(localHashes);
+    };
+  } else if (settings.useKvEvents) {
+    const embedded = createEmbeddedIndexer(settings.indexerBackend, (message, fields) =>
+      deps.log.warn(message, fields),
+    );
+    indexer = embedded.backend;
+    options.indexer = embedded.indexer;
+    options.computeLocalHashes = embedded.computeLocalHashes;
+    options.events = countedEvents(
+      kvEventSourceOver(events, [kvEventsSubject(pool.namespace, pool.component)], () =>
+        deps.onEvents?.("malformed"),
+      ),
+      deps.onEvents,
+    );
+  } else {
+    indexer = "approximate";
+  }
+  if (settings.replicaSync)
+    options.replicaSync = replicaSyncOver(events, activeSequencesSubject(pool.namespace));
+  const core = new KvRouter(options);
+  const sweep = setInterval(() => core.sweepStale(STALE_BOOKING_MS), SWEEP_EVERY_MS);
+  sweep.unref();
+  // A worker that leaves takes its cached blocks and booked requests with it.
+  const stopFollowing = pool.onChange((change) => {
+    if (change.type === "removed") core.removeWorker(change.worker.instanceId);
+  });
+  deps.log.info("kv router ready", {
+    component: pool.component,
+    indexer,
+    replica_sync: settings.replicaSync,
+  });
+
+  return {
+    core,
+    indexer,
+    async route(request, workers, signal) {
+      try {
+        const decision = await core.route(
+          kvRouteRequest(request, deps.blockSize ?? workers[0]?.blockSize),
+          workers.map((w) => ({
+            workerId: w.instanceId,
+            dataParallelSize: w.dataParallelSize,
+            maxNumBatchedTokens: w.maxNumBatchedTokens || DEFAULT_MAX_NUM_BATCHED_TOKENS,
+          })),
+          signal ? { signal } : {},
+        );
+        return { instanceId: decision.workerId, dpRank: decision.dpRank };
+      } catch (error) {
+        throw routingError(error, request.model);
+      }
+    },
+    prefillComplete: (requestId) => core.markPrefillComplete(requestId),
+    free: (requestId) => core.free(requestId),
+    close() {
+      clearInterval(sweep);
+      stopFollowing();
+      core.close();
+    },
+  };
+}
+
+/** The KvRouter's request for a pipeline request. */
+export function kvRouteRequest(request: ServingRequest, blockSize: number | undefined) {
+  return {
+    requestId: request.requestId,
+    tokenIds: request.tokenIds,
+    priority: request.priority,
+    ...(blockSize !== undefined ? { blockSize } : {}),
+    ...(request.loraName ? { loraName: request.loraName } : {}),
+    ...(request.cacheSalt ? { cacheSalt: request.cacheSalt } : {}),
+  };
+}
+
+function countedEvents(source: KvEventSource, count: KvRouterHostDeps["onEvents"]): KvEventSource {
+  if (count === undefined) return source;
+  return {
+    subscribe: (handler) =>
+      source.subscribe((batch) => {
+        count(batch.map((event) => event.data.kind));
+        handler(batch);
+      }),
+  };
+}

@@ -1,0 +1,60 @@
+// Request migration (Dynamo's): a worker that fails mid-stream is replaced, and the new worker gets the prompt
+// plus the tokens generated so far, so the client's stream goes on where it stopped; up to `limit` times.
+import type { EngineOutput, ServingRequest } from "../engine-params.js";
+import { isWorkerFailure } from "./retry.js";
+import type { Stage } from "./types.js";
+
+/** The request that continues `request` after `generated` tokens. */
+export function continuation(request: ServingRequest, generated: readonly number[]): ServingRequest {
+  if (generated.length === 0) return request;
+  return {
+    ...request,
+    tokenIds: [...request.tokenIds, ...generated],
+    params: {
+      ...request.params,
+      maxTokens: request.params.maxTokens - generated.length,
+      minTokens: Math.max(0, request.params.minTokens - generated.length),
+    },
+  };
+}
+
+export function migrate(limit: number): Stage {
+  return (next) =>
+    async function* (request, ctx) {
+      const generated: number[] = [];
+      let cachedTokens: number | undefined;
+      for (let migrations = 0; ; migrations++) {
+        try {
+          for await (const output of next(continuation(request, generated), ctx)) {
+            for (const id of output.tokenIds) generated.push(id);
+            // Usage counts the client's request: its own prompt, every token generated, the first worker's hits.
+            cachedTokens ??= output.usage.cachedTokens;
+            const counted: EngineOutput = {
+              ...output,
+              usage: {
+                promptTokens: request.tokenIds.length,
+                completionTokens: generated.length,
+                cachedTokens,
+              },
+            };
+            yield counted;
+          }
+          return;
+        } catch (error) {
+          const attempt = ctx.attempt;
+          const moved = generated.length > 0;
+          if (!moved || migrations >= limit || attempt === undefined || !isWorkerFailure(error, ctx))
+            throw error;
+          ctx.failed.add(attempt.worker.instanceId);
+          ctx.onMove?.({
+            kind: "migration",
+            requestId: request.requestId,
+            model: request.model,
+            instanceId: attempt.worker.instanceId,
+            generated: generated.length,
+            error,
+          });
+        }
+      }
+    };
+}

@@ -1,0 +1,51 @@
+// Picks the worker of each attempt and keeps the router's and the pool's bookkeeping in step with the stream.
+import { formatInstanceId } from "@kvasir/runtime";
+import { withSpan } from "@kvasir/telemetry";
+import { noWorker, ServingError } from "../errors.js";
+import type { Stage, TargetFor } from "./types.js";
+
+export function route(targetFor: TargetFor): Stage {
+  return (next) =>
+    async function* (request, ctx) {
+      const target = targetFor(request);
+      if (target === undefined) throw noWorker(request.model);
+      const { pool, router } = target;
+      const workers = pool.workers(request.model).filter((w) => !ctx.failed.has(w.instanceId));
+      if (workers.length === 0) {
+        if (ctx.failed.size === 0) throw noWorker(request.model);
+        throw new ServingError("worker_failed", "Every worker tried for this request failed.");
+      }
+      ctx.onStage?.("route");
+      const decision = await withSpan(
+        "route",
+        { request_id: request.requestId, model: request.model, candidates: workers.length },
+        async (span) => {
+          const chosen = await router.route(request, workers, ctx.signal);
+          span.setAttributes({ worker_id: formatInstanceId(chosen.instanceId), dp_rank: chosen.dpRank });
+          return chosen;
+        },
+        { parent: ctx.trace },
+      );
+      const worker = workers.find((w) => w.instanceId === decision.instanceId);
+      if (worker === undefined) {
+        router.free?.(request.requestId);
+        throw new ServingError("worker_failed", "The router chose a worker that is not serving this model.");
+      }
+      ctx.attempt = { worker, dpRank: decision.dpRank };
+      ctx.onStage?.("dispatch");
+      pool.started(worker.instanceId, decision.dpRank);
+      let first = true;
+      try {
+        for await (const output of next(request, ctx)) {
+          if (first) {
+            first = false;
+            router.prefillComplete?.(request.requestId);
+          }
+          yield output;
+        }
+      } finally {
+        pool.ended(worker.instanceId, decision.dpRank);
+        router.free?.(request.requestId);
+      }
+    };
+}

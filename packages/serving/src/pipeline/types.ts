@@ -1,0 +1,64 @@
+// The request path as linked stages (Dynamo's pipeline): each stage wraps the next with one signature, so the
+// frontend and the router's Generate assemble the same chain, and disaggregation adds one more link.
+import type { Context } from "@opentelemetry/api";
+import type { EngineOutput, ServingRequest } from "../engine-params.js";
+import type { PoolWorker, WorkerPool } from "../worker-pool.js";
+import type { WorkerRouter } from "../worker-router.js";
+
+/** The worker and dp rank one attempt of a request runs on. */
+export interface Attempt {
+  worker: PoolWorker;
+  dpRank: number;
+}
+
+/** Why a request moved to another worker: before its first token (retry) or mid-stream (migration). */
+export interface MoveInfo {
+  kind: "retry" | "migration";
+  requestId: string;
+  model: string;
+  instanceId: bigint;
+  /** Tokens generated before the move. */
+  generated: number;
+  error: unknown;
+}
+
+/** Per-request state the stages share. */
+export interface ServingContext {
+  /** Client gone or deadline passed: every stage stops and the worker's stream is cancelled. */
+  signal: AbortSignal;
+  /** Trace context the stages' spans hang from. */
+  trace: Context;
+  /** Workers that failed this request; routing skips them. */
+  readonly failed: Set<bigint>;
+  /** The current attempt, set by the route stage. */
+  attempt?: Attempt;
+  /** Told when routing starts and when the request is handed to a worker (stage metrics). */
+  onStage?(stage: "route" | "dispatch"): void;
+  onMove?(info: MoveInfo): void;
+}
+
+export type Handler = (request: ServingRequest, ctx: ServingContext) => AsyncIterable<EngineOutput>;
+export type Stage = (next: Handler) => Handler;
+
+/** Where a request for a model is routed: a pool and the router over it. */
+export interface RoutingTarget {
+  pool: WorkerPool;
+  router: WorkerRouter;
+}
+
+/** Picks the target of a request; undefined when no pool serves its model. */
+export type TargetFor = (request: ServingRequest) => RoutingTarget | undefined;
+
+/** Links stages around the terminal handler; the first stage is the outermost. */
+export function pipeline(stages: readonly Stage[], terminal: Handler): Handler {
+  return stages.reduceRight<Handler>((next, stage) => stage(next), terminal);
+}
+
+/** A fresh context for one request. */
+export function servingContext(
+  signal: AbortSignal,
+  trace: Context,
+  hooks: Pick<ServingContext, "onStage" | "onMove"> = {},
+): ServingContext {
+  return { signal, trace, failed: new Set(), ...hooks };
+}

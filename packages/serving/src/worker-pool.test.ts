@@ -1,0 +1,87 @@
+import { createDiscovery, createEventPlane } from "@kvasir/runtime";
+import { describe, expect, it } from "vitest";
+import { type PoolChange, WorkerPool } from "./worker-pool.js";
+
+const card = (name: string, aliases: string[] = []) => ({
+  name,
+  aliases,
+  kvCacheBlockSize: 16,
+  modelTypes: ["chat"],
+  runtimeConfig: { totalKvBlocks: 10, maxNumSeqs: 4, maxNumBatchedTokens: 512, dataParallelSize: 2 },
+});
+const record = (port: number) => ({
+  address: `http://10.0.0.1:${port}`,
+  transport: "connect-h2c",
+  metadata: {},
+});
+
+describe("WorkerPool", () => {
+  it("joins instances of its component with their cards and follows them", async () => {
+    const discovery = await createDiscovery({ backend: "memory" });
+    const pool = new WorkerPool(discovery, { namespace: "pool-test", component: "decode" });
+    const changes: PoolChange[] = [];
+    pool.onChange((change) => changes.push(change));
+    await pool.start();
+    const instance = await discovery.register("v1/instances/pool-test/decode/generate/a", record(1));
+    expect(pool.size).toBe(0); // no card yet
+    const mdc = await discovery.register("v1/mdc/pool-test/m/a", card("m", ["alias"]));
+    // A worker of another component is not in this pool.
+    await discovery.register("v1/instances/pool-test/backend/generate/b", record(2));
+    await discovery.register("v1/mdc/pool-test/m/b", card("m"));
+    await expect.poll(() => pool.size).toBe(1);
+    expect(pool.workers("alias")).toMatchObject([
+      { instanceId: 0xan, address: "http://10.0.0.1:1", model: "m", dataParallelSize: 2, blockSize: 16 },
+    ]);
+    expect(pool.workers("other")).toEqual([]);
+    await mdc.revoke();
+    await expect.poll(() => pool.size).toBe(0);
+    expect(changes.map((c) => c.type)).toEqual(["added", "removed"]);
+    await instance.revoke();
+    pool.close();
+    await discovery.close();
+  });
+
+  it("ignores malformed entries", async () => {
+    const pool = new WorkerPool(await createDiscovery({ backend: "memory" }), {
+      namespace: "pool-test",
+      component: "backend",
+    });
+    pool.apply({ type: "put", key: "v1/instances/pool-test/backend/generate/1", value: { nope: true } });
+    pool.apply({ type: "put", key: "v1/mdc/pool-test/m/1", value: { name: "m" } });
+    pool.apply({ type: "put", key: "v1/instances/pool-test/backend/generate/not-hex", value: record(1) });
+    expect(pool.size).toBe(0);
+  });
+
+  it("reads load from published metrics and its own in-flight requests", async () => {
+    const events = await createEventPlane({ backend: "memory" });
+    const pool = new WorkerPool(await createDiscovery({ backend: "memory" }), {
+      namespace: "pool-test",
+      component: "backend",
+      events,
+    });
+    pool.apply({ type: "put", key: "v1/instances/pool-test/backend/generate/1", value: record(1) });
+    pool.apply({ type: "put", key: "v1/mdc/pool-test/m/1", value: card("m") });
+    const metrics = {
+      workerId: 1n,
+      dpRank: 1,
+      activeKvBlocks: 9n,
+      totalKvBlocks: 10n,
+      numRequestsRunning: 0,
+      numRequestsWaiting: 0,
+      prefillTokensInFlight: 0n,
+    };
+    pool.applyLoad(metrics as never);
+    pool.started(1n, 1);
+    pool.started(1n, 1);
+    expect(pool.load(1n, 1)).toEqual({ activeRequests: 2, activeDecodeBlocks: 9, activePrefillTokens: 0 });
+    pool.ended(1n, 1);
+    expect(pool.load(1n, 1).activeRequests).toBe(1);
+    const worker = pool.workers("m")[0];
+    if (!worker) throw new Error("worker missing");
+    // Rank 0 has published nothing, so the worker is not busy as a whole.
+    expect(pool.isBusy(worker, { activeDecodeBlocks: 0.5 })).toBe(false);
+    pool.applyLoad({ ...metrics, dpRank: 0 } as never);
+    expect(pool.isBusy(worker, { activeDecodeBlocks: 0.5 })).toBe(true);
+    expect(pool.isBusy(worker, { activeDecodeBlocks: 0.95 })).toBe(false);
+  });
+});

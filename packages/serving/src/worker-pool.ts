@@ -1,0 +1,262 @@
+// One view of the workers of one component (`backend`, `prefill` or `decode`): their discovery records joined
+// with their Model Deployment Cards, their latest published load, and this process's own requests on them.
+// The frontend, the router app, the prefill router and the planner all read workers through it.
+import type { WorkerLoad } from "@kvasir/kv";
+import {
+  fromBinary,
+  type LoadMetrics,
+  LoadMetricsSchema,
+  type ModelDeploymentCard,
+  parseInstanceRecord,
+  parseModelDeploymentCard,
+} from "@kvasir/protocol";
+import {
+  type Discovery,
+  type DiscoveryEvent,
+  type EventPlane,
+  followPrefix,
+  loadMetricsSubject,
+  parseInstanceId,
+} from "@kvasir/runtime";
+
+/** A worker with a live instance record and a card: one that can be routed to. */
+export interface PoolWorker {
+  instanceId: bigint;
+  /** Base URL of its Connect server, as it advertised it. */
+  address: string;
+  /** The served model name of its card. */
+  model: string;
+  /** The card's name and aliases. */
+  names: readonly string[];
+  card: ModelDeploymentCard;
+  dataParallelSize: number;
+  blockSize: number;
+  maxNumBatchedTokens: number;
+  metadata: Readonly<Record<string, string>>;
+}
+
+export type PoolChange = { type: "added"; worker: PoolWorker } | { type: "removed"; worker: PoolWorker };
+
+/** Load-shedding thresholds (Dynamo's); an absent one never makes a worker busy. */
+export interface BusyThresholds {
+  /** Fraction (0..1) of a rank's KV blocks in use. */
+  activeDecodeBlocks?: number;
+  /** Prompt tokens waiting for prefill on a rank. */
+  activePrefillTokens?: number;
+}
+
+export interface WorkerPoolOptions {
+  namespace: string;
+  /** `backend` (aggregated), `prefill` or `decode`. */
+  component: string;
+  /** Where the workers publish load metrics; without it only this process's own requests count as load. */
+  events?: EventPlane;
+  onError?(error: unknown): void;
+}
+
+const rankKey = (instanceId: bigint, dpRank: number) => `${instanceId}:${dpRank}`;
+
+function idOf(key: string): bigint | undefined {
+  try {
+    return parseInstanceId(key.slice(key.lastIndexOf("/") + 1));
+  } catch {
+    return undefined;
+  }
+}
+
+export class WorkerPool {
+  readonly namespace: string;
+  readonly component: string;
+  private readonly records = new Map<bigint, ReturnType<typeof parseInstanceRecord> & {}>();
+  /** By discovery key: a card is `v1/mdc/{ns}/{model}/{id}`. */
+  private readonly cards = new Map<string, { instanceId: bigint; card: ModelDeploymentCard }>();
+  private readonly ready = new Map<bigint, PoolWorker>();
+  private readonly reported = new Map<string, LoadMetrics>();
+  private readonly inFlight = new Map<string, number>();
+  private readonly listeners = new Set<(change: PoolChange) => void>();
+  private readonly stops: (() => void)[] = [];
+  private readonly instancePrefix: string;
+  private readonly mdcPrefix: string;
+
+  constructor(
+    private readonly discovery: Discovery,
+    private readonly options: WorkerPoolOptions,
+  ) {
+    this.namespace = options.namespace;
+    this.component = options.component;
+    this.instancePrefix = `v1/instances/${options.namespace}/${options.component}/generate/`;
+    this.mdcPrefix = `v1/mdc/${options.namespace}/`;
+  }
+
+  /** Reads the current workers, then follows changes (and load metrics) until close(). */
+  async start(): Promise<void> {
+    for (const prefix of [this.mdcPrefix, this.instancePrefix]) {
+      this.stops.push(
+        await followPrefix(
+          this.discovery,
+          prefix,
+          (event) => this.apply(event),
+          (error) => this.options.onError?.(error),
+        ),
+      );
+    }
+    const { events } = this.options;
+    if (events) {
+      const subscription = events.subscribe(loadMetricsSubject(this.namespace, this.component), (message) => {
+        try {
+          this.applyLoad(fromBinary(LoadMetricsSchema, message.data));
+        } catch {
+          // A malformed message is dropped; the worker's next step replaces it.
+        }
+      });
+      this.stops.push(() => subscription.unsubscribe());
+    }
+  }
+
+  close(): void {
+    for (const stop of this.stops.splice(0)) stop();
+    this.listeners.clear();
+  }
+
+  /** Told of every worker that becomes routable or leaves; returns the unsubscribe. */
+  onChange(listener: (change: PoolChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Routable workers answering to `model` (a served name or alias), or all when model is undefined. */
+  workers(model?: string): PoolWorker[] {
+    const out: PoolWorker[] = [];
+    for (const worker of this.ready.values()) {
+      if (model === undefined || worker.names.includes(model)) out.push(worker);
+    }
+    // A stable order, so ties break the same way in every process.
+    return out.sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
+  }
+
+  worker(instanceId: bigint): PoolWorker | undefined {
+    return this.ready.get(instanceId);
+  }
+
+  get size(): number {
+    return this.ready.size;
+  }
+
+  /** A rank's load: the latest published metrics, with requests the larger of theirs and this process's own. */
+  load(instanceId: bigint, dpRank: number): WorkerLoad {
+    const key = rankKey(instanceId, dpRank);
+    const metrics = this.reported.get(key);
+    const reportedRequests = metrics ? metrics.numRequestsRunning + metrics.numRequestsWaiting : 0;
+    return {
+      activeRequests: Math.max(reportedRequests, this.inFlight.get(key) ?? 0),
+      activeDecodeBlocks: metrics ? Number(metrics.activeKvBlocks) : 0,
+      activePrefillTokens: metrics ? Number(metrics.prefillTokensInFlight) : 0,
+    };
+  }
+
+  /** The latest metrics a rank published, if any. */
+  reportedLoad(instanceId: bigint, dpRank: number): LoadMetrics | undefined {
+    return this.reported.get(rankKey(instanceId, dpRank));
+  }
+
+  /** Counts a request of this process on a rank (metrics lag a step; a burst must not pile onto one worker). */
+  started(instanceId: bigint, dpRank: number): void {
+    const key = rankKey(instanceId, dpRank);
+    this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1);
+  }
+
+  ended(instanceId: bigint, dpRank: number): void {
+    const key = rankKey(instanceId, dpRank);
+    const left = (this.inFlight.get(key) ?? 1) - 1;
+    if (left > 0) this.inFlight.set(key, left);
+    else this.inFlight.delete(key);
+  }
+
+  /** Whether every rank of the worker is above a threshold (then new requests are shed). */
+  isBusy(worker: PoolWorker, thresholds: BusyThresholds): boolean {
+    const { activeDecodeBlocks, activePrefillTokens } = thresholds;
+    if (activeDecodeBlocks === undefined && activePrefillTokens === undefined) return false;
+    for (let rank = 0; rank < worker.dataParallelSize; rank++) {
+      const metrics = this.reported.get(rankKey(worker.instanceId, rank));
+      if (metrics === undefined) return false;
+      const total = Number(metrics.totalKvBlocks);
+      const blocksBusy =
+        activeDecodeBlocks !== undefined &&
+        total > 0 &&
+        Number(metrics.activeKvBlocks) / total > activeDecodeBlocks;
+      const prefillBusy =
+        activePrefillTokens !== undefined && Number(metrics.prefillTokensInFlight) > activePrefillTokens;
+      if (!blocksBusy && !prefillBusy) return false;
+    }
+    return true;
+  }
+
+  /** Applies one published LoadMetrics message (exported for in-process feeds and tests). */
+  applyLoad(metrics: LoadMetrics): void {
+    this.reported.set(rankKey(metrics.workerId, metrics.dpRank), metrics);
+  }
+
+  /** Applies one discovery change (exported for tests that drive the pool by hand). */
+  apply(event: DiscoveryEvent): void {
+    const id = idOf(event.key);
+    if (id === undefined) return;
+    if (event.key.startsWith(this.instancePrefix)) {
+      if (event.type === "delete") this.records.delete(id);
+      else {
+        const record = parseInstanceRecord(event.value);
+        if (record === undefined) return;
+        this.records.set(id, record);
+      }
+    } else if (event.key.startsWith(this.mdcPrefix)) {
+      if (event.type === "delete") this.cards.delete(event.key);
+      else {
+        const card = parseModelDeploymentCard(event.value);
+        if (card === undefined) return;
+        this.cards.set(event.key, { instanceId: id, card });
+      }
+    } else return;
+    this.refresh(id);
+  }
+
+  private refresh(id: bigint): void {
+    const before = this.ready.get(id);
+    const record = this.records.get(id);
+    let card: ModelDeploymentCard | undefined;
+    for (const entry of this.cards.values()) {
+      if (entry.instanceId === id) {
+        card = entry.card;
+        break;
+      }
+    }
+    if (record === undefined || card === undefined) {
+      if (before === undefined) return;
+      this.ready.delete(id);
+      for (const key of this.reported.keys()) if (key.startsWith(`${id}:`)) this.reported.delete(key);
+      this.emit({ type: "removed", worker: before });
+      return;
+    }
+    const worker: PoolWorker = {
+      instanceId: id,
+      address: record.address,
+      model: card.name,
+      names: [card.name, ...card.aliases],
+      card,
+      dataParallelSize: card.runtimeConfig.dataParallelSize,
+      blockSize: card.kvCacheBlockSize,
+      maxNumBatchedTokens: card.runtimeConfig.maxNumBatchedTokens,
+      metadata: record.metadata,
+    };
+    this.ready.set(id, worker);
+    if (before === undefined) this.emit({ type: "added", worker });
+  }
+
+  private emit(change: PoolChange): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(change);
+      } catch (error) {
+        this.options.onError?.(error);
+      }
+    }
+  }
+}
