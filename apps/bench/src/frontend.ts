@@ -5,12 +5,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { formatTable, SseDecoder, type Summary, summarize, writeBenchResult } from "@kvasir/bench";
 import { ChatTemplate, defaultModelSource, loadTokenizer } from "@kvasir/llm";
 import { WorkerService } from "@kvasir/protocol";
+import type { FlagSpec } from "@kvasir/runtime";
 import { createClient } from "@kvasir/runtime";
 import { freePort, type NodeProcess, spawnNode, waitFor } from "@kvasir/testing";
-import { formatTable, SseDecoder, type Summary, summarize, writeBenchResult } from "../index.js";
+import { benchFlags } from "./flags.js";
+import { repoFile } from "./repo.js";
 
 const MODEL = "Qwen/Qwen3-0.6B";
 const OUTPUT_TOKENS = 32;
@@ -19,7 +21,6 @@ const RUNS = [
   { concurrency: 1, requests: 300 },
   { concurrency: 64, requests: 3000 },
 ];
-const repoFile = (path: string) => fileURLToPath(new URL(`../../../../${path}`, import.meta.url));
 
 interface Timing {
   ttftMs: number;
@@ -81,7 +82,15 @@ function usageOf(stream: string): number | undefined {
 const prompt = (i: number) =>
   `Request ${i}: summarise the plot of a novel about a lighthouse keeper in three sentences.`;
 
+// No flags: the runs are fixed so results compare across commits; parsing still gives --help and rejects typos.
+const flags: FlagSpec[] = [];
+
 async function main(): Promise<void> {
+  benchFlags(
+    "bench:frontend",
+    "Streams chat completions through the frontend and straight to the worker; compares TTFT and tokens/s.",
+    flags,
+  );
   const dir = mkdtempSync(join(tmpdir(), "kvasir-bench-frontend-"));
   const planes = ["--discovery-backend", "file", "--discovery-file", join(dir, "discovery.json")];
   planes.push("--namespace", "bench-frontend");

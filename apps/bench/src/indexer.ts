@@ -6,8 +6,8 @@
 //        --block-size N (16), --max-output N (128), --repeat N (3), --regenerate
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import { formatTable, loadTrace, summarize, writeBenchResult } from "@kvasir/bench";
 import {
   computeLocalHashes,
   fromProtoKvEvent,
@@ -17,26 +17,40 @@ import {
 } from "@kvasir/kv";
 import { MockEngine } from "@kvasir/mocker";
 import { EVENT_HEADER_BYTES, EVENT_KIND, loadNativeIndexer, PackedEventWriter } from "@kvasir/native";
-import { formatTable, writeBenchResult } from "../report.js";
-import { summarize } from "../stats.js";
-import { loadTrace } from "../trace.js";
+import type { FlagSpec } from "@kvasir/runtime";
+import { benchFlags } from "./flags.js";
+import { repoRoot } from "./repo.js";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
+const flags: FlagSpec[] = [
+  {
+    name: "trace",
+    type: "string",
+    default: join(repoRoot, "../shared/traces/mooncake_synthetic_trace.jsonl"),
+    help: "Mooncake-format JSONL trace",
+  },
+  { name: "requests", type: "number", default: 0, help: "Simulate only the first N rows (0: all rows)" },
+  { name: "workers", type: "number", default: 16, help: "Mocker workers producing KV events" },
+  { name: "gpu-blocks", type: "number", default: 2048, help: "KV blocks per mocker worker" },
+  { name: "block-size", type: "number", default: 16, help: "Tokens per KV block" },
+  { name: "max-output", type: "number", default: 128, help: "Cap on each request's output tokens" },
+  { name: "repeat", type: "number", default: 3, help: "Timed replays per indexer" },
+  { name: "regenerate", type: "boolean", default: false, help: "Simulate again instead of using the cache" },
+];
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? (process.argv[i + 1] as string) : fallback;
-}
-
+const values = benchFlags(
+  "bench:indexer",
+  "Replay mocker KV events and lookups against the TypeScript and native indexers.",
+  flags,
+);
 const opts = {
-  trace: flag("trace", join(root, "../shared/traces/mooncake_synthetic_trace.jsonl")),
-  requests: Number(flag("requests", "0")),
-  workers: Number(flag("workers", "16")),
-  gpuBlocks: Number(flag("gpu-blocks", "2048")),
-  blockSize: Number(flag("block-size", "16")),
-  maxOutput: Number(flag("max-output", "128")),
-  repeat: Number(flag("repeat", "3")),
-  regenerate: process.argv.includes("--regenerate"),
+  trace: values.trace as string,
+  requests: values.requests as number,
+  workers: values.workers as number,
+  gpuBlocks: values["gpu-blocks"] as number,
+  blockSize: values["block-size"] as number,
+  maxOutput: values["max-output"] as number,
+  repeat: values.repeat as number,
+  regenerate: values.regenerate as boolean,
 };
 
 type Step =
@@ -309,7 +323,7 @@ async function main(): Promise<void> {
     traceMtime: statSync(opts.trace).mtimeMs,
   };
   const tag = createHash("sha256").update(JSON.stringify(params)).digest("hex").slice(0, 12);
-  const cache = join(root, ".tmp/bench", `indexer-stream-${tag}.bin`);
+  const cache = join(repoRoot, ".tmp/bench", `indexer-stream-${tag}.bin`);
   if (opts.regenerate || !existsSync(cache)) {
     const t = performance.now();
     const bytes = simulate();

@@ -3,6 +3,7 @@
 // work after tokenization: local block hashes, findMatches, the cost of every worker, and the choice.
 import { PerformanceObserver } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
+import { formatTable, type Summary, summarize, writeBenchResult } from "@kvasir/bench";
 import {
   ActiveSequences,
   computeLocalHashes,
@@ -14,9 +15,8 @@ import {
   type WorkerCandidate,
 } from "@kvasir/kv";
 import { hashBlocks, loadNativeIndexer, type NativeIndexer } from "@kvasir/native";
-import { FlagError, type FlagSpec, formatHelp, HelpRequested, parseFlags } from "@kvasir/runtime";
-import { formatTable, writeBenchResult } from "../report.js";
-import { type Summary, summarize } from "../stats.js";
+import type { FlagSpec } from "@kvasir/runtime";
+import { benchFlags } from "./flags.js";
 
 const flags: FlagSpec[] = [
   { name: "workers", type: "number", default: 64, help: "Workers in the index" },
@@ -267,24 +267,8 @@ function gcSplit(windows: readonly Window[], pauses: readonly Window[]): { hit: 
   return { hit, clean };
 }
 
-function parse(): Record<string, unknown> {
-  try {
-    return parseFlags(flags, process.argv.slice(2), process.env);
-  } catch (error) {
-    if (error instanceof HelpRequested) {
-      process.stdout.write(
-        formatHelp("pnpm bench:route-decision", "Time KV worker selection in process.", flags),
-      );
-      process.exit(0);
-    }
-    const message = error instanceof FlagError ? error.message : String(error);
-    process.stderr.write(`bench:route-decision: ${message}\n`);
-    process.exit(2);
-  }
-}
-
 async function main(): Promise<void> {
-  const parsed = parse();
+  const parsed = benchFlags("bench:route-decision", "Time KV worker selection in process.", flags);
   const values = parsed as Record<string, number>;
   const blockSize = values["kv-cache-block-size"] as number;
   const indexers = candidates();

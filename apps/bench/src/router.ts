@@ -1,17 +1,26 @@
 // `pnpm bench:router`: replays a Mooncake trace through the embedded `kvasir serve` (frontend + mocker workers,
 // one process) once per router mode and compares TTFT, ITL, throughput and prefix hit rate.
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import {
+  type CompletionTiming,
+  formatTable,
+  loadTrace,
+  offeredLoad,
+  prefixHitBounds,
+  type RunSummary,
+  replayOpenLoop,
+  replaySchedule,
+  speedupForLoad,
+  summarizeRun,
+  synthesizePrompt,
+  type TraceRow,
+  timedCompletion,
+  writeBenchResult,
+} from "@kvasir/bench";
 import { serveCommand, start as startServe } from "@kvasir/cli";
 import { DEFAULT_TIMING } from "@kvasir/mocker";
-import { FlagError, type FlagSpec, formatHelp, HelpRequested, parseFlags } from "@kvasir/runtime";
-import { prefixHitBounds } from "../hit-bounds.js";
-import { offeredLoad, speedupForLoad } from "../offered-load.js";
-import { type CompletionTiming, timedCompletion } from "../openai-client.js";
-import { replayOpenLoop, replaySchedule } from "../replay.js";
-import { formatTable, writeBenchResult } from "../report.js";
-import { type RunSummary, summarizeRun } from "../run-summary.js";
-import { synthesizePrompt } from "../synthesis.js";
-import { loadTrace, type TraceRow } from "../trace.js";
+import { FlagError, type FlagSpec, parseFlags } from "@kvasir/runtime";
+import { benchFlags } from "./flags.js";
 
 const ALL_MODES = ["round-robin", "random", "least-loaded", "kv", "kv-approx"];
 
@@ -147,18 +156,7 @@ async function runMode(
 async function main(): Promise<void> {
   // The embedded apps log every request at info; the table is what this script is for.
   process.env.KVASIR_LOG_LEVEL ??= "warn";
-  let values: Record<string, unknown>;
-  try {
-    values = parseFlags(flags, process.argv.slice(2), process.env);
-  } catch (error) {
-    if (error instanceof HelpRequested) {
-      process.stdout.write(
-        formatHelp("pnpm bench:router", "Compare router modes on a replayed trace.", flags),
-      );
-      process.exit(0);
-    }
-    fail(error instanceof Error ? error.message : String(error));
-  }
+  const values = benchFlags("bench:router", "Compare router modes on a replayed trace.", flags);
   const tracePath = values.trace as string | undefined;
   if (!tracePath) fail("--trace is required");
   const modes = (values.modes as string[]).flatMap((m) => m.split(",")).filter((m) => m !== "");

@@ -3,16 +3,23 @@
 //
 // Flags: --streams N (default 4), --seconds S per cell (default 0.5)
 import { randomFillSync } from "node:crypto";
+import { formatTable, writeBenchResult } from "@kvasir/bench";
 import { type Region, type RegionDescriptor, TransferEngine, type TransportName } from "@kvasir/native";
-import { formatTable, writeBenchResult } from "../report.js";
+import type { FlagSpec } from "@kvasir/runtime";
+import { benchFlags } from "./flags.js";
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? (process.argv[i + 1] as string) : fallback;
-}
+const flags: FlagSpec[] = [
+  { name: "streams", type: "number", default: 4, help: "Parallel streams per transfer" },
+  { name: "seconds", type: "number", default: 0.5, help: "Seconds timed per cell (at least 3 transfers)" },
+];
 
-const streams = Number(flag("streams", "4"));
-const seconds = Number(flag("seconds", "0.5"));
+const values = benchFlags(
+  "bench:transfer",
+  "GB/s of the native transfer engine over shared memory and TCP, beside memcpy.",
+  flags,
+);
+const streams = values.streams as number;
+const seconds = values.seconds as number;
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const SIZES = [64 * KiB, MiB, 64 * MiB];

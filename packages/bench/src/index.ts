@@ -1,6 +1,7 @@
 // Public surface of @kvasir/bench: trace loading and synthesis, open-loop replay, a timed OpenAI client, and
 // the percentile/report helpers shared by every `pnpm bench:*` script.
 export { type HitBounds, prefixHitBounds } from "./hit-bounds.js";
+export { type LoadModel, offeredLoad, speedupForLoad } from "./offered-load.js";
 export { type CompletionTiming, timedCompletion } from "./openai-client.js";
 export { type ReplayClock, realClock, replayOpenLoop, replaySchedule } from "./replay.js";
 export { type Cell, formatCell, formatTable, toJson, writeBenchResult } from "./report.js";

@@ -1,13 +1,30 @@
 // The shared Mooncake trace, read from disk, must give the figures its README states.
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { prefixHitBounds, synthesizePrompt, TRACE_BLOCK_TOKENS, traceBlockStats } from "../src/index.js";
 import { loadTrace } from "../src/trace.js";
 
-// The shared traces sit beside the repository (../shared/traces from its root).
-const TRACE = fileURLToPath(
-  new URL("../../../../shared/traces/mooncake_synthetic_trace.jsonl", import.meta.url),
-);
+/** The repository root: the nearest folder above this file holding pnpm-workspace.yaml. */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "pnpm-workspace.yaml"))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no pnpm-workspace.yaml above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+  return dir;
+}
+
+// The shared traces sit beside the repository: <repo>/../shared/traces. CI provides them; a checkout without
+// them fails here with the path it looked at rather than with a bare ENOENT.
+const TRACE = resolve(repoRoot(), "../shared/traces/mooncake_synthetic_trace.jsonl");
+if (!existsSync(TRACE)) {
+  throw new Error(
+    `the shared Mooncake trace is missing: expected ${TRACE} (<repo>/../shared/traces/mooncake_synthetic_trace.jsonl)`,
+  );
+}
 
 describe("mooncake_synthetic_trace.jsonl", () => {
   const rows = loadTrace(TRACE);
