@@ -6,11 +6,17 @@
 /** Test code: vitest files beside the code and everything under a package's or app's test/ folder. */
 const TESTS = "(^|/)test/|\\.test\\.ts$";
 
-/** `from` for the non-test files of workspace folders matching `folders` (a regex alternative). */
-const sourceOf = (folders) => ({ path: `^(${folders})/`, pathNot: TESTS });
+/** `from` for every file (tests included) of workspace folders matching `folders` (a regex alternative). */
+const filesOf = (folders) => ({ path: `^(${folders})/` });
 
-/** `to` for any workspace file except those under `allowed` (a regex alternative of folders). */
-const workspaceExcept = (allowed) => ({ path: "^(packages|apps|native)/", pathNot: `^(${allowed})/` });
+/**
+ * `to` for any workspace file except those under `allowed` (a regex alternative of folders) and the test harness,
+ * which tests of every layer may use (testing-only-in-tests keeps it out of non-test files).
+ */
+const workspaceExcept = (allowed) => ({
+  path: "^(packages|apps|native)/",
+  pathNot: `^(${allowed}|packages/testing)/`,
+});
 
 /** Network and process modules a logic package has no business with (I/O belongs to serving and the apps). */
 const NETWORK_AND_PROCESSES = "net|http|http2|https|dgram|child_process|cluster|worker_threads";
@@ -43,29 +49,31 @@ module.exports = {
       name: "foundation-imports-protocol-only",
       comment: "runtime, kv, llm and telemetry build on protocol alone.",
       severity: "error",
-      from: sourceOf("packages/(runtime|kv|llm|telemetry)"),
+      from: filesOf("packages/(runtime|kv|llm|telemetry)"),
       to: workspaceExcept("packages/$2|packages/protocol"),
     },
     {
       name: "engine-wire-imports-protocol-and-kv",
       comment: "engine-wire speaks the engines' wire formats in terms of protocol and kv's event model.",
       severity: "error",
-      from: sourceOf("packages/engine-wire"),
+      from: filesOf("packages/engine-wire"),
       to: workspaceExcept("packages/(engine-wire|protocol|kv)"),
     },
     {
       name: "mocker-and-native-import-kv-and-protocol",
       comment: "The simulated engine and the addon sit on kv and protocol only.",
       severity: "error",
-      from: sourceOf("packages/mocker|native"),
+      from: filesOf("packages/mocker|native"),
       to: workspaceExcept("packages/(protocol|kv)|$1"),
     },
     {
-      name: "serving-imports-no-bench-or-testing",
-      comment: "serving may use every package but the benchmark library and the test harness.",
+      name: "serving-imports-no-bench",
+      comment:
+        "serving may use every package but the benchmark library (and the test harness, in its tests only: " +
+        "see testing-only-in-tests).",
       severity: "error",
-      from: sourceOf("packages/serving"),
-      to: { path: "^packages/(bench|testing)/" },
+      from: filesOf("packages/serving"),
+      to: { path: "^packages/bench/" },
     },
     {
       name: "testing-only-in-tests",
