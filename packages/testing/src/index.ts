@@ -3,9 +3,11 @@
 export { freePort } from "./ports.js";
 export type { ExitStatus } from "./processes.js";
 export {
+  type EtcdServer,
   type NatsServer,
   type RedisServer,
   type ServerOptions,
+  startEtcdServer,
   startNatsServer,
   startRedisServer,
 } from "./servers.js";

@@ -20,6 +20,21 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
+export interface EtcdServer {
+  /** `http://127.0.0.1:CLIENT_PORT`, the form ETCD_ENDPOINTS takes. */
+  readonly url: string;
+  readonly clientPort: number;
+  readonly peerPort: number;
+  readonly dataDir: string;
+  /**
+   * Kills etcd (SIGKILL, as a crash) and starts it again on the same ports; with `wipe` the data directory is
+   * emptied first, so the new etcd has lost every key and lease.
+   */
+  restart(options?: { wipe?: boolean }): Promise<void>;
+  /** Stops etcd and removes its data directory. */
+  stop(): Promise<void>;
+}
+
 export interface ServerOptions {
   /** Most time to wait for the server to accept connections. */
   readyTimeoutMs?: number;
@@ -27,6 +42,7 @@ export interface ServerOptions {
 
 const NATS_SERVER = "nats-server";
 const REDIS_SERVER = "redis-server";
+const ETCD = "etcd";
 // freePort can race with another process taking the port; retry the whole start a few times.
 const START_ATTEMPTS = 3;
 
@@ -68,6 +84,63 @@ export async function startRedisServer(options: ServerOptions = {}): Promise<Red
       (await probeTcp(port, "PING\r\n")).startsWith("+PONG"),
     );
     return { url: `redis://127.0.0.1:${port}`, port, stop: () => stopProcess(child) };
+  });
+}
+
+/**
+ * Starts a single-member etcd (Debian's etcd-server, v3.4) on 127.0.0.1 with free client and peer ports and a
+ * temporary data directory.
+ */
+export async function startEtcdServer(options: ServerOptions = {}): Promise<EtcdServer> {
+  const binary = requireBinary(ETCD, "etcd-server");
+  return withRetries(async () => {
+    const clientPort = await freePort();
+    const peerPort = await freePort();
+    const dataDir = mkdtempSync(join(tmpdir(), "kvasir-etcd-"));
+    trackDir(dataDir);
+    const removeDir = () => {
+      rmSync(dataDir, { recursive: true, force: true });
+      forgetDir(dataDir);
+    };
+    const client = `http://127.0.0.1:${clientPort}`;
+    const peer = `http://127.0.0.1:${peerPort}`;
+    const args = [
+      "--name=kvasir-test",
+      `--data-dir=${join(dataDir, "member")}`,
+      `--listen-client-urls=${client}`,
+      `--advertise-client-urls=${client}`,
+      `--listen-peer-urls=${peer}`,
+      `--initial-advertise-peer-urls=${peer}`,
+      `--initial-cluster=kvasir-test=${peer}`,
+      "--logger=zap",
+      "--log-level=warn",
+    ];
+    const launch = async (cleanup?: () => void): Promise<ManagedProcess> => {
+      const child = spawnManaged(binary, args, {});
+      // /health answers 200 once the member has a leader and serves requests (503 before).
+      await awaitReady(
+        child,
+        "etcd",
+        options,
+        async () => /^HTTP\/1\.[01] 200/.test(await probeTcp(clientPort, "GET /health HTTP/1.0\r\n\r\n")),
+        cleanup,
+      );
+      return child;
+    };
+    let child = await launch(removeDir);
+    return {
+      url: client,
+      clientPort,
+      peerPort,
+      dataDir,
+      async restart({ wipe = false } = {}) {
+        child.kill("SIGKILL");
+        await child.exited;
+        if (wipe) rmSync(join(dataDir, "member"), { recursive: true, force: true });
+        child = await launch();
+      },
+      stop: () => stopProcess(child).then(removeDir),
+    };
   });
 }
 

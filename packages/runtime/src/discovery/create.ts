@@ -1,4 +1,5 @@
 import { DEFAULT_DISCOVERY_BUCKET, DEFAULT_DISCOVERY_TTL_SECONDS, defaultDiscoveryFile } from "../config.js";
+import { DEFAULT_ETCD_ENDPOINTS, EtcdDiscovery } from "./etcd.js";
 import { FileDiscovery } from "./file.js";
 import { MemoryDiscovery } from "./memory.js";
 import { NatsDiscovery } from "./nats.js";
@@ -19,5 +20,7 @@ export async function createDiscovery(options: DiscoveryOptions): Promise<Discov
         ttlMs,
         ...(options.natsServers === undefined ? {} : { natsServers: options.natsServers }),
       });
+    case "etcd":
+      return EtcdDiscovery.open({ endpoints: options.etcdEndpoints ?? DEFAULT_ETCD_ENDPOINTS, ttlMs });
   }
 }

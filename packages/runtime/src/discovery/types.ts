@@ -1,4 +1,7 @@
-/** A registration that lives until revoked (or, for the file and nats backends, until its owner stops heartbeating). */
+/**
+ * A registration that lives until revoked (or, for the file, nats and etcd backends, until its owner stops
+ * heartbeating).
+ */
 export interface Lease {
   readonly key: string;
   /** Removes the entry at once. */
@@ -26,7 +29,7 @@ export interface Discovery {
   close(): Promise<void>;
 }
 
-export type DiscoveryBackend = "memory" | "file" | "nats";
+export type DiscoveryBackend = "memory" | "file" | "nats" | "etcd";
 
 export interface DiscoveryOptions {
   backend: DiscoveryBackend;
@@ -34,7 +37,9 @@ export interface DiscoveryOptions {
   filePath?: string;
   /** nats backend: server URL(s), comma-separated. */
   natsServers?: string;
-  /** file and nats backends: how long an entry outlives its owner's last heartbeat. */
+  /** etcd backend: client URLs, comma-separated (Dynamo's ETCD_ENDPOINTS). */
+  etcdEndpoints?: string;
+  /** file, nats and etcd backends: how long an entry outlives its owner's last heartbeat (etcd: the lease TTL). */
   ttlMs?: number;
   /** nats backend: KV bucket name. */
   bucket?: string;
