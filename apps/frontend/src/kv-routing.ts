@@ -20,12 +20,12 @@ import {
   type FlagSpec,
   followAddresses,
   followPrefix,
-  followRemoteIndexer,
   formatInstanceId,
   kvEventsSubject,
   newInstanceId,
   parseInstanceKey,
 } from "@kvasir/runtime";
+import { followRemoteIndexer } from "@kvasir/serving";
 import type { Logger } from "@kvasir/telemetry";
 import { HttpError } from "./errors.js";
 import { remoteRouter } from "./remote-router.js";

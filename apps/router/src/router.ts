@@ -12,16 +12,15 @@ import { RouterService } from "@kvasir/protocol";
 import {
   createDiscovery,
   createEventPlane,
-  followRemoteIndexer,
   formatInstanceId,
   instanceKey,
   kvEventsSubject,
   newInstanceId,
-  type RemoteIndexer,
   type Service,
   startConnectServer,
   startStatusServer,
 } from "@kvasir/runtime";
+import { followRemoteIndexer, type RemoteIndexer } from "@kvasir/serving";
 import {
   createKvIndexMetrics,
   createLogger,

@@ -61,7 +61,6 @@ export {
 } from "./identity.js";
 export { type LifecycleLog, runUntilSignal, type Service } from "./lifecycle.js";
 export { type ClientOptions, createClient, transportFor } from "./rpc/client.js";
-export { followRemoteIndexer, type RemoteIndexer } from "./rpc/remote-indexer.js";
 export { type ConnectServer, type ConnectServerOptions, startConnectServer } from "./rpc/server.js";
 export { type StatusServer, type StatusServerOptions, startStatusServer } from "./status-server.js";
 export { kvEventsSubject, loadMetricsSubject, subjectMatches } from "./subjects.js";

@@ -38,6 +38,7 @@ export {
   servingContext,
   type TargetFor,
 } from "./pipeline/types.js";
+export { followRemoteIndexer, type RemoteIndexer } from "./remote-indexer.js";
 export { remoteRouter } from "./remote-router.js";
 export {
   type BusyThresholds,
