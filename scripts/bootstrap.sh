@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Kvasir needs on a fresh Debian machine with Node 20: pnpm, the workspace (which builds the
-# native addon), and — for tests — nats-server and redis-server. Idempotent; sourced by test.sh and serve.sh.
+# native addon), and — for tests — nats-server, redis-server and etcd (etcd-server). Idempotent; sourced by
+# test.sh and serve.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ if [ "$need_services" = "1" ]; then
   missing=()
   command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
       echo "bootstrap: installing ${missing[*]} with apt-get" >&2
