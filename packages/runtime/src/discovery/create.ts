@@ -1,5 +1,6 @@
 import { DEFAULT_DISCOVERY_BUCKET, DEFAULT_DISCOVERY_TTL_SECONDS, defaultDiscoveryFile } from "../config.js";
-import { DEFAULT_ETCD_ENDPOINTS, EtcdDiscovery } from "./etcd.js";
+import { EtcdDiscovery } from "./etcd.js";
+import { DEFAULT_ETCD_ENDPOINTS } from "./etcd-endpoints.js";
 import { FileDiscovery } from "./file.js";
 import { MemoryDiscovery } from "./memory.js";
 import { NatsDiscovery } from "./nats.js";

@@ -1,4 +1,5 @@
 import { Etcd3, type Lease as EtcdLease, EtcdLeaseInvalidError, type Namespace, type Watcher } from "etcd3";
+import { parseEtcdEndpoints } from "./etcd-endpoints.js";
 import type { Discovery, DiscoveryEntry, DiscoveryWatch, Lease } from "./types.js";
 import { WatchState } from "./watch-state.js";
 
@@ -15,8 +16,6 @@ export interface EtcdDiscoveryOptions {
   warn?: (message: string) => void;
 }
 
-/** Dynamo's default, and etcd's own client port. */
-export const DEFAULT_ETCD_ENDPOINTS = "http://127.0.0.1:2379";
 export const DEFAULT_ETCD_ROOT = "kvasir/";
 const DEFAULT_TIMEOUT_MS = 5000;
 const RESTORE_BACKOFF_MS = { first: 200, max: 5000 };
@@ -25,27 +24,6 @@ interface OwnEntry {
   json: string;
   /** The lease the key was last put with: a revoke deletes the key only while it is still attached to it. */
   leaseId?: string;
-}
-
-/** Parses ETCD_ENDPOINTS: comma-separated URLs, `http://` assumed where no scheme is given. */
-export function parseEtcdEndpoints(endpoints: string): string[] {
-  const hosts = endpoints
-    .split(",")
-    .map((host) => host.trim())
-    .filter(Boolean)
-    .map((host) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(host) ? host : `http://${host}`));
-  if (hosts.length === 0) throw new Error("no etcd endpoints given (--etcd-endpoints, ETCD_ENDPOINTS)");
-  for (const host of hosts) {
-    let url: URL;
-    try {
-      url = new URL(host);
-    } catch {
-      throw new Error(`invalid etcd endpoint '${host}': expected a URL like http://127.0.0.1:2379`);
-    }
-    if (url.protocol !== "http:" && url.protocol !== "https:")
-      throw new Error(`invalid etcd endpoint '${host}': the scheme must be http or https`);
-  }
-  return hosts;
 }
 
 /**
