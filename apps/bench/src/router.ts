@@ -18,7 +18,7 @@ import {
   writeBenchResult,
 } from "@kvasir/bench";
 import { serveCommand, start as startServe } from "@kvasir/cli";
-import { DEFAULT_TIMING } from "@kvasir/mocker";
+import { DEFAULT_MOCKER_CONFIG, DEFAULT_TIMING } from "@kvasir/mocker";
 import { FlagError, type FlagSpec, parseFlags } from "@kvasir/runtime";
 import { benchFlags } from "./flags.js";
 
@@ -190,14 +190,18 @@ async function main(): Promise<void> {
     argvs.set(mode, argv);
   }
 
-  const engine = serveCommand.toConfig(
-    parseFlags(serveCommand.flags, argvs.get(modes[0] as string) ?? [], {}),
-  ).worker.engine;
+  // The load model reads the mocker's flags as `kvasir serve` parses them (Dynamo's names), not the worker's config
+  // shape, so it follows --serve-flag overrides without depending on how the worker nests its engine config.
+  const serveValues = parseFlags(serveCommand.flags, argvs.get(modes[0] as string) ?? [], {});
+  const numberFlag = (name: string, fallback: number) => {
+    const value = serveValues[name];
+    return typeof value === "number" ? value : fallback;
+  };
   const loadModel = {
     workers,
-    mockerSpeedup: engine.speedupRatio ?? 1,
+    mockerSpeedup: numberFlag("speedup-ratio", DEFAULT_MOCKER_CONFIG.speedupRatio),
     timing: DEFAULT_TIMING,
-    chunkTokens: engine.maxNumBatchedTokens ?? 8192,
+    chunkTokens: numberFlag("max-num-batched-tokens", DEFAULT_MOCKER_CONFIG.maxNumBatchedTokens),
   };
   const speedup =
     (values.speedup as number | undefined) ??
