@@ -25,7 +25,7 @@ export const workerCommand = {
       servedModelNames: served.length > 0 ? served : [values["model-name"] as string],
       modelPath: (values["model-path"] as string | undefined) ?? defaultModelDir(),
       disaggregationMode: values["disaggregation-mode"] as WorkerConfig["disaggregationMode"],
-      engine: mockerConfigFromFlags(values, profile),
+      engine: { backend: "mocker", mocker: mockerConfigFromFlags(values, profile) },
       host: values.host as string,
       port: values.port as number,
       drainTimeoutSeconds: values["drain-timeout"] as number,

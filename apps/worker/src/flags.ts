@@ -1,6 +1,6 @@
 import type { MockerConfig } from "@kvasir/mocker";
 import type { FlagSpec } from "@kvasir/runtime";
-import type { ZmqPublisherOptions } from "./zmq-publisher.js";
+import type { ZmqPublisherOptions } from "@kvasir/engine-wire";
 
 /** The mocker engine's flags, shared by `kvasir worker --backend mocker` and `kvasir serve`. */
 export const mockerFlags: FlagSpec[] = [

@@ -1,5 +1,4 @@
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import type { EngineRequest } from "@kvasir/mocker";
 import {
   create,
   FinishReason,
@@ -8,55 +7,82 @@ import {
   GenerateResponseSchema,
   type WorkerService,
 } from "@kvasir/protocol";
-import type { EngineDriver, RequestOutput } from "./engine-driver.js";
+import {
+  type Engine,
+  type EngineFinishReason,
+  type EngineOutput,
+  type EngineRequest,
+  InvalidEngineRequest,
+} from "./engine.js";
 
-const finishReasons = {
+const finishReasons: Record<EngineFinishReason, FinishReason> = {
   stop: FinishReason.STOP,
   length: FinishReason.LENGTH,
   cancelled: FinishReason.CANCELLED,
-} as const;
+  error: FinishReason.ERROR,
+};
 
+/** Parses `disagg_params_json`: empty means none; anything but a JSON object is refused. */
+function parseDisaggParams(json: string): Record<string, unknown> | undefined {
+  if (json === "") return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (error) {
+    throw new InvalidEngineRequest(`disagg_params_json is not valid JSON: ${String(error)}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new InvalidEngineRequest("disagg_params_json must be a JSON object");
+  }
+  return Object.fromEntries(Object.entries(value));
+}
+
+/** The engine's view of a kvasir.worker.v1.GenerateRequest; throws InvalidEngineRequest on bad fields. */
 export function toEngineRequest(request: GenerateRequest): EngineRequest {
+  const { stop, sampling } = request;
+  const disaggParams = parseDisaggParams(request.disaggParamsJson);
   return {
-    requestId: request.requestId,
+    // Callers that send none still get a stream the engine can tell apart from the others.
+    requestId: request.requestId || crypto.randomUUID(),
     tokenIds: request.tokenIds,
-    maxTokens: request.stop?.maxTokens ?? 0,
-    ignoreEos: request.stop?.ignoreEos ?? false,
-    stopTokenIds: request.stop?.stopTokenIds ?? [],
-    minTokens: request.stop?.minTokens ?? 0,
-    seed: request.sampling?.seed === undefined ? undefined : Number(request.sampling.seed),
+    params: {
+      maxTokens: stop?.maxTokens ?? 0,
+      minTokens: stop?.minTokens ?? 0,
+      stopTokenIds: stop?.stopTokenIds ?? [],
+      ignoreEos: stop?.ignoreEos ?? false,
+      ...(sampling?.temperature === undefined ? {} : { temperature: sampling.temperature }),
+      ...(sampling?.topP === undefined ? {} : { topP: sampling.topP }),
+      ...(sampling?.topK === undefined ? {} : { topK: sampling.topK }),
+      ...(sampling?.seed === undefined ? {} : { seed: sampling.seed }),
+    },
     priority: request.priority,
-    dpRank: request.dpRank,
-    loraName: request.loraName || undefined,
-    cacheSalt: request.cacheSalt || undefined,
+    ...(request.dpRank === undefined ? {} : { dpRank: request.dpRank }),
+    ...(request.loraName ? { loraName: request.loraName } : {}),
+    ...(request.cacheSalt ? { cacheSalt: request.cacheSalt } : {}),
+    ...(disaggParams ? { disaggParams } : {}),
   };
 }
 
-function toResponse(output: RequestOutput): GenerateResponse {
+export function toResponse(output: EngineOutput): GenerateResponse {
   return create(GenerateResponseSchema, {
     tokenIds: output.tokenIds,
     finishReason: output.finishReason ? finishReasons[output.finishReason] : FinishReason.UNSPECIFIED,
-    usage: {
-      promptTokens: output.promptTokens,
-      completionTokens: output.completionTokens,
-      cachedTokens: output.cachedTokens,
-    },
+    ...(output.usage ? { usage: output.usage } : {}),
+    ...(output.disaggParams ? { disaggParamsJson: JSON.stringify(output.disaggParams) } : {}),
   });
 }
+
+export type GenerateOutcome = "ok" | "cancelled" | "invalid" | "error";
 
 export interface WorkerServiceHooks {
   started(request: GenerateRequest): void;
   /** Called once per stream with its outcome, for metrics and logs. */
-  finished(
-    request: GenerateRequest,
-    outcome: "ok" | "cancelled" | "invalid" | "error",
-    seconds: number,
-  ): void;
+  finished(request: GenerateRequest, outcome: GenerateOutcome, seconds: number): void;
 }
 
-/** The Connect implementation of kvasir.worker.v1.WorkerService over an engine driver. */
+/** The Connect implementation of kvasir.worker.v1.WorkerService over any engine. */
 export function workerServiceImpl(
-  driver: EngineDriver,
+  engine: Engine,
   hooks: WorkerServiceHooks,
 ): ServiceImpl<typeof WorkerService> {
   return {
@@ -64,24 +90,19 @@ export function workerServiceImpl(
       const started = performance.now();
       hooks.started(request);
       // A client that goes away ends the generator at its `yield`, so the outcome is settled in `finally`.
-      let outcome: Parameters<WorkerServiceHooks["finished"]>[1] = "cancelled";
+      let outcome: GenerateOutcome = "cancelled";
       try {
-        const engineRequest = toEngineRequest(request);
-        if (!engineRequest.requestId) engineRequest.requestId = crypto.randomUUID();
-        const invalid = driver.validate(engineRequest);
-        if (invalid) {
+        for await (const output of engine.generate(toEngineRequest(request), context.signal)) {
+          if (output.finishReason) outcome = output.finishReason === "error" ? "error" : "ok";
+          yield toResponse(output);
+        }
+      } catch (error) {
+        if (error instanceof InvalidEngineRequest) {
           outcome = "invalid";
-          throw new ConnectError(invalid, Code.InvalidArgument);
+          throw new ConnectError(error.message, Code.InvalidArgument);
         }
-        try {
-          for await (const output of driver.generate(engineRequest, context.signal)) {
-            if (output.finishReason) outcome = "ok";
-            yield toResponse(output);
-          }
-        } catch (error) {
-          outcome = "error";
-          throw ConnectError.from(error, Code.Internal);
-        }
+        outcome = "error";
+        throw ConnectError.from(error, Code.Internal);
       } finally {
         hooks.finished(request, outcome, (performance.now() - started) / 1000);
       }

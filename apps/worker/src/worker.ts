@@ -1,27 +1,27 @@
-import { MockEngine, type MockerConfig } from "@kvasir/mocker";
-import type { InstanceRecord, ModelDeploymentCard, ModelType } from "@kvasir/protocol";
+import {
+  openZmqKvPublisher,
+  streamsMetadata,
+  type ZmqKvPublisher,
+  type ZmqPublisherOptions,
+} from "@kvasir/engine-wire";
+import type { InstanceRecord } from "@kvasir/protocol";
 import { create, KvEventBatchSchema, LoadMetricsSchema, toBinary, WorkerService } from "@kvasir/protocol";
 import {
-  createDiscovery,
-  createEventPlane,
-  type Discovery,
-  type EventPlane,
-  formatInstanceId,
-  instanceKey,
+  type ComponentHost,
+  type HostDeps,
   kvEventsSubject,
   loadMetricsSubject,
   mdcKey,
-  newInstanceId,
   type RuntimeConfig,
   type Service,
-  startConnectServer,
-  startStatusServer,
+  startComponent,
 } from "@kvasir/runtime";
 import {
   createComponentMetrics,
   createKvStatsMetrics,
   createLogger,
   createMetricsRegistry,
+  flushTracing,
   hierarchyLabels,
   initTracing,
   type MetricsRegistry,
@@ -29,17 +29,20 @@ import {
   setLogLevel,
   traceServerInterceptor,
 } from "@kvasir/telemetry";
-import { EngineDriver } from "./engine-driver.js";
+import type { Engine, EngineListener } from "./engine.js";
+import { createEngine, type EngineConfig } from "./engines/create.js";
+import { buildModelCard, type DisaggregationMode } from "./model-card.js";
 import { workerServiceImpl } from "./worker-service.js";
-import { openZmqKvPublisher, type ZmqKvPublisher, type ZmqPublisherOptions } from "./zmq-publisher.js";
+
+export type { EngineConfig };
 
 export interface WorkerConfig {
   runtime: RuntimeConfig;
   /** First name is the served name; the rest are aliases. */
   servedModelNames: string[];
   modelPath: string;
-  disaggregationMode: "agg" | "prefill" | "decode";
-  engine: Partial<MockerConfig>;
+  disaggregationMode: DisaggregationMode;
+  engine: EngineConfig;
   host: string;
   port: number;
   drainTimeoutSeconds: number;
@@ -47,7 +50,7 @@ export interface WorkerConfig {
   systemPort?: number;
   /** Address registered in discovery for peers to reach this process (`--advertise-host`); a wildcard bind advertises the host's primary address when undefined. */
   advertiseHost?: string;
-  /** Given by tests and by `kvasir serve`; random otherwise. */
+  /** Given by tests and by `kvasir serve`; random otherwise. `deps.instanceId` wins when both are given. */
   instanceId?: bigint;
   /** Publish KV events on ZMQ as vLLM does instead of on the event plane (`--kv-events-publisher zmq`). */
   zmqKvEvents?: ZmqPublisherOptions;
@@ -55,75 +58,113 @@ export interface WorkerConfig {
 
 export interface Worker extends Service {
   readonly instanceId: bigint;
+  /** The advertised URL registered in discovery. */
   readonly url: string;
   readonly component: string;
   /** dynamo_component_* metrics of this worker. */
   readonly metrics: MetricsRegistry;
 }
 
+/** Dynamo's component names: aggregated workers are `backend`; disaggregated ones `prefill` or `decode`. */
 const componentOf = { agg: "backend", prefill: "prefill", decode: "decode" } as const;
-const modelTypesOf: Record<WorkerConfig["disaggregationMode"], ModelType[]> = {
-  agg: ["chat", "completions"],
-  prefill: ["prefill"],
-  decode: ["chat", "completions"],
-};
 
 /**
- * Starts a mocker worker: serves WorkerService.Generate over Connect, registers its instance and Model Deployment
- * Card in discovery, and publishes KV events and load metrics on the event plane.
+ * Starts a worker on the component host: serves WorkerService.Generate over Connect in front of its engine,
+ * registers its instance (under the advertised address) and Model Deployment Card, and publishes KV events and
+ * load metrics. Things start in the order that makes the host's reverse stop right: status server, event sink,
+ * engine, Connect server, registrations; so stop deregisters first, drains streams, then closes the engine, the
+ * sinks and the planes. A start that fails part-way stops what it started.
  */
-export async function start(config: WorkerConfig): Promise<Worker> {
+export async function start(config: WorkerConfig, deps?: HostDeps): Promise<Worker> {
   setLogLevel(config.runtime.logLevel);
   initTracing({ serviceName: "kvasir-worker" });
-  const instanceId = config.instanceId ?? newInstanceId();
-  const { namespace } = config.runtime;
   const component = componentOf[config.disaggregationMode];
-  const log = createLogger("worker", {
-    dynamo_component: component,
-    instance_id: formatInstanceId(instanceId),
-  });
-  const discovery: Discovery = await createDiscovery(config.runtime.discovery);
-  const events: EventPlane = await createEventPlane(config.runtime.eventPlane);
+  const instanceId = deps?.instanceId ?? config.instanceId;
+  const log = createLogger("worker", { dynamo_component: component });
+  return startComponent(
+    {
+      component,
+      runtime: config.runtime,
+      log,
+      flush: flushTracing,
+      ...(config.advertiseHost ? { advertiseHost: config.advertiseHost } : {}),
+      deps: { ...deps, ...(instanceId === undefined ? {} : { instanceId }) },
+    },
+    (host) => serveWorker(config, host, log),
+  );
+}
 
+async function serveWorker(
+  config: WorkerConfig,
+  host: ComponentHost,
+  log: ReturnType<typeof createLogger>,
+): Promise<Worker> {
+  const { namespace, component, instanceId } = host;
   const metrics = createMetricsRegistry(
-    hierarchyLabels({ namespace, component, workerId: formatInstanceId(instanceId) }),
+    hierarchyLabels({ namespace, component, workerId: host.instanceHex }),
   );
   const componentMetrics = createComponentMetrics(metrics);
   const kvStats = createKvStatsMetrics(metrics);
   const endpoint = { dynamo_endpoint: "generate" };
+  const [name] = config.servedModelNames;
 
-  const engine = new MockEngine(config.engine, { workerId: instanceId });
+  // Started first so it reports on everything else until that has stopped.
+  const status =
+    config.systemPort === undefined
+      ? undefined
+      : await host.serveStatus({
+          host: config.host,
+          port: config.systemPort,
+          health: () => ({ model: name }),
+          metrics: () => metricsText(metrics),
+        });
+
+  const engine: Engine = await createEngine(config.engine, {
+    workerId: instanceId,
+    prefill: config.disaggregationMode === "prefill",
+  });
+  const sinks: { zmq?: ZmqKvPublisher } = {};
+  host.onStop("engine", async () => {
+    await engine.close();
+    // After the engine, so its last KV events still go out.
+    await sinks.zmq?.close();
+  });
+  const zmq = config.zmqKvEvents
+    ? await openZmqKvPublisher(config.zmqKvEvents, engine.capacity.dataParallelSize)
+    : undefined;
+  sinks.zmq = zmq;
+  const card = buildModelCard(config, engine.capacity);
+
   const kvSubject = kvEventsSubject(namespace, component);
   const metricsSubject = loadMetricsSubject(namespace, component);
-  const zmq: ZmqKvPublisher | undefined = config.zmqKvEvents
-    ? await openZmqKvPublisher(config.zmqKvEvents, engine.config.dataParallelSize)
-    : undefined;
-  const driver = new EngineDriver(engine, {
+  const listener: EngineListener = {
     kvEvents: zmq
       ? (batch) => zmq.publish(batch)
       : (batch) =>
-          events.publish(
+          host.events.publish(
             kvSubject,
             toBinary(KvEventBatchSchema, create(KvEventBatchSchema, { events: batch })),
           ),
     loadMetrics: (ranks) => {
-      for (const m of ranks) events.publish(metricsSubject, toBinary(LoadMetricsSchema, m));
+      for (const m of ranks) host.events.publish(metricsSubject, toBinary(LoadMetricsSchema, m));
       const active = ranks.reduce((sum, m) => sum + Number(m.activeKvBlocks), 0);
       const total = ranks.reduce((sum, m) => sum + Number(m.totalKvBlocks), 0);
       kvStats.activeBlocks.set(active);
       kvStats.totalBlocks.set(total);
       kvStats.gpuCacheUsagePercent.set(total > 0 ? active / total : 0);
     },
-  });
+  };
+  host.onStop("engine listener", engine.subscribe(listener));
 
-  const server = await startConnectServer({
+  const server = await host.serveConnect({
     host: config.host,
     port: config.port,
+    drainMs: config.drainTimeoutSeconds * 1000,
     interceptors: [traceServerInterceptor()],
-    routes: (router) =>
-      router.service(
+    routes: (routes) =>
+      routes.service(
         WorkerService,
-        workerServiceImpl(driver, {
+        workerServiceImpl(engine, {
           started: () => componentMetrics.inflightRequests.inc(endpoint),
           finished: (request, outcome, seconds) => {
             componentMetrics.inflightRequests.dec(endpoint);
@@ -137,85 +178,40 @@ export async function start(config: WorkerConfig): Promise<Worker> {
         }),
       ),
   });
+  host.onStop("drain log", () => log.info("draining", { active_requests: engine.activeRequests }));
 
-  const engineConfig = engine.config;
-  const [name, ...aliases] = config.servedModelNames;
-  if (!name) throw new Error("a worker needs a served model name");
-  const card: ModelDeploymentCard = {
-    name,
-    aliases,
-    tokenizerPath: config.modelPath,
-    contextLength: engineConfig.maxModelLen,
-    kvCacheBlockSize: engineConfig.blockSize,
-    modelTypes: modelTypesOf[config.disaggregationMode],
-    runtimeConfig: {
-      totalKvBlocks: engineConfig.numGpuBlocks,
-      maxNumSeqs: engineConfig.maxNumSeqs,
-      maxNumBatchedTokens: engineConfig.maxNumBatchedTokens,
-      dataParallelSize: engineConfig.dataParallelSize,
-    },
-  };
   const record: InstanceRecord = {
     address: server.url,
     transport: "connect-h2c",
     metadata: {
-      model: name,
-      data_parallel_size: String(engineConfig.dataParallelSize),
+      model: card.name,
+      data_parallel_size: String(card.runtimeConfig.dataParallelSize),
       // Where a ZMQ subscriber finds this worker's vLLM-style KV event streams (one per dp rank).
-      ...(zmq
-        ? {
-            zmq_kv_events_endpoints: zmq.endpoints.join(","),
-            zmq_kv_events_replay_endpoints: zmq.replayEndpoints.join(","),
-          }
-        : {}),
+      ...(zmq ? streamsMetadata(zmq.endpoints, zmq.replayEndpoints) : {}),
     },
   };
-  const identity = { namespace, component, endpoint: "generate", instanceId };
-  const leases = await Promise.all([
-    discovery.register(instanceKey(identity), record),
-    discovery.register(mdcKey(namespace, name, instanceId), card),
-  ]);
-  let draining = false;
-  const status =
-    config.systemPort === undefined
-      ? undefined
-      : await startStatusServer({
-          host: config.host,
-          port: config.systemPort,
-          health: () => ({ ready: !draining, instance_id: formatInstanceId(instanceId), model: name }),
-          metrics: () => metricsText(metrics),
-        });
+  await host.register(mdcKey(namespace, card.name, instanceId), card);
+  await host.registerInstance("generate", record);
   // Announce the empty cache so routers know the worker's capacity before its first request.
-  driver.publishLoadMetrics();
+  listener.loadMetrics(engine.loadMetrics());
   log.info("worker ready", {
     url: server.url,
-    model: name,
+    local_url: server.localUrl,
+    instance_id: host.instanceHex,
+    model: card.name,
     namespace,
     ...(status ? { status_url: status.url } : {}),
     ...(zmq ? { zmq_endpoints: zmq.endpoints, zmq_replay_endpoints: zmq.replayEndpoints } : {}),
   });
 
-  let stopping: Promise<void> | undefined;
   return {
     instanceId,
     url: server.url,
     component,
     metrics,
-    stop() {
-      stopping ??= (async () => {
-        draining = true;
-        // Deregister first so no router picks this worker while its streams drain.
-        await Promise.all(leases.map((lease) => lease.revoke()));
-        log.info("draining", { active_requests: driver.activeRequests });
-        await server.close({ graceMs: config.drainTimeoutSeconds * 1000 });
-        await driver.idle();
-        await zmq?.close();
-        await status?.close();
-        await events.flush();
-        await Promise.all([events.close(), discovery.close()]);
-        log.info("stopped");
-      })();
-      return stopping;
+    async stop() {
+      await host.stop();
+      log.info("stopped");
     },
   };
 }

@@ -1,0 +1,101 @@
+// What the worker needs from an engine, whatever runs behind it: the mocker today, vLLM or SGLang adapters next.
+// Token ids in, token id deltas out; KV events and load metrics pushed to a listener; the engine's capacity for the
+// Model Deployment Card. The worker service and the worker's wiring talk only to this interface.
+import type { KvEvent, LoadMetrics } from "@kvasir/protocol";
+
+/** Sampling and stop conditions of one request. */
+export interface EngineParams {
+  /** Most tokens to generate; > 0. */
+  maxTokens: number;
+  /** Stop tokens are ignored until this many tokens are out. */
+  minTokens: number;
+  stopTokenIds: readonly number[];
+  ignoreEos: boolean;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  seed?: bigint;
+}
+
+/** One request as every engine takes it. */
+export interface EngineRequest {
+  requestId: string;
+  tokenIds: readonly number[];
+  params: EngineParams;
+  /** Higher runs earlier when the engine queues. */
+  priority: number;
+  /** The data-parallel rank the router chose; the engine picks one when absent. */
+  dpRank?: number;
+  loraName?: string;
+  cacheSalt?: string;
+  /**
+   * Disaggregation: the transfer parameters a prefill worker returned (vLLM `kv_transfer_params`, SGLang
+   * bootstrap fields), for a decode engine to pull the prompt's KV blocks.
+   */
+  disaggParams?: Record<string, unknown>;
+}
+
+export type EngineFinishReason = "stop" | "length" | "cancelled" | "error";
+
+export interface EngineUsage {
+  promptTokens: number;
+  completionTokens: number;
+  /** Prompt tokens found in the engine's prefix cache. */
+  cachedTokens: number;
+}
+
+/** One step of a request's output. */
+export interface EngineOutput {
+  /** Token ids generated since the previous output. */
+  tokenIds: number[];
+  /** Set on the last output only. */
+  finishReason?: EngineFinishReason;
+  usage?: EngineUsage;
+  /** Set by prefill engines on the last output: what the decode worker needs to pull the KV blocks. */
+  disaggParams?: Record<string, unknown>;
+}
+
+/** What the engine offers, as the Model Deployment Card and the routers need it. */
+export interface EngineCapacity {
+  /** Tokens per KV block. */
+  blockSize: number;
+  /** KV blocks per data-parallel rank. */
+  totalKvBlocks: number;
+  maxNumSeqs: number;
+  maxNumBatchedTokens: number;
+  dataParallelSize: number;
+  /** Longest prompt plus output, in tokens. */
+  contextLength: number;
+}
+
+/** Where an engine reports its cache changes and load. Implementations must not throw. */
+export interface EngineListener {
+  /** Cache changes, in order, as Kvasir events stamped with the worker id and dp rank. */
+  kvEvents(batch: KvEvent[]): void;
+  /** The load of each dp rank, after every change worth telling routers about. */
+  loadMetrics(ranks: LoadMetrics[]): void;
+}
+
+/** The engine refuses the request as it stands (maps to Connect's InvalidArgument). */
+export class InvalidEngineRequest extends Error {
+  override readonly name = "InvalidEngineRequest";
+}
+
+export interface Engine {
+  readonly capacity: EngineCapacity;
+  /** Requests the engine holds now (waiting or running). */
+  readonly activeRequests: number;
+  /**
+   * Streams the request's outputs. Throws InvalidEngineRequest (on the first `next()`) when the engine refuses
+   * it. Aborting `signal`, or leaving the stream early, aborts the request and frees its blocks.
+   */
+  generate(request: EngineRequest, signal: AbortSignal): AsyncIterable<EngineOutput>;
+  /** Aborts a request; a no-op when the engine does not hold it. */
+  abort(requestId: string): void;
+  /** Sends KV events and load metrics to `listener` from now on; returns the function that stops that. */
+  subscribe(listener: EngineListener): () => void;
+  /** The load of each dp rank now. */
+  loadMetrics(): LoadMetrics[];
+  /** Aborts every request and stops the engine; resolves once nothing runs. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,21 @@
+import type { MockerConfig } from "@kvasir/mocker";
+import type { Engine } from "../engine.js";
+import { MockerEngine } from "./mocker.js";
+
+/** Which engine runs behind the worker, with that engine's own settings (`--backend`). */
+export type EngineConfig = { backend: "mocker"; mocker: Partial<MockerConfig> };
+
+export interface EngineContext {
+  /** Stamped on KV events and load metrics. */
+  workerId: bigint;
+  /** The engine serves the prefill side of disaggregated serving and returns transfer parameters. */
+  prefill: boolean;
+}
+
+/** Starts the configured engine. */
+export async function createEngine(config: EngineConfig, context: EngineContext): Promise<Engine> {
+  switch (config.backend) {
+    case "mocker":
+      return new MockerEngine(config.mocker, context);
+  }
+}

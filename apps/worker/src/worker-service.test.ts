@@ -1,0 +1,54 @@
+import { create, FinishReason, GenerateRequestSchema } from "@kvasir/protocol";
+import { describe, expect, it } from "vitest";
+import { InvalidEngineRequest } from "./engine.js";
+import { toEngineRequest, toResponse } from "./worker-service.js";
+
+describe("protocol <-> engine mapping", () => {
+  it("maps sampling, stop conditions, routing hints and transfer parameters", () => {
+    const request = toEngineRequest(
+      create(GenerateRequestSchema, {
+        requestId: "r",
+        tokenIds: [1, 2],
+        sampling: { temperature: 0.5, seed: 7n },
+        stop: { maxTokens: 9, minTokens: 2, stopTokenIds: [3], ignoreEos: true },
+        priority: 4,
+        dpRank: 1,
+        loraName: "adapter",
+        disaggParamsJson: '{"remote_engine_id":"e"}',
+      }),
+    );
+    expect(request).toMatchObject({
+      requestId: "r",
+      params: { maxTokens: 9, minTokens: 2, stopTokenIds: [3], ignoreEos: true, temperature: 0.5, seed: 7n },
+      priority: 4,
+      dpRank: 1,
+      loraName: "adapter",
+      disaggParams: { remote_engine_id: "e" },
+    });
+    expect(request.cacheSalt).toBeUndefined();
+  });
+
+  it("names requests that come without an id and refuses transfer parameters that are not a JSON object", () => {
+    expect(toEngineRequest(create(GenerateRequestSchema, { tokenIds: [1] })).requestId).not.toBe("");
+    for (const json of ["{", "[1]", "3"]) {
+      expect(() => toEngineRequest(create(GenerateRequestSchema, { disaggParamsJson: json }))).toThrow(
+        InvalidEngineRequest,
+      );
+    }
+  });
+
+  it("maps outputs, the finish reason and transfer parameters back", () => {
+    const last = toResponse({
+      tokenIds: [5],
+      finishReason: "length",
+      usage: { promptTokens: 2, completionTokens: 1, cachedTokens: 0 },
+      disaggParams: { a: 1 },
+    });
+    expect(last.finishReason).toBe(FinishReason.LENGTH);
+    expect(JSON.parse(last.disaggParamsJson)).toEqual({ a: 1 });
+    const middle = toResponse({ tokenIds: [6] });
+    expect(middle.finishReason).toBe(FinishReason.UNSPECIFIED);
+    expect(middle.usage).toBeUndefined();
+    expect(middle.disaggParamsJson).toBe("");
+  });
+});
