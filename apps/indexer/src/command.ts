@@ -51,7 +51,7 @@ export const indexerCommand = {
       runtime,
       host: values.host as string,
       port: values.port as number,
-      httpPort: values["http-port"] as number,
+      systemPort: values["http-port"] as number,
       blockSize,
       ...(backend ? { backend } : {}),
       kvEventComponents: values["kv-events-component"] as string[],

@@ -1,11 +1,6 @@
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter, type ServiceImpl } from "@connectrpc/connect";
 import { computeLocalHashes, type WorkerMatch } from "@kvasir/kv";
-import {
-  create,
-  type FindMatchesRequest,
-  FindMatchesResponseSchema,
-  type IndexerService,
-} from "@kvasir/protocol";
+import { create, type FindMatchesRequest, FindMatchesResponseSchema, IndexerService } from "@kvasir/protocol";
 
 /** The local block hashes a request names: given directly, or hashed here from its token ids. */
 export function requestLocalHashes(request: FindMatchesRequest, blockSize: number): BigUint64Array {
@@ -37,4 +32,12 @@ export function indexerServiceImpl(
       });
     },
   };
+}
+
+/** The Connect routes of the indexer: IndexerService over the index, each lookup timed. */
+export function indexerRoutes(
+  blockSize: number,
+  findMatches: (localHashes: BigUint64Array) => WorkerMatch[],
+): (router: ConnectRouter) => void {
+  return (router) => router.service(IndexerService, indexerServiceImpl(blockSize, findMatches));
 }

@@ -72,8 +72,15 @@ export class SnapshotStore {
     });
   }
 
+  /** Connects once; when Redis cannot be reached, gives up (no reconnect left scheduled) and says where. */
   async connect(): Promise<void> {
-    await this.redis.connect();
+    try {
+      await this.redis.connect();
+    } catch (error) {
+      this.redis.disconnect();
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`cannot connect to Redis at ${this.where()}: ${reason}`);
+    }
   }
 
   async save(snapshot: Snapshot): Promise<void> {
@@ -107,5 +114,11 @@ export class SnapshotStore {
 
   async close(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  // host:port only: a URL's password does not belong in a log line.
+  private where(): string {
+    const { host, port } = this.redis.options;
+    return `${host}:${port}`;
   }
 }

@@ -61,11 +61,16 @@ export class Snapshotter {
     return this.writing;
   }
 
-  /** Stops the timer and writes a final snapshot of the state as it is now. */
-  async close(): Promise<void> {
+  /** Stops the timer and waits for a write in flight; takes no more snapshots on its own. */
+  async stop(): Promise<void> {
     clearInterval(this.timer);
     this.again = false;
     await this.writing;
+  }
+
+  /** Stops, then writes a final snapshot of the state as it is now. */
+  async close(): Promise<void> {
+    await this.stop();
     await this.take();
   }
 }
