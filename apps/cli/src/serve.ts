@@ -1,7 +1,18 @@
-import { type FrontendConfig, frontendCommand, start as startFrontend } from "@kvasir/frontend";
-import { type FlagSpec, newInstanceId, type Service } from "@kvasir/runtime";
+import {
+  type FrontendConfig,
+  frontendConfigFromFlags,
+  frontendFlags,
+  start as startFrontend,
+} from "@kvasir/frontend";
+import { defineFlags, type FlagValues, newInstanceId, type RefusedFlag, type Service } from "@kvasir/runtime";
 import { createLogger, initTracing } from "@kvasir/telemetry";
-import { start as startWorker, type Worker, type WorkerConfig, workerCommand } from "@kvasir/worker";
+import {
+  start as startWorker,
+  type Worker,
+  type WorkerConfig,
+  workerCommandFlags,
+  workerConfigFromFlags,
+} from "@kvasir/worker";
 
 export interface ServeConfig {
   frontend: FrontendConfig;
@@ -14,8 +25,26 @@ export interface Serving extends Service {
   readonly workers: readonly Worker[];
 }
 
-/** Flags the frontend and the worker both define; `serve` takes them once. */
-const shared = new Set(frontendCommand.flags.map((flag) => flag.name));
+// The worker binds loopback on a free port inside `serve`, so its --host and --port are not offered.
+const { host: _host, port: _port, ...workerDefs } = workerCommandFlags.defs;
+
+/**
+ * `kvasir serve`'s flags: the frontend's and the worker's (a flag both define is taken once and means the same to
+ * both), and the number of workers.
+ */
+export const serveFlags = defineFlags(
+  {
+    ...frontendFlags.defs,
+    ...workerDefs,
+    workers: { type: "number", default: 2, integer: true, positive: true, help: "Mocker workers to start" },
+  },
+  uniqueRefusals([...frontendFlags.refused, ...workerCommandFlags.refused]),
+);
+
+function uniqueRefusals(refused: RefusedFlag[]): RefusedFlag[] {
+  const byName = new Map(refused.map((flag) => [flag.name, flag]));
+  return [...byName.values()];
+}
 
 /**
  * `kvasir serve`: frontend, router and N mocker workers in one process. With no flags everything runs over the
@@ -24,20 +53,21 @@ const shared = new Set(frontendCommand.flags.map((flag) => flag.name));
 export const serveCommand = {
   name: "serve",
   summary: "Run frontend, router and mocker workers in one process (the embedded default).",
-  flags: [
-    ...frontendCommand.flags,
-    ...workerCommand.flags.filter(
-      (flag) => !shared.has(flag.name) && flag.name !== "host" && flag.name !== "port",
-    ),
-    { name: "workers", type: "number", default: 2, help: "Mocker workers to start" },
-  ] as FlagSpec[],
-  toConfig(values: Record<string, unknown>): ServeConfig {
-    const worker = workerCommand.toConfig({ ...values, host: "127.0.0.1", port: 0 });
-    const frontend = frontendCommand.toConfig(values);
+  flags: serveFlags.specs,
+  refused: serveFlags.refused,
+  toConfig(values: FlagValues): ServeConfig {
+    const flags = serveFlags.read(values);
+    // One status server per process: the frontend's. Workers in the same process would collide on the port.
+    const { systemPort: _systemPort, ...worker } = workerConfigFromFlags({
+      ...values,
+      host: "127.0.0.1",
+      port: 0,
+    });
+    const frontend = frontendConfigFromFlags(values);
     return {
       frontend: { ...frontend, modelPath: frontend.modelPath ?? worker.modelPath },
       worker,
-      workers: values.workers as number,
+      workers: flags.workers,
     };
   },
   start,

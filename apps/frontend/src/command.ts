@@ -1,5 +1,4 @@
 import type { Command } from "@kvasir/runtime";
-import { runtimeFlags } from "@kvasir/runtime";
 import { type FrontendConfig, frontendConfigFromFlags, frontendFlags } from "./config.js";
 import { type Frontend, start } from "./server.js";
 
@@ -8,7 +7,8 @@ export const frontendCommand: Command<FrontendConfig> & { start(config: Frontend
   {
     name: "frontend",
     summary: "Serve the OpenAI-compatible HTTP API and route requests to the workers found in discovery.",
-    flags: [...runtimeFlags, ...frontendFlags],
+    flags: frontendFlags.specs,
+    refused: frontendFlags.refused,
     toConfig: frontendConfigFromFlags,
     start,
   };

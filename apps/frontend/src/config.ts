@@ -1,13 +1,25 @@
+import { DEFAULT_KV_BLOCK_SIZE, kvRouterRefusedFlags } from "@kvasir/kv";
 import {
   REASONING_PARSERS,
   type ReasoningParserName,
   TOOL_CALL_PARSERS,
   type ToolCallParserName,
 } from "@kvasir/llm";
-import { type FlagSpec, type RuntimeConfig, runtimeConfigFromFlags } from "@kvasir/runtime";
+import {
+  advertiseFlags,
+  advertiseHostFromFlags,
+  defineFlags,
+  drainFlags,
+  FlagError,
+  type FlagValues,
+  type RuntimeConfig,
+  runtimeConfigFromFlags,
+  runtimeFlags,
+  statusFlags,
+  systemPortFromFlags,
+} from "@kvasir/runtime";
+import { type BusyThresholds, type RouterMode, routerModes } from "@kvasir/serving";
 import { type KvRoutingConfig, kvRoutingConfigFromFlags, kvRoutingFlags } from "./kv-routing.js";
-import type { BusyThresholds } from "./load-tracker.js";
-import { type RouterMode, routerModes } from "./route-request.js";
 
 export interface FrontendConfig {
   runtime: RuntimeConfig;
@@ -39,83 +51,157 @@ export interface FrontendConfig {
   blockSize?: number;
 }
 
-export const frontendFlags: FlagSpec[] = [
+/** `kvasir frontend`'s own flags (the runtime's, status, drain and advertise fragments are composed in). */
+export const frontendFlags = defineFlags(
   {
-    name: "http-host",
-    type: "string",
-    default: "0.0.0.0",
-    env: "DYN_HTTP_HOST",
-    help: "Address the HTTP server binds",
+    ...runtimeFlags.defs,
+    "http-host": {
+      type: "string",
+      default: "0.0.0.0",
+      env: "DYN_HTTP_HOST",
+      help: "Address the OpenAI-compatible HTTP server binds",
+      dynamo: true,
+    },
+    "http-port": {
+      type: "number",
+      default: 8000,
+      integer: true,
+      min: 0,
+      max: 65535,
+      env: "DYN_HTTP_PORT",
+      help: "Port of the OpenAI-compatible HTTP server (the API only; status is on --system-port)",
+      dynamo: true,
+    },
+    ...statusFlags.defs,
+    ...advertiseFlags.defs,
+    "router-mode": {
+      type: "string",
+      default: "round-robin",
+      choices: routerModes,
+      env: "DYN_ROUTER_MODE",
+      help: "How a worker is chosen for each request",
+      dynamo: true,
+      differs: "No device-aware-weighted or power-of-two mode yet (issue 18 covers routing cost models)",
+    },
+    "kv-cache-block-size": {
+      type: "number",
+      integer: true,
+      positive: true,
+      env: "DYN_KV_CACHE_BLOCK_SIZE",
+      help: `Tokens per KV block used for routing, overriding the workers' model cards (default: each card's, else ${DEFAULT_KV_BLOCK_SIZE})`,
+      dynamo: true,
+    },
+    "model-path": {
+      type: "string",
+      help: "Directory with tokenizer.json and tokenizer_config.json, overriding the workers' model cards",
+      dynamo: true,
+      differs: "A local directory only; Hugging Face ids are not downloaded (issue 13)",
+    },
+    "request-timeout": {
+      type: "number",
+      default: 600,
+      positive: true,
+      help: "Seconds a request may take before a 504",
+    },
+    "max-body-bytes": {
+      type: "number",
+      default: 8 * 1024 * 1024,
+      integer: true,
+      positive: true,
+      help: "Largest request body accepted",
+      dynamo: "DYN_HTTP_BODY_LIMIT_MB (env only)",
+      differs: "In bytes, default 8 MiB (Dynamo: 192 MB): a chat request near the limit is already an abuse",
+    },
+    "migration-limit": {
+      type: "number",
+      default: 3,
+      integer: true,
+      min: 0,
+      env: "DYN_MIGRATION_LIMIT",
+      help: "Times a request moves to another worker when its worker fails mid-stream (0 turns migration off)",
+      dynamo: true,
+      differs:
+        "Default 3 (Dynamo: 0, off): a worker lost mid-stream should not fail requests that another worker can continue",
+    },
+    "dyn-reasoning-parser": {
+      type: "string",
+      choices: REASONING_PARSERS,
+      help: "Split reasoning blocks out of chat output into reasoning_content",
+      dynamo: true,
+      differs: "Taken by the frontend (Dynamo: by the workers); only qwen3 and deepseek_r1 so far (issue 16)",
+    },
+    "dyn-tool-call-parser": {
+      type: "string",
+      choices: TOOL_CALL_PARSERS,
+      help: "Parse tool calls out of chat output into tool_calls",
+      dynamo: true,
+      differs: "Taken by the frontend (Dynamo: by the workers); only hermes so far (issue 16)",
+    },
+    "enable-anthropic-api": {
+      type: "boolean",
+      default: true,
+      help: "Serve the Anthropic Messages API (/v1/messages); it cannot be turned off yet",
+      dynamo: true,
+      differs: "Default on (Dynamo: off); --no-enable-anthropic-api is refused until issue 16 gates the API",
+    },
+    "active-decode-blocks-threshold": {
+      type: "number",
+      min: 0,
+      max: 1,
+      help: "Refuse new requests (503) while every worker uses more than this fraction (0-1) of its KV blocks",
+      dynamo: true,
+    },
+    "active-prefill-tokens-threshold": {
+      type: "number",
+      min: 0,
+      help: "Refuse new requests (503) while every worker has more than this many prompt tokens waiting for prefill",
+      dynamo: true,
+    },
+    ...drainFlags.defs,
+    ...kvRoutingFlags.defs,
   },
-  { name: "http-port", type: "number", default: 8000, env: "DYN_HTTP_PORT", help: "Port of the HTTP server" },
-  {
-    name: "router-mode",
-    type: "string",
-    default: "round-robin",
-    choices: [...routerModes],
-    help: "How a worker is chosen for each request",
-  },
-  {
-    name: "model-path",
-    type: "string",
-    help: "Directory with tokenizer.json and tokenizer_config.json, overriding the workers' model cards",
-  },
-  { name: "request-timeout", type: "number", default: 600, help: "Seconds a request may take before a 504" },
-  { name: "max-body-bytes", type: "number", default: 8 * 1024 * 1024, help: "Largest request body accepted" },
-  {
-    name: "migration-limit",
-    type: "number",
-    default: 3,
-    help: "Times a request moves to another worker when its worker fails mid-stream (0 turns migration off)",
-  },
-  {
-    name: "dyn-reasoning-parser",
-    type: "string",
-    choices: [...REASONING_PARSERS],
-    help: "Split reasoning blocks out of chat output into reasoning_content",
-  },
-  {
-    name: "dyn-tool-call-parser",
-    type: "string",
-    choices: [...TOOL_CALL_PARSERS],
-    help: "Parse tool calls out of chat output into tool_calls",
-  },
-  {
-    name: "active-decode-blocks-threshold",
-    type: "number",
-    help: "Refuse new requests (503) while every worker uses more than this fraction (0-1) of its KV blocks",
-  },
-  {
-    name: "active-prefill-tokens-threshold",
-    type: "number",
-    help: "Refuse new requests (503) while every worker has more than this many prompt tokens waiting for prefill",
-  },
-  { name: "drain-timeout", type: "number", default: 30, help: "Seconds to let streams finish on SIGTERM" },
-  ...kvRoutingFlags,
-];
+  [
+    ...kvRouterRefusedFlags,
+    {
+      name: "strip-anthropic-preamble",
+      message: "Kvasir does not strip the Anthropic billing preamble yet (issue 16)",
+    },
+    {
+      name: "enable-streaming-tool-dispatch",
+      message: "Kvasir does not dispatch tool calls while streaming yet (issue 16)",
+    },
+  ],
+);
 
-export function frontendConfigFromFlags(values: Record<string, unknown>): FrontendConfig {
+export function frontendConfigFromFlags(values: FlagValues): FrontendConfig {
+  const flags = frontendFlags.read(values);
+  if (!flags["enable-anthropic-api"])
+    throw new FlagError(
+      "--no-enable-anthropic-api: Kvasir always serves the Anthropic API until issue 16 gates it",
+    );
   const config: FrontendConfig = {
     runtime: runtimeConfigFromFlags(values),
-    httpHost: values["http-host"] as string,
-    httpPort: values["http-port"] as number,
-    routerMode: values["router-mode"] as RouterMode,
-    requestTimeoutSeconds: values["request-timeout"] as number,
-    maxBodyBytes: values["max-body-bytes"] as number,
-    migrationLimit: values["migration-limit"] as number,
-    drainTimeoutSeconds: values["drain-timeout"] as number,
+    httpHost: flags["http-host"],
+    httpPort: flags["http-port"],
+    routerMode: flags["router-mode"],
+    requestTimeoutSeconds: flags["request-timeout"],
+    maxBodyBytes: flags["max-body-bytes"],
+    migrationLimit: flags["migration-limit"],
+    drainTimeoutSeconds: flags["drain-timeout"],
     busyThresholds: {},
     kvRouting: kvRoutingConfigFromFlags(values),
   };
-  const blocks = values["active-decode-blocks-threshold"] as number | undefined;
+  const blocks = flags["active-decode-blocks-threshold"];
   if (blocks !== undefined) config.busyThresholds.activeDecodeBlocks = blocks;
-  const prefill = values["active-prefill-tokens-threshold"] as number | undefined;
+  const prefill = flags["active-prefill-tokens-threshold"];
   if (prefill !== undefined) config.busyThresholds.activePrefillTokens = prefill;
-  const modelPath = values["model-path"] as string | undefined;
-  if (modelPath) config.modelPath = modelPath;
-  const reasoningParser = values["dyn-reasoning-parser"] as ReasoningParserName | undefined;
-  if (reasoningParser) config.reasoningParser = reasoningParser;
-  const toolCallParser = values["dyn-tool-call-parser"] as ToolCallParserName | undefined;
-  if (toolCallParser) config.toolCallParser = toolCallParser;
+  if (flags["model-path"]) config.modelPath = flags["model-path"];
+  if (flags["dyn-reasoning-parser"]) config.reasoningParser = flags["dyn-reasoning-parser"];
+  if (flags["dyn-tool-call-parser"]) config.toolCallParser = flags["dyn-tool-call-parser"];
+  if (flags["kv-cache-block-size"] !== undefined) config.blockSize = flags["kv-cache-block-size"];
+  const advertiseHost = advertiseHostFromFlags(values);
+  if (advertiseHost) config.advertiseHost = advertiseHost;
+  const systemPort = systemPortFromFlags(values);
+  if (systemPort !== undefined) config.systemPort = systemPort;
   return config;
 }

@@ -7,7 +7,8 @@ export const routerCommand: Command<RouterConfig> & { start(config: RouterConfig
   name: "router",
   summary:
     "Run the standalone KV-aware router: RouterService (BestWorker, Generate, ...) over Connect and gRPC.",
-  flags: routerFlags,
+  flags: routerFlags.specs,
+  refused: routerFlags.refused,
   toConfig: routerConfigFromFlags,
   start,
 };

@@ -1,10 +1,23 @@
-import { type KvRouterSettings, kvRouterFlags, kvRouterSettingsFromFlags } from "@kvasir/kv";
 import {
-  type FlagSpec,
+  DEFAULT_KV_BLOCK_SIZE,
+  type KvRouterSettings,
+  kvRouterFlags,
+  kvRouterRefusedFlags,
+  kvRouterSettingsFromFlags,
+} from "@kvasir/kv";
+import {
+  advertiseFlags,
+  advertiseHostFromFlags,
+  defineFlags,
+  drainFlags,
+  FlagError,
   type FlagValues,
   type RuntimeConfig,
   runtimeConfigFromFlags,
   runtimeFlags,
+  serverFlags,
+  statusFlags,
+  systemPortFromFlags,
 } from "@kvasir/runtime";
 
 export interface RouterConfig {
@@ -25,49 +38,68 @@ export interface RouterConfig {
   instanceId?: bigint;
 }
 
-export const routerAppFlags: FlagSpec[] = [
+/** `kvasir router`'s flags: the runtime's, server, status, drain, advertise, its own and the KV router's. */
+export const routerFlags = defineFlags(
   {
-    name: "kv-cache-block-size",
-    type: "number",
-    env: "DYN_KV_CACHE_BLOCK_SIZE",
-    help: "Tokens per KV block (default: each worker's model card)",
+    ...runtimeFlags.defs,
+    ...serverFlags.defs,
+    ...statusFlags.defs,
+    ...advertiseFlags.defs,
+    ...drainFlags.defs,
+    "kv-cache-block-size": {
+      type: "number",
+      integer: true,
+      positive: true,
+      env: ["DYN_KV_CACHE_BLOCK_SIZE", "DYN_ROUTER_BLOCK_SIZE"],
+      aliases: ["router-block-size"],
+      help: `Tokens per KV block (default: each worker's model card, else ${DEFAULT_KV_BLOCK_SIZE})`,
+      dynamo: "--router-block-size (dynamo.router), --kv-cache-block-size (dynamo.frontend)",
+    },
+    "worker-component": {
+      type: "string",
+      default: "backend",
+      help: "Component of the workers to route to (backend, prefill, decode)",
+    },
+    endpoint: {
+      type: "string",
+      help: "Workers' endpoint as namespace.component.generate; sets --namespace and --worker-component",
+      dynamo: true,
+    },
+    ...kvRouterFlags,
   },
-  {
-    name: "worker-component",
-    type: "string",
-    default: "backend",
-    help: "Component of the workers to route to (backend, prefill, decode)",
-  },
-  { name: "host", type: "string", default: "127.0.0.1", help: "Address the Connect server binds" },
-  { name: "port", type: "number", default: 0, help: "Port of the Connect server (0 picks a free one)" },
-  {
-    name: "system-port",
-    type: "number",
-    env: "DYN_SYSTEM_PORT",
-    help: "Port of the status server with /health and /metrics (none when unset)",
-  },
-  { name: "drain-timeout", type: "number", default: 30, help: "Seconds to let streams finish on SIGTERM" },
-];
+  kvRouterRefusedFlags,
+);
 
-export const routerFlags: FlagSpec[] = [...runtimeFlags, ...routerAppFlags, ...kvRouterFlags];
+/** Dynamo's `namespace.component.endpoint`; Kvasir's workers serve one endpoint, `generate`. */
+function parseEndpoint(text: string): { namespace: string; component: string } {
+  const parts = text.replace(/^dyn:\/\//, "").split(".");
+  const [namespace, component, endpoint] = parts;
+  if (parts.length !== 3 || !namespace || !component || endpoint !== "generate")
+    throw new FlagError(`--endpoint must be namespace.component.generate, got '${text}'`);
+  return { namespace, component };
+}
 
 export function routerConfigFromFlags(values: FlagValues): RouterConfig {
-  const blockSize = values["kv-cache-block-size"];
-  if (
-    blockSize !== undefined &&
-    !(typeof blockSize === "number" && Number.isInteger(blockSize) && blockSize > 0)
-  ) {
-    throw new Error(`--kv-cache-block-size must be a positive whole number, got ${String(blockSize)}`);
+  const flags = routerFlags.read(values);
+  const runtime = runtimeConfigFromFlags(values);
+  let workerComponent = flags["worker-component"];
+  if (flags.endpoint !== undefined) {
+    const target = parseEndpoint(flags.endpoint);
+    runtime.namespace = target.namespace;
+    workerComponent = target.component;
   }
-  const systemPort = values["system-port"];
-  return {
-    runtime: runtimeConfigFromFlags(values),
-    router: kvRouterSettingsFromFlags(values),
-    ...(typeof blockSize === "number" ? { blockSize } : {}),
-    workerComponent: values["worker-component"] as string,
-    host: values.host as string,
-    port: values.port as number,
-    ...(typeof systemPort === "number" ? { systemPort } : {}),
-    drainTimeoutSeconds: values["drain-timeout"] as number,
+  const config: RouterConfig = {
+    runtime,
+    router: kvRouterSettingsFromFlags(flags),
+    workerComponent,
+    host: flags.host,
+    port: flags.port,
+    drainTimeoutSeconds: flags["drain-timeout"],
   };
+  if (flags["kv-cache-block-size"] !== undefined) config.blockSize = flags["kv-cache-block-size"];
+  const systemPort = systemPortFromFlags(values);
+  if (systemPort !== undefined) config.systemPort = systemPort;
+  const advertiseHost = advertiseHostFromFlags(values);
+  if (advertiseHost) config.advertiseHost = advertiseHost;
+  return config;
 }

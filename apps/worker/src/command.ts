@@ -1,37 +1,76 @@
 import { readFileSync } from "node:fs";
 import { defaultModelDir } from "@kvasir/llm";
-import { type FlagSpec, runtimeConfigFromFlags, runtimeFlags } from "@kvasir/runtime";
+import { type PerfProfile, parsePerfProfile } from "@kvasir/mocker";
 import {
+  advertiseHostFromFlags,
+  type Command,
+  defineFlags,
+  FlagError,
+  type FlagValues,
+  runtimeConfigFromFlags,
+  runtimeFlags,
+  systemPortFromFlags,
+} from "@kvasir/runtime";
+import {
+  DEFAULT_MODEL_NAME,
   kvEventsPublisherFlags,
   mockerConfigFromFlags,
   mockerFlags,
   workerFlags,
+  workerRefusedFlags,
   zmqPublisherFromFlags,
 } from "./flags.js";
-import { start, type WorkerConfig } from "./worker.js";
+import { start, type Worker, type WorkerConfig } from "./worker.js";
+
+/** Every flag of `kvasir worker`. */
+export const workerCommandFlags = defineFlags(
+  { ...runtimeFlags.defs, ...workerFlags.defs, ...kvEventsPublisherFlags.defs, ...mockerFlags.defs },
+  workerRefusedFlags,
+);
+
+/** The perf profile's JSON, read once here so that a bad file is a usage error before anything starts. */
+function readProfile(path: string | undefined): PerfProfile | undefined {
+  if (!path) return undefined;
+  try {
+    return parsePerfProfile(JSON.parse(readFileSync(path, "utf8")));
+  } catch (error) {
+    throw new FlagError(`--perf-profile ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+export function workerConfigFromFlags(values: FlagValues): WorkerConfig {
+  const flags = workerCommandFlags.read(values);
+  const served = flags["served-model-name"];
+  const modelPath = flags["model-path"];
+  // Dynamo serves a model under its path or id unless told otherwise.
+  const modelName = flags["model-name"] ?? modelPath ?? DEFAULT_MODEL_NAME;
+  const zmqKvEvents = zmqPublisherFromFlags(values);
+  const systemPort = systemPortFromFlags(values);
+  const advertiseHost = advertiseHostFromFlags(values);
+  return {
+    runtime: runtimeConfigFromFlags(values),
+    servedModelNames: served.length > 0 ? served : [modelName],
+    modelPath: modelPath ?? defaultModelDir(),
+    disaggregationMode: flags["disaggregation-mode"],
+    engine: {
+      backend: flags.backend,
+      mocker: mockerConfigFromFlags(values, readProfile(flags["perf-profile"])),
+    },
+    host: flags.host,
+    port: flags.port,
+    drainTimeoutSeconds: flags["drain-timeout"],
+    ...(systemPort === undefined ? {} : { systemPort }),
+    ...(advertiseHost ? { advertiseHost } : {}),
+    ...(zmqKvEvents ? { zmqKvEvents } : {}),
+  };
+}
 
 /** `kvasir worker`: its flags and how they become a WorkerConfig. */
-export const workerCommand = {
+export const workerCommand: Command<WorkerConfig> & { start(config: WorkerConfig): Promise<Worker> } = {
   name: "worker",
   summary: "Run one worker: serves WorkerService.Generate and registers its model in discovery.",
-  flags: [...runtimeFlags, ...workerFlags, ...kvEventsPublisherFlags, ...mockerFlags] as FlagSpec[],
-  toConfig(values: Record<string, unknown>): WorkerConfig {
-    const served = values["served-model-name"] as string[];
-    const profilePath = values["perf-profile"] as string | undefined;
-    const profile: unknown = profilePath ? JSON.parse(readFileSync(profilePath, "utf8")) : undefined;
-    const zmqKvEvents = zmqPublisherFromFlags(values);
-    return {
-      runtime: runtimeConfigFromFlags(values),
-      servedModelNames: served.length > 0 ? served : [values["model-name"] as string],
-      modelPath: (values["model-path"] as string | undefined) ?? defaultModelDir(),
-      disaggregationMode: values["disaggregation-mode"] as WorkerConfig["disaggregationMode"],
-      engine: { backend: "mocker", mocker: mockerConfigFromFlags(values, profile) },
-      host: values.host as string,
-      port: values.port as number,
-      drainTimeoutSeconds: values["drain-timeout"] as number,
-      ...(values["system-port"] === undefined ? {} : { systemPort: values["system-port"] as number }),
-      ...(zmqKvEvents ? { zmqKvEvents } : {}),
-    };
-  },
+  flags: workerCommandFlags.specs,
+  refused: workerCommandFlags.refused,
+  toConfig: workerConfigFromFlags,
   start,
 };

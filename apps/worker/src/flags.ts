@@ -1,156 +1,252 @@
-import type { MockerConfig } from "@kvasir/mocker";
-import type { FlagSpec } from "@kvasir/runtime";
 import type { ZmqPublisherOptions } from "@kvasir/engine-wire";
+import { DEFAULT_MOCKER_CONFIG, type MockerConfig } from "@kvasir/mocker";
+import {
+  advertiseFlags,
+  defineFlags,
+  drainFlags,
+  type FlagValues,
+  type RefusedFlag,
+  serverFlags,
+  statusFlags,
+} from "@kvasir/runtime";
 
 /** The mocker engine's flags, shared by `kvasir worker --backend mocker` and `kvasir serve`. */
-export const mockerFlags: FlagSpec[] = [
-  { name: "num-gpu-blocks", type: "number", default: 16384, help: "KV cache capacity in blocks per dp rank" },
-  { name: "kv-cache-block-size", type: "number", default: 16, help: "Tokens per KV block" },
-  { name: "max-num-seqs", type: "number", default: 256, help: "Most requests running at once per dp rank" },
-  {
-    name: "max-num-batched-tokens",
+/** The mocker's block size is @kvasir/kv's DEFAULT_KV_BLOCK_SIZE (the worker reaches kv only through the mocker). */
+const DEFAULT_KV_BLOCK_SIZE = DEFAULT_MOCKER_CONFIG.blockSize;
+
+export const mockerFlags = defineFlags({
+  "num-gpu-blocks": {
+    type: "number",
+    default: 16384,
+    integer: true,
+    positive: true,
+    aliases: ["num-gpu-blocks-override"],
+    help: "KV cache capacity in blocks per dp rank",
+    dynamo: "--num-gpu-blocks-override (dynamo.mocker)",
+  },
+  "kv-cache-block-size": {
+    type: "number",
+    default: DEFAULT_KV_BLOCK_SIZE,
+    integer: true,
+    positive: true,
+    aliases: ["block-size", "page-size"],
+    help: "Tokens per KV block",
+    dynamo: "--block-size (dynamo.mocker, dynamo.vllm), --page-size (dynamo.sglang)",
+    differs: `Default ${DEFAULT_KV_BLOCK_SIZE}, Kvasir's one block-size default (vLLM's too); Dynamo's mocker defaults to 64`,
+  },
+  "max-num-seqs": {
+    type: "number",
+    default: 256,
+    integer: true,
+    positive: true,
+    help: "Most requests running at once per dp rank",
+    dynamo: true,
+  },
+  "max-num-batched-tokens": {
     type: "number",
     default: 8192,
+    integer: true,
+    positive: true,
     help: "Token budget of one engine step (prefill chunks plus decodes)",
+    dynamo: true,
   },
-  {
-    name: "speedup-ratio",
+  "speedup-ratio": {
     type: "number",
     default: 1,
+    positive: true,
     help: "Divides every simulated time (10 = ten times faster)",
+    dynamo: true,
+    differs: "Must be above 0 (Dynamo's mocker reads 0 as no delay at all)",
   },
-  {
-    name: "data-parallel-size",
+  "data-parallel-size": {
     type: "number",
     default: 1,
+    integer: true,
+    positive: true,
+    aliases: ["dp-size"],
     help: "Data-parallel ranks, each with its own KV cache",
+    dynamo: "--data-parallel-size (dynamo.mocker, dynamo.vllm), --dp-size (dynamo.sglang)",
   },
-  {
-    name: "watermark",
+  watermark: {
     type: "number",
     default: 0.01,
+    min: 0,
+    max: 1,
     help: "Fraction of KV blocks kept free when admitting",
+    dynamo: true,
   },
-  {
-    name: "enable-prefix-caching",
+  "enable-prefix-caching": {
     type: "boolean",
     default: true,
     help: "Reuse cached blocks of shared prefixes",
+    dynamo: true,
   },
-  {
-    name: "enable-chunked-prefill",
+  "enable-chunked-prefill": {
     type: "boolean",
     default: true,
     help: "Split long prefills across steps",
+    dynamo: true,
   },
-  {
-    name: "context-length",
+  "context-length": {
     type: "number",
     default: 40960,
+    integer: true,
+    positive: true,
+    aliases: ["max-model-len"],
     help: "Longest prompt the engine accepts, in tokens",
+    dynamo: "--max-model-len (dynamo.vllm), --context-length (dynamo.sglang)",
   },
-  {
-    name: "perf-profile",
+  "perf-profile": {
     type: "string",
     help: "JSON performance profile (prefill_isl/prefill_ttft_ms, decode_* arrays) replacing the timing defaults",
+    dynamo: "--planner-profile-data (dynamo.mocker)",
+    differs: "A JSON file with the same arrays; Dynamo's mocker reads NPZ or a profiler results directory",
   },
-];
+});
 
 export function mockerConfigFromFlags(
-  values: Record<string, unknown>,
-  profile?: unknown,
+  values: FlagValues,
+  profile?: MockerConfig["perfProfile"],
 ): Partial<MockerConfig> {
+  const flags = mockerFlags.read(values);
   return {
-    numGpuBlocks: values["num-gpu-blocks"] as number,
-    blockSize: values["kv-cache-block-size"] as number,
-    maxNumSeqs: values["max-num-seqs"] as number,
-    maxNumBatchedTokens: values["max-num-batched-tokens"] as number,
-    speedupRatio: values["speedup-ratio"] as number,
-    dataParallelSize: values["data-parallel-size"] as number,
-    watermark: values.watermark as number,
-    enablePrefixCaching: values["enable-prefix-caching"] as boolean,
-    enableChunkedPrefill: values["enable-chunked-prefill"] as boolean,
-    maxModelLen: values["context-length"] as number,
-    ...(profile === undefined ? {} : { perfProfile: profile as MockerConfig["perfProfile"] }),
+    numGpuBlocks: flags["num-gpu-blocks"],
+    blockSize: flags["kv-cache-block-size"],
+    maxNumSeqs: flags["max-num-seqs"],
+    maxNumBatchedTokens: flags["max-num-batched-tokens"],
+    speedupRatio: flags["speedup-ratio"],
+    dataParallelSize: flags["data-parallel-size"],
+    watermark: flags.watermark,
+    enablePrefixCaching: flags["enable-prefix-caching"],
+    enableChunkedPrefill: flags["enable-chunked-prefill"],
+    maxModelLen: flags["context-length"],
+    ...(profile === undefined ? {} : { perfProfile: profile }),
   };
 }
 
-/** Flags of the worker app beyond the runtime's and the mocker's. */
-export const workerFlags: FlagSpec[] = [
-  {
-    name: "backend",
+/** Name of the bundled tokenizer's model: what a worker serves when given no model at all. */
+export const DEFAULT_MODEL_NAME = "Qwen/Qwen3-0.6B";
+
+/** Flags of the worker app beyond the runtime's, the mocker's and the KV-event publisher's. */
+export const workerFlags = defineFlags({
+  backend: {
     type: "string",
     default: "mocker",
     choices: ["mocker"],
     help: "Engine behind the worker",
+    differs:
+      "Dynamo runs one module per engine (dynamo.vllm, dynamo.sglang, dynamo.trtllm, dynamo.mocker); vLLM and SGLang come with issue 11",
   },
-  { name: "model-name", type: "string", default: "Qwen/Qwen3-0.6B", help: "Served model name" },
-  {
-    name: "served-model-name",
-    type: "list",
-    default: [],
-    help: "Names the model answers to (first wins over --model-name; the rest are aliases)",
-  },
-  {
-    name: "model-path",
+  "model-name": {
     type: "string",
-    help: "Directory with tokenizer.json and tokenizer_config.json (default: the bundled Qwen3 tokenizer)",
+    help: `Served model name (default: --model-path when given, else ${DEFAULT_MODEL_NAME}, the bundled tokenizer's)`,
+    dynamo: "--model-name (dynamo.mocker)",
   },
-  {
-    name: "disaggregation-mode",
+  "served-model-name": {
+    type: "list",
+    help: "Names the model answers to (first wins over --model-name; the rest are aliases)",
+    dynamo: true,
+  },
+  "model-path": {
+    type: "string",
+    aliases: ["model"],
+    help: "Directory with tokenizer.json and tokenizer_config.json (default: the bundled Qwen3 tokenizer)",
+    dynamo: "--model-path (dynamo.sglang, dynamo.trtllm, dynamo.mocker), --model (dynamo.vllm)",
+    differs: "A local directory only; Hugging Face ids are not downloaded yet (issue 13)",
+  },
+  "disaggregation-mode": {
     type: "string",
     default: "agg",
     choices: ["agg", "prefill", "decode"],
     help: "Serve whole requests (agg), or one side of disaggregated serving",
+    dynamo: true,
   },
-  { name: "host", type: "string", default: "127.0.0.1", help: "Address the Connect server binds" },
-  { name: "port", type: "number", default: 0, help: "Port of the Connect server (0 picks a free one)" },
-  {
-    name: "system-port",
-    type: "number",
-    env: "DYN_SYSTEM_PORT",
-    help: "Port of the HTTP status server with /health, /live and /metrics (off when unset)",
-  },
-  { name: "drain-timeout", type: "number", default: 30, help: "Seconds to let streams finish on SIGTERM" },
-];
+  ...serverFlags.defs,
+  ...statusFlags.defs,
+  ...advertiseFlags.defs,
+  ...drainFlags.defs,
+});
 
 /** Where KV events go: the event plane, or vLLM-style ZMQ PUB sockets with a replay ROUTER. */
-export const kvEventsPublisherFlags: FlagSpec[] = [
-  {
-    name: "kv-events-publisher",
+export const kvEventsPublisherFlags = defineFlags({
+  "kv-events-publisher": {
     type: "string",
     default: "nats",
     choices: ["nats", "zmq"],
     help: "Publish KV events on the event plane (nats) or as vLLM does over ZMQ (zmq)",
   },
-  {
-    name: "zmq-endpoint",
+  "zmq-endpoint": {
     type: "string",
     default: "tcp://127.0.0.1:0",
     help: "ZMQ PUB endpoint of dp rank 0 (rank r uses port+r); binds when it has * or :: or port 0 or is ipc/inproc, else connects",
   },
-  {
-    name: "zmq-replay-endpoint",
+  "zmq-replay-endpoint": {
     type: "string",
     default: "tcp://127.0.0.1:0",
     help: "ZMQ ROUTER endpoint that replays buffered batches (empty string: no replay)",
   },
-  {
-    name: "zmq-topic",
-    type: "string",
-    default: "kv-events",
-    help: "Topic frame of every ZMQ KV event message",
+  "zmq-topic": { type: "string", default: "kv-events", help: "Topic frame of every ZMQ KV event message" },
+  "zmq-buffer-steps": {
+    type: "number",
+    default: 10000,
+    integer: true,
+    positive: true,
+    help: "Batches kept per dp rank for replay",
   },
-  { name: "zmq-buffer-steps", type: "number", default: 10000, help: "Batches kept per dp rank for replay" },
-];
+});
 
-export function zmqPublisherFromFlags(values: Record<string, unknown>): ZmqPublisherOptions | undefined {
-  if (values["kv-events-publisher"] !== "zmq") return undefined;
-  const replay = values["zmq-replay-endpoint"] as string;
+export function zmqPublisherFromFlags(values: FlagValues): ZmqPublisherOptions | undefined {
+  const flags = kvEventsPublisherFlags.read(values);
+  if (flags["kv-events-publisher"] !== "zmq") return undefined;
+  const replay = flags["zmq-replay-endpoint"];
   return {
-    endpoint: values["zmq-endpoint"] as string,
+    endpoint: flags["zmq-endpoint"],
     ...(replay === "" ? {} : { replayEndpoint: replay }),
-    topic: values["zmq-topic"] as string,
-    bufferSteps: values["zmq-buffer-steps"] as number,
+    topic: flags["zmq-topic"],
+    bufferSteps: flags["zmq-buffer-steps"],
   };
 }
+
+const engineOnly = (what: string): string =>
+  `${what} is a GPU engine setting the mocker cannot honour; real engines behind the worker come with issue 11`;
+
+/** Dynamo worker flags (dynamo.vllm, dynamo.sglang, dynamo.trtllm, dynamo.mocker) `kvasir worker` does not take. */
+export const workerRefusedFlags: RefusedFlag[] = [
+  { name: "is-prefill-worker", message: "use --disaggregation-mode prefill" },
+  { name: "is-decode-worker", message: "use --disaggregation-mode decode" },
+  {
+    name: "disaggregation-transfer-backend",
+    message:
+      "Kvasir does not move KV between workers yet; disaggregated serving with KV transfer is issue 10",
+  },
+  {
+    name: "kv-events-config",
+    message:
+      "use --kv-events-publisher zmq with --zmq-endpoint and --zmq-topic; vLLM's JSON config comes with the vLLM adapter (issue 11)",
+  },
+  { name: "publish-events-and-metrics", message: "Kvasir workers always publish KV events and load metrics" },
+  {
+    name: "endpoint",
+    message: "the worker's namespace is --namespace and its component follows --disaggregation-mode",
+  },
+  {
+    name: "planner-profile-data",
+    message: "use --perf-profile with a JSON file of the same arrays (NPZ input is not read)",
+  },
+  { name: "num-workers", message: "use `kvasir serve --workers N`, or start one `kvasir worker` per worker" },
+  {
+    name: "load-format",
+    message: "ModelExpress and GPU Memory Service loading are not in Kvasir yet (issue 13)",
+  },
+  {
+    name: "model-express-url",
+    env: ["MODEL_EXPRESS_URL"],
+    message: "ModelExpress is not in Kvasir yet (issue 13)",
+  },
+  { name: "tensor-parallel-size", message: engineOnly("tensor parallelism") },
+  { name: "tp", message: engineOnly("tensor parallelism") },
+  { name: "pipeline-parallel-size", message: engineOnly("pipeline parallelism") },
+  { name: "gpu-memory-utilization", message: engineOnly("GPU memory utilization") },
+  { name: "kv-cache-dtype", message: engineOnly("the KV cache dtype") },
+  { name: "enforce-eager", message: engineOnly("eager mode (no CUDA graphs)") },
+];

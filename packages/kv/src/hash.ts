@@ -39,6 +39,9 @@ export function hashSeed(opts?: HashOptions): bigint {
   return (KV_HASH_SEED + xxh3_64(utf8.encode(material))) & U64_MASK;
 }
 
+/** Tokens per KV block when neither a flag nor a model card says otherwise (vLLM's default too). */
+export const DEFAULT_KV_BLOCK_SIZE = 16;
+
 function checkBlockSize(blockSize: number): void {
   if (!Number.isInteger(blockSize) || blockSize < 1) {
     throw new RangeError(`block size must be a positive integer, got ${blockSize}`);

@@ -22,6 +22,7 @@ export {
   computeBlockHashes,
   computeLocalHashes,
   computeSeqHashes,
+  DEFAULT_KV_BLOCK_SIZE,
   type HashOptions,
   hashSeed,
   KV_HASH_SEED,
@@ -50,11 +51,14 @@ export {
   workerCosts,
 } from "./router/cost.js";
 export {
+  DEFAULT_KV_ROUTER_SETTINGS,
+  INDEXER_BACKENDS,
   type IndexerBackend,
-  type KvRouterFlagSpec,
+  type KvRouterFlagValues,
   type KvRouterSettings,
   kvRouterFlags,
   kvRouterOptionsFromSettings,
+  kvRouterRefusedFlags,
   kvRouterSettingsFromFlags,
 } from "./router/flags.js";
 export {

@@ -1,4 +1,5 @@
 // Mocker configuration: Dynamo's mocker flags in camelCase, with their defaults (docs/mocker.md).
+import { DEFAULT_KV_BLOCK_SIZE } from "@kvasir/kv";
 import { type PerfProfile, parsePerfProfile } from "./perf-profile.js";
 
 /**
@@ -59,7 +60,7 @@ export const DEFAULT_TIMING: TimingCoefficients = {
 
 export const DEFAULT_MOCKER_CONFIG: MockerConfig = {
   numGpuBlocks: 16384,
-  blockSize: 16,
+  blockSize: DEFAULT_KV_BLOCK_SIZE,
   maxNumSeqs: 256,
   maxNumBatchedTokens: 8192,
   enablePrefixCaching: true,

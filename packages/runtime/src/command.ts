@@ -1,4 +1,12 @@
-import { FlagError, type FlagSpec, type FlagValues, formatHelp, HelpRequested, parseFlags } from "./flags.js";
+import {
+  FlagError,
+  type FlagSpec,
+  type FlagValues,
+  formatHelp,
+  HelpRequested,
+  parseFlags,
+  type RefusedFlag,
+} from "./flags.js";
 import { type LifecycleLog, runUntilSignal, type Service } from "./lifecycle.js";
 
 /** A `kvasir <name>` subcommand: its flags, how they become a config, and how to start it. */
@@ -6,6 +14,8 @@ export interface Command<C> {
   name: string;
   summary: string;
   flags: FlagSpec[];
+  /** Dynamo flags this command does not take, each with what to use instead. */
+  refused?: RefusedFlag[];
   toConfig(values: FlagValues): C;
   start(config: C): Promise<Service>;
 }
@@ -22,7 +32,7 @@ export async function runCommand(
 ): Promise<void> {
   let config: unknown;
   try {
-    config = command.toConfig(parseFlags(command.flags, argv, env));
+    config = command.toConfig(parseFlags(command.flags, argv, env, command.refused));
   } catch (error) {
     if (error instanceof HelpRequested) {
       process.stdout.write(formatHelp(`kvasir ${command.name}`, command.summary, command.flags));

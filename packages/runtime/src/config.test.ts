@@ -4,7 +4,7 @@ import { parseFlags } from "./flags.js";
 
 describe("runtime config", () => {
   it("defaults to Dynamo's namespace and the in-process planes", () => {
-    const config = runtimeConfigFromFlags(parseFlags(runtimeFlags, [], {}));
+    const config = runtimeConfigFromFlags(parseFlags(runtimeFlags.specs, [], {}));
     expect(config).toMatchObject({
       namespace: "dynamo",
       discovery: {
@@ -31,7 +31,7 @@ describe("runtime config", () => {
       "n",
     ];
     const config = runtimeConfigFromFlags(
-      parseFlags(runtimeFlags, argv, { NATS_SERVER: "nats://10.0.0.1:4222" }),
+      parseFlags(runtimeFlags.specs, argv, { NATS_SERVER: "nats://10.0.0.1:4222" }),
     );
     expect(config.namespace).toBe("n");
     expect(config.discovery).toMatchObject({
@@ -40,15 +40,20 @@ describe("runtime config", () => {
       ttlMs: 1500,
     });
     expect(config.eventPlane).toEqual({ backend: "nats", natsServers: "nats://10.0.0.1:4222" });
-    const fromEnv = parseFlags(runtimeFlags, [], { DYN_NAMESPACE: "dyn", KVASIR_NATS_SERVER: "nats://a:1" });
+    const fromEnv = parseFlags(runtimeFlags.specs, [], {
+      DYN_NAMESPACE: "dyn",
+      KVASIR_NATS_SERVER: "nats://a:1",
+    });
     expect(fromEnv).toMatchObject({ namespace: "dyn", "nats-server": "nats://a:1" });
   });
 
   it("rejects a non-positive TTL and unknown backends", () => {
-    expect(() => runtimeConfigFromFlags(parseFlags(runtimeFlags, ["--discovery-ttl", "0"], {}))).toThrow(
-      /positive/,
+    expect(() =>
+      runtimeConfigFromFlags(parseFlags(runtimeFlags.specs, ["--discovery-ttl", "0"], {})),
+    ).toThrow(/positive/);
+    expect(() => parseFlags(runtimeFlags.specs, ["--discovery-backend", "kubernetes"], {})).toThrow(
+      /must be one of memory, file/,
     );
-    expect(() => parseFlags(runtimeFlags, ["--discovery-backend", "etcd"], {})).toThrow(/memory, file, nats/);
     expect(() => runtimeConfigFromFlags({ "event-plane": "zmq" })).toThrow(/memory, nats/);
   });
 });

@@ -4,8 +4,12 @@ export { AsyncQueue } from "./async-queue.js";
 export { type Command, runCommand } from "./command.js";
 export {
   DEFAULT_DISCOVERY_BUCKET,
+  DEFAULT_DRAIN_TIMEOUT_SECONDS,
   DEFAULT_NAMESPACE,
   DEFAULT_NATS_SERVER,
+  DISCOVERY_BACKENDS,
+  EVENT_PLANES,
+  LOG_LEVELS,
   type LogLevel,
   type RuntimeConfig,
   runtimeConfigFromFlags,
@@ -31,12 +35,30 @@ export type {
   Subscription,
 } from "./event-plane/types.js";
 export {
+  advertiseFlags,
+  advertiseHostFromFlags,
+  drainFlags,
+  serverFlags,
+  statusFlags,
+  systemPortFromFlags,
+} from "./flag-fragments.js";
+export {
+  defineFlags,
+  envNamesOf,
+  type FlagDef,
+  type FlagDefs,
   FlagError,
+  type FlagSet,
   type FlagSpec,
+  type FlagType,
+  type FlagValue,
   type FlagValues,
+  type FlagValuesOf,
+  formatDefault,
   formatHelp,
   HelpRequested,
   parseFlags,
+  type RefusedFlag,
 } from "./flags.js";
 export { advertisedHost, httpUrl, isWildcardHost, primaryHostAddress } from "./host/advertise.js";
 export {

@@ -1,21 +1,14 @@
-// The KV router's flags, with Dynamo's names, shared by `kvasir router` and the frontend's `--router-mode kv`.
-// Specs are plain objects shaped like @kvasir/runtime's FlagSpec, so this package stays free of runtime code.
-import type { KvCostConfig } from "./cost.js";
+// The KV router's settings, and its flags with Dynamo's names, shared by `kvasir router` and the frontend's
+// `--router-mode kv`. The flag definitions are plain data shaped like @kvasir/runtime's FlagDefs (the apps type
+// them with its defineFlags), so this package stays free of runtime code.
+import { DEFAULT_KV_COST_CONFIG, type KvCostConfig } from "./cost.js";
 import type { KvRouterOptions } from "./kv-router.js";
 import { QUEUE_POLICIES, type QueuePolicy } from "./queue.js";
 
-export interface KvRouterFlagSpec {
-  name: string;
-  type: "string" | "number" | "boolean";
-  default?: unknown;
-  env?: string;
-  help: string;
-  choices?: string[];
-}
+export const INDEXER_BACKENDS = ["native", "ts"] as const;
+export type IndexerBackend = (typeof INDEXER_BACKENDS)[number];
 
-export type IndexerBackend = "native" | "ts";
-
-/** What the router flags say, before the app wires ports to it. */
+/** What the router is told, before the app wires ports to it. */
 export interface KvRouterSettings {
   cost: KvCostConfig;
   useKvEvents: boolean;
@@ -29,128 +22,194 @@ export interface KvRouterSettings {
   indexerBackend: IndexerBackend;
 }
 
-export const kvRouterFlags: KvRouterFlagSpec[] = [
-  {
-    name: "router-temperature",
+/** Dynamo's router defaults. */
+export const DEFAULT_KV_ROUTER_SETTINGS: Readonly<KvRouterSettings> = {
+  cost: DEFAULT_KV_COST_CONFIG,
+  useKvEvents: true,
+  approxTtlMs: 120_000,
+  queueThreshold: 16,
+  queuePolicy: "fcfs",
+  maxQueueSize: 1024,
+  useRemoteIndexer: false,
+  replicaSync: false,
+  indexerBackend: "native",
+};
+
+const D = DEFAULT_KV_ROUTER_SETTINGS;
+
+export const kvRouterFlags = {
+  "router-temperature": {
     type: "number",
-    default: 0,
+    default: D.cost.temperature,
+    min: 0,
     env: "DYN_ROUTER_TEMPERATURE",
     help: "Routing randomness: 0 picks the cheapest worker, higher samples by softmax over costs",
+    dynamo: true,
   },
-  {
-    name: "router-kv-overlap-score-credit",
+  "router-kv-overlap-score-credit": {
     type: "number",
-    default: 1,
+    default: D.cost.overlapScoreCredit,
+    min: 0,
+    max: 1,
     env: "DYN_ROUTER_KV_OVERLAP_SCORE_CREDIT",
     help: "Credit per cached prefix block against prefill load, 0.0 to 1.0",
+    dynamo: true,
   },
-  {
-    name: "router-prefill-load-scale",
+  "router-prefill-load-scale": {
     type: "number",
-    default: 1,
+    default: D.cost.prefillLoadScale,
+    min: 0,
     env: "DYN_ROUTER_PREFILL_LOAD_SCALE",
     help: "Scale of adjusted prefill load before decode blocks are added",
+    dynamo: true,
   },
-  {
-    name: "router-kv-events",
+  "router-kv-events": {
     type: "boolean",
-    default: true,
+    default: D.useKvEvents,
     env: "DYN_ROUTER_USE_KV_EVENTS",
     help: "Track workers' caches from their KV events; --no-router-kv-events predicts them from routing decisions",
+    dynamo: true,
   },
-  {
-    name: "router-ttl-secs",
+  "router-ttl-secs": {
     type: "number",
-    default: 120,
+    default: D.approxTtlMs / 1000,
+    positive: true,
     env: "DYN_ROUTER_TTL_SECS",
     help: "Seconds a routed prefix counts as cached in approximate mode (--no-router-kv-events)",
+    dynamo: true,
   },
-  {
-    name: "router-queue-threshold",
+  "router-queue-threshold": {
     type: "number",
     default: 16,
     env: "DYN_ROUTER_QUEUE_THRESHOLD",
     help: "Requests queue while every worker's prefill tokens exceed this fraction of its max_num_batched_tokens (negative disables)",
+    dynamo: true,
   },
-  {
-    name: "router-queue-policy",
+  "router-queue-policy": {
     type: "string",
-    default: "fcfs",
-    choices: [...QUEUE_POLICIES],
+    default: D.queuePolicy,
+    choices: QUEUE_POLICIES,
     env: "DYN_ROUTER_QUEUE_POLICY",
     help: "Queue order: fcfs (tail TTFT), wspt (average TTFT) or lcfs",
+    dynamo: true,
   },
-  {
-    name: "router-max-queue-size",
+  "router-max-queue-size": {
     type: "number",
-    default: 1024,
+    default: D.maxQueueSize,
+    integer: true,
+    min: 0,
     env: "KVASIR_ROUTER_MAX_QUEUE_SIZE",
     help: "Most requests waiting in the router queue; past it requests are shed (503 / RESOURCE_EXHAUSTED)",
   },
-  {
-    name: "use-remote-indexer",
+  "use-remote-indexer": {
     type: "boolean",
-    default: false,
-    env: "DYN_ROUTER_USE_REMOTE_INDEXER",
+    default: D.useRemoteIndexer,
+    env: ["DYN_USE_REMOTE_INDEXER", "DYN_ROUTER_USE_REMOTE_INDEXER"],
     help: "Ask the standalone indexer (kvasir indexer) for overlaps instead of keeping an index here",
+    dynamo: true,
+    differs:
+      "Queries a standalone `kvasir indexer` found in discovery; Dynamo queries an indexer served on the worker component (`--serve-indexer`)",
   },
-  {
-    name: "router-replica-sync",
+  "router-replica-sync": {
     type: "boolean",
-    default: false,
+    default: D.replicaSync,
     env: "DYN_ROUTER_REPLICA_SYNC",
     help: "Share active-sequence updates with other router replicas over the event plane",
+    dynamo: true,
   },
-  {
-    name: "indexer-backend",
+  "indexer-backend": {
     type: "string",
-    default: "native",
-    choices: ["native", "ts"],
+    default: D.indexerBackend,
+    choices: INDEXER_BACKENDS,
     env: "KVASIR_INDEXER_BACKEND",
     help: "Embedded index: native (C++ addon; falls back to ts when it is not built) or ts",
   },
-];
+} as const;
 
-function num(values: Record<string, unknown>, name: string, fallback: number): number {
-  const v = values[name];
-  return typeof v === "number" && Number.isFinite(v) ? v : fallback;
+/** Dynamo router flags Kvasir's routers do not take, with what to use instead (shaped like runtime's RefusedFlag). */
+export const kvRouterRefusedFlags = [
+  {
+    name: "load-aware",
+    env: ["DYN_ROUTER_LOAD_AWARE"],
+    message:
+      "to route by active load alone use --router-mode kv --router-kv-overlap-score-credit 0 (or --router-mode least-loaded)",
+  },
+  {
+    name: "router-track-prefill-tokens",
+    message: "Kvasir's router always counts prompt-side (prefill) load; there is no switch",
+  },
+  {
+    name: "router-prefill-load-model",
+    message:
+      "Kvasir has no AIC prefill load model; prefill load is counted in tokens (not covered by an issue yet)",
+  },
+  {
+    name: "serve-indexer",
+    message: "run a standalone `kvasir indexer` and give the routers --use-remote-indexer",
+  },
+  {
+    name: "router-durable-kv-events",
+    message: "use `kvasir indexer --kv-events-jetstream` and give the routers --use-remote-indexer",
+  },
+] as const;
+
+/** Values of kvRouterFlags as parsed (absent ones take Dynamo's defaults). */
+export interface KvRouterFlagValues {
+  "router-temperature"?: number;
+  "router-kv-overlap-score-credit"?: number;
+  "router-prefill-load-scale"?: number;
+  "router-kv-events"?: boolean;
+  "router-ttl-secs"?: number;
+  "router-queue-threshold"?: number;
+  "router-queue-policy"?: string;
+  "router-max-queue-size"?: number;
+  "use-remote-indexer"?: boolean;
+  "router-replica-sync"?: boolean;
+  "indexer-backend"?: string;
 }
 
 /** Settings from values parsed with kvRouterFlags; throws on values out of range. */
-export function kvRouterSettingsFromFlags(values: Record<string, unknown>): KvRouterSettings {
-  const credit = num(values, "router-kv-overlap-score-credit", 1);
-  if (credit < 0 || credit > 1)
-    throw new Error(`--router-kv-overlap-score-credit must be in [0, 1], got ${credit}`);
-  const temperature = num(values, "router-temperature", 0);
-  if (temperature < 0) throw new Error(`--router-temperature must not be negative, got ${temperature}`);
-  const maxQueueSize = num(values, "router-max-queue-size", 1024);
+export function kvRouterSettingsFromFlags(values: KvRouterFlagValues): KvRouterSettings {
+  const credit = values["router-kv-overlap-score-credit"] ?? D.cost.overlapScoreCredit;
+  if (!(credit >= 0 && credit <= 1))
+    throw new RangeError(`--router-kv-overlap-score-credit must be in [0, 1], got ${credit}`);
+  const temperature = values["router-temperature"] ?? D.cost.temperature;
+  if (!(temperature >= 0))
+    throw new RangeError(`--router-temperature must not be negative, got ${temperature}`);
+  const maxQueueSize = values["router-max-queue-size"] ?? D.maxQueueSize;
   if (!Number.isInteger(maxQueueSize) || maxQueueSize < 0) {
-    throw new Error(`--router-max-queue-size must be a whole number >= 0, got ${maxQueueSize}`);
+    throw new RangeError(`--router-max-queue-size must be a whole number >= 0, got ${maxQueueSize}`);
   }
-  const policy = values["router-queue-policy"] ?? "fcfs";
+  const policy = values["router-queue-policy"] ?? D.queuePolicy;
   const queuePolicy = QUEUE_POLICIES.find((p) => p === policy);
   if (queuePolicy === undefined)
-    throw new Error(`--router-queue-policy must be one of ${QUEUE_POLICIES.join(", ")}`);
-  const threshold = num(values, "router-queue-threshold", 16);
+    throw new RangeError(
+      `--router-queue-policy must be one of ${QUEUE_POLICIES.join(", ")}; got '${policy}'`,
+    );
+  const backend = values["indexer-backend"] ?? D.indexerBackend;
+  const indexerBackend = INDEXER_BACKENDS.find((b) => b === backend);
+  if (indexerBackend === undefined)
+    throw new RangeError(`--indexer-backend must be one of ${INDEXER_BACKENDS.join(", ")}; got '${backend}'`);
+  const threshold = values["router-queue-threshold"] ?? 16;
   const settings: KvRouterSettings = {
     cost: {
       temperature,
       overlapScoreCredit: credit,
-      prefillLoadScale: num(values, "router-prefill-load-scale", 1),
+      prefillLoadScale: values["router-prefill-load-scale"] ?? D.cost.prefillLoadScale,
     },
-    useKvEvents: values["router-kv-events"] !== false,
-    approxTtlMs: num(values, "router-ttl-secs", 120) * 1000,
+    useKvEvents: values["router-kv-events"] ?? D.useKvEvents,
+    approxTtlMs: (values["router-ttl-secs"] ?? D.approxTtlMs / 1000) * 1000,
     queuePolicy,
     maxQueueSize,
-    useRemoteIndexer: values["use-remote-indexer"] === true,
-    replicaSync: values["router-replica-sync"] === true,
-    indexerBackend: values["indexer-backend"] === "ts" ? "ts" : "native",
+    useRemoteIndexer: values["use-remote-indexer"] ?? D.useRemoteIndexer,
+    replicaSync: values["router-replica-sync"] ?? D.replicaSync,
+    indexerBackend,
   };
   if (threshold >= 0) settings.queueThreshold = threshold;
   return settings;
 }
 
-/** The KvRouter options the flags decide; the host adds its index, event source and replica sync. */
+/** The KvRouter options the settings decide; the host adds its index, event source and replica sync. */
 export function kvRouterOptionsFromSettings(settings: KvRouterSettings, replicaId: string): KvRouterOptions {
   return {
     cost: settings.cost,

@@ -4,7 +4,7 @@
 // queue. All I/O comes in through the small ports below; the hosting app wires them to the event plane, NATS and
 // Connect.
 import type { KvCacheEvent } from "../events.js";
-import { computeLocalHashes } from "../hash.js";
+import { computeLocalHashes, DEFAULT_KV_BLOCK_SIZE } from "../hash.js";
 import { ApproxIndexer } from "../indexer/approximate.js";
 import { RadixIndexer } from "../indexer/radix.js";
 import type { KvIndexer, WorkerMatch } from "../indexer/types.js";
@@ -161,7 +161,7 @@ export class KvRouter {
 
   constructor(opts: KvRouterOptions = {}) {
     const now = opts.now ?? Date.now;
-    this.blockSize = opts.blockSize ?? 16;
+    this.blockSize = opts.blockSize ?? DEFAULT_KV_BLOCK_SIZE;
     this.computeLocalHashes = opts.computeLocalHashes ?? computeLocalHashes;
     this.queueThreshold = opts.queueThreshold;
     this.replicaSync = opts.replicaSync;
