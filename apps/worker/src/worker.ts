@@ -71,9 +71,9 @@ const componentOf = { agg: "backend", prefill: "prefill", decode: "decode" } as 
 /**
  * Starts a worker on the component host: serves WorkerService.Generate over Connect in front of its engine,
  * registers its instance (under the advertised address) and Model Deployment Card, and publishes KV events and
- * load metrics. Things start in the order that makes the host's reverse stop right: status server, event sink,
- * engine, Connect server, registrations; so stop deregisters first, drains streams, then closes the engine, the
- * sinks and the planes. A start that fails part-way stops what it started.
+ * load metrics. Things start in the order that makes the host's reverse stop right: status server, engine (with
+ * its event sinks), Connect server, registrations; so stop deregisters first, drains streams, then closes the
+ * engine, its sinks, the status server and the planes. A start that fails part-way stops what it started.
  */
 export async function start(config: WorkerConfig, deps?: HostDeps): Promise<Worker> {
   setLogLevel(config.runtime.logLevel);
@@ -123,10 +123,11 @@ async function serveWorker(
     workerId: instanceId,
     prefill: config.disaggregationMode === "prefill",
   });
-  const sinks: { zmq?: ZmqKvPublisher } = {};
+  const sinks: { zmq?: ZmqKvPublisher; unsubscribe?: () => void } = {};
   host.onStop("engine", async () => {
     await engine.close();
-    // After the engine, so its last KV events still go out.
+    // Only once the engine has stopped, so its last KV events and load still go out.
+    sinks.unsubscribe?.();
     await sinks.zmq?.close();
   });
   const zmq = config.zmqKvEvents
@@ -154,7 +155,7 @@ async function serveWorker(
       kvStats.gpuCacheUsagePercent.set(total > 0 ? active / total : 0);
     },
   };
-  host.onStop("engine listener", engine.subscribe(listener));
+  sinks.unsubscribe = engine.subscribe(listener);
 
   const server = await host.serveConnect({
     host: config.host,
