@@ -130,6 +130,7 @@ describe("etcd discovery", () => {
     await watched.done;
     expect(await b.list("c/")).toEqual([{ key: "c/b", value: 2 }]);
     await expect(a.register("c/late", 3)).rejects.toThrow("closed");
+    await expect(b.register("c/undefined", undefined)).rejects.toThrow("not JSON-serializable");
   });
 
   it("re-registers its entries when its lease is lost", async () => {

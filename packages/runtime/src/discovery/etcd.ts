@@ -79,7 +79,9 @@ export class EtcdDiscovery implements Discovery {
 
   async register(key: string, value: unknown): Promise<Lease> {
     if (key === "") throw new Error("discovery keys must not be empty");
-    const own: OwnEntry = { json: JSON.stringify(value) };
+    const json: string | undefined = JSON.stringify(value);
+    if (json === undefined) throw new Error(`discovery value for '${key}' is not JSON-serializable`);
+    const own: OwnEntry = { json };
     await this.serial(async () => {
       if (this.closed) throw new Error("discovery is closed");
       await this.putOwn(key, own);
