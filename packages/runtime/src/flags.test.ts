@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { FlagError, type FlagSpec, formatHelp, HelpRequested, parseFlags } from "./flags.js";
+import { describe, expect, expectTypeOf, it } from "vitest";
+import { defineFlags, FlagError, type FlagSpec, formatHelp, HelpRequested, parseFlags } from "./flags.js";
 
 const specs: FlagSpec[] = [
   { name: "name", type: "string", default: "d", env: ["T_NAME", "T_NAME_ALT"], help: "a name" },
@@ -94,5 +94,92 @@ describe("formatHelp", () => {
     expect(help).toContain("--served <list>...");
     expect(help).toMatch(/a name \[default: d; env: T_NAME, T_NAME_ALT\]/);
     expect(help).toContain("-h, --help");
+  });
+});
+
+describe("defineFlags", () => {
+  const flags = defineFlags(
+    {
+      port: { type: "number", default: 8000, integer: true, min: 0, max: 65535, help: "a port" },
+      ratio: { type: "number", positive: true, help: "no default" },
+      mode: { type: "string", default: "kv", choices: ["kv", "random"], env: "T_MODE", help: "a mode" },
+      label: { type: "string", help: "no default" },
+      fast: { type: "boolean", help: "no default" },
+      cache: { type: "boolean", default: true, help: "a switch" },
+      names: { type: "list", help: "names" },
+      size: { type: "number", default: 16, aliases: ["block-size", "page-size"], help: "a size" },
+    },
+    [
+      { name: "tensor-parallel-size", message: "no GPUs here" },
+      { name: "load-aware", env: ["T_LOAD_AWARE"], message: "use --mode kv" },
+    ],
+  );
+
+  it("infers each value's type: choices as unions, optional without a default", () => {
+    const values = flags.parse([], {});
+    expectTypeOf(values.port).toEqualTypeOf<number>();
+    expectTypeOf(values.ratio).toEqualTypeOf<number | undefined>();
+    expectTypeOf(values.mode).toEqualTypeOf<"kv" | "random">();
+    expectTypeOf(values.label).toEqualTypeOf<string | undefined>();
+    expectTypeOf(values.fast).toEqualTypeOf<boolean | undefined>();
+    expectTypeOf(values.cache).toEqualTypeOf<boolean>();
+    expectTypeOf(values.names).toEqualTypeOf<string[]>();
+    expect(values).toEqual({ port: 8000, mode: "kv", cache: true, names: [], size: 16 });
+  });
+
+  it("keeps parseFlags' precedence and spellings", () => {
+    expect(
+      flags.parse(["--port=9000", "--no-cache", "--names", "a", "b", "--fast"], { T_MODE: "random" }),
+    ).toEqual({
+      port: 9000,
+      mode: "random",
+      cache: false,
+      fast: true,
+      names: ["a", "b"],
+      size: 16,
+    });
+    expect(flags.parse(["--mode", "kv"], { T_MODE: "random" }).mode).toBe("kv");
+  });
+
+  it("accepts aliases with the same meaning, keyed by the flag's own name", () => {
+    expect(flags.parse(["--page-size", "64"], {}).size).toBe(64);
+    expect(flags.parse(["--block-size=32"], {}).size).toBe(32);
+    expect(formatHelp("t", "T.", flags.specs)).toContain("also: --block-size, --page-size");
+  });
+
+  it("checks limits with a FlagError naming the flag", () => {
+    expect(() => flags.parse(["--port", "8000.5"], {})).toThrow(/--port must be a whole number/);
+    expect(() => flags.parse(["--port", "70000"], {})).toThrow(/--port must be at most 65535/);
+    expect(() => flags.parse(["--port", "-1"], {})).toThrow(FlagError);
+    expect(() => flags.parse(["--ratio", "0"], {})).toThrow(/--ratio must be positive/);
+    expect(() => flags.parse([], { T_MODE: "fast" })).toThrow(/T_MODE: --mode must be one of kv, random/);
+  });
+
+  it("refuses a listed flag, its --no- form and its env variable with the table's message", () => {
+    expect(() => flags.parse(["--tensor-parallel-size", "8"], {})).toThrow(
+      "--tensor-parallel-size is not supported: no GPUs here",
+    );
+    expect(() => flags.parse(["--no-load-aware"], {})).toThrow(
+      /--load-aware is not supported: use --mode kv/,
+    );
+    expect(() => flags.parse([], { T_LOAD_AWARE: "true" })).toThrow(
+      /T_LOAD_AWARE is not supported: use --mode kv/,
+    );
+    expect(() => flags.parse([], { T_LOAD_AWARE: "" })).not.toThrow();
+    // An unlisted flag is still an unknown one.
+    expect(() => flags.parse(["--tp", "8"], {})).toThrow(/unknown flag '--tp'/);
+    // parseFlags consults the same table.
+    expect(() => parseFlags(flags.specs, ["--load-aware"], {}, flags.refused)).toThrow(FlagError);
+  });
+
+  it("reads values parsed with a superset, filling defaults and rejecting wrong types", () => {
+    const wider = defineFlags({ ...flags.defs, extra: { type: "string", default: "x", help: "more" } });
+    const values = flags.read(wider.parse(["--port", "1"], {}));
+    expect(values).toEqual({ port: 1, mode: "kv", cache: true, names: [], size: 16 });
+    expect(flags.read({})).toEqual({ port: 8000, mode: "kv", cache: true, names: [], size: 16 });
+    expect(() => flags.read({ port: "8000" })).toThrow(/--port needs a number/);
+    expect(() => flags.read({ mode: "fast" })).toThrow(/--mode must be one of kv, random/);
+    expect(() => flags.read({ names: ["a", 1] })).toThrow(FlagError);
+    expect(() => flags.read({ port: 0.5 })).toThrow(/whole number/);
   });
 });
