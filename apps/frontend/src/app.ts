@@ -1,38 +1,31 @@
 import { formatInstanceId } from "@kvasir/runtime";
+import type { Handler, MoveInfo } from "@kvasir/serving";
 import { createFrontendMetrics, type Logger, type MetricsRegistry } from "@kvasir/telemetry";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { FrontendConfig } from "./config.js";
-import type { DispatcherDeps, WorkerClient } from "./dispatch.js";
 import { bodyTooLarge, HttpError, toHttpError } from "./errors.js";
 import { addGenerationRoutes, MESSAGES_PATH } from "./generation-routes.js";
 import type { InFlight } from "./inflight.js";
-import type { LoadTracker } from "./load-tracker.js";
 import type { ModelCatalog } from "./model-catalog.js";
 import { type AppEnv, requestScope } from "./request-scope.js";
-import type { Router, WorkerInstance } from "./route-request.js";
 import { addStatusRoutes } from "./status-routes.js";
 
 export type AppConfig = Pick<
   FrontendConfig,
   "requestTimeoutSeconds" | "maxBodyBytes" | "migrationLimit" | "reasoningParser" | "toolCallParser"
-> &
-  Partial<Pick<FrontendConfig, "busyThresholds">>;
+>;
 
 export interface AppDeps {
   models: ModelCatalog;
-  router: Router;
-  load: LoadTracker;
-  clientFor(address: string): WorkerClient;
+  /** The request path (route, call worker, retry, migrate, shed), assembled by the caller from serving's stages. */
+  generate: Handler;
   metrics: MetricsRegistry;
   log: Logger;
   config: AppConfig;
   /** Counts requests for draining on stop. */
   inFlight?: InFlight;
 }
-
-/** Attempts on other workers when one fails before the first token. */
-const RETRY_LIMIT = 3;
 
 /** The frontend's HTTP API as a hono app, with every dependency injected (tests call `app.request()`). */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
@@ -54,31 +47,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   );
   app.use("/v1/*", requestScope(log, deps.inFlight));
 
-  const thresholds = config.busyThresholds;
-  const shedding =
-    thresholds?.activeDecodeBlocks !== undefined || thresholds?.activePrefillTokens !== undefined;
-  const busy =
-    thresholds && shedding
-      ? (w: WorkerInstance) => deps.load.isBusy(w.instanceId, w.dataParallelSize, thresholds)
-      : undefined;
-  const dispatcher: DispatcherDeps = {
-    workersOf: (model) => deps.models.workersOf(model),
-    router: deps.router,
-    load: deps.load,
-    clientFor: deps.clientFor,
-    migrationLimit: config.migrationLimit,
-    retryLimit: RETRY_LIMIT,
-    ...(busy ? { busy } : {}),
-    onRetry: ({ requestId, model, instanceId, generated, error }) => {
-      const ongoing = generated > 0;
-      metrics.modelMigrationTotal.inc({ model, migration_type: ongoing ? "ongoing_request" : "new_request" });
-      log.warn(ongoing ? "migrating request" : "retrying request on another worker", {
-        request_id: requestId,
-        worker_id: formatInstanceId(instanceId),
-        generated_tokens: generated,
-        error: String(error),
-      });
-    },
+  const onMove = ({ kind, requestId, model, instanceId, generated, error }: MoveInfo) => {
+    const migration_type = kind === "migration" ? "ongoing_request" : "new_request";
+    metrics.modelMigrationTotal.inc({ model, migration_type });
+    log.warn(kind === "migration" ? "migrating request" : "retrying request on another worker", {
+      request_id: requestId,
+      worker_id: formatInstanceId(instanceId),
+      generated_tokens: generated,
+      error: String(error),
+    });
   };
   const limit = bodyLimit({
     maxSize: config.maxBodyBytes,
@@ -87,7 +64,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   addGenerationRoutes(
     app,
     {
-      dispatcher,
+      generate: deps.generate,
+      onMove,
       requestTimeoutSeconds: config.requestTimeoutSeconds,
       models: deps.models,
       metrics,

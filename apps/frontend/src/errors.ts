@@ -1,3 +1,4 @@
+import { ServingError } from "@kvasir/serving";
 import type { ContentfulStatusCode, UnofficialStatusCode } from "hono/utils/http-status";
 
 /** nginx's "client closed request": logged and counted, never sent (the client is gone). Hono's way to type it. */
@@ -66,12 +67,6 @@ export const badRequest = (message: string, param: string | null = null) =>
   new HttpError(400, message, "invalid_request", param);
 export const modelNotFound = (model: string) =>
   new HttpError(404, `The model '${model}' does not exist.`, "model_not_found", "model");
-export const noWorker = (model: string) =>
-  new HttpError(503, `No worker is serving '${model}' right now.`, "no_worker_available");
-/** The code of a 503 that sheds load: every worker is above the busy thresholds. */
-export const OVERLOADED = "overloaded";
-export const overloaded = (model: string) =>
-  new HttpError(503, `Every worker serving '${model}' is busy; try again later.`, OVERLOADED);
 export const timedOut = (seconds: number) =>
   new HttpError(504, `The request did not finish within ${seconds} s.`, "request_timeout");
 export const clientClosed = () =>
@@ -79,8 +74,10 @@ export const clientClosed = () =>
 export const bodyTooLarge = (limit: number) =>
   new HttpError(413, `The request body is larger than ${limit} bytes.`, "request_too_large");
 
-/** Anything thrown that is not an HttpError becomes a 500 without internals leaking into the message. */
+/** Serving failures keep their status and code; anything else becomes a 500 without internals leaking. */
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
+  if (error instanceof ServingError)
+    return new HttpError(error.status, error.message, error.code, error.param);
   return new HttpError(500, "Internal error while serving the request.", "internal_error");
 }

@@ -1,5 +1,6 @@
 import type { InstanceRecord, ModelDeploymentCard } from "@kvasir/protocol";
-import { formatInstanceId } from "@kvasir/runtime";
+import { createDiscovery, formatInstanceId } from "@kvasir/runtime";
+import { WorkerPool } from "@kvasir/serving";
 import { describe, expect, it } from "vitest";
 import { ModelRegistry } from "./model-registry.js";
 
@@ -18,28 +19,39 @@ const record = (port: number): InstanceRecord => ({
   metadata: {},
 });
 
+const discovery = await createDiscovery({ backend: "memory" });
+
+/** A registry over an aggregated and a decode pool, driven by discovery events applied by hand. */
 function registry(loads: string[] = [], modelPath?: string) {
-  return new ModelRegistry<string>({
-    namespace: "ns",
+  const backend = new WorkerPool(discovery, { namespace: "ns", component: "backend" });
+  const decode = new WorkerPool(discovery, { namespace: "ns", component: "decode" });
+  const r = new ModelRegistry<string>({
+    pools: [backend, decode],
     ...(modelPath ? { modelPath } : {}),
     load: async (dir) => {
       loads.push(dir);
       return `tokenizer of ${dir}`;
     },
   });
+  const apply = (event: Parameters<WorkerPool["apply"]>[0]) => {
+    backend.apply(event);
+    decode.apply(event);
+  };
+  return Object.assign(r, { apply });
 }
+type Registry = ReturnType<typeof registry>;
 
-function register(r: ModelRegistry<string>, id: bigint, c: ModelDeploymentCard) {
+function register(r: Registry, id: bigint, c: ModelDeploymentCard, component = "backend") {
   r.apply({ type: "put", key: `v1/mdc/ns/${c.name}/${formatInstanceId(id)}`, value: c });
   r.apply({
     type: "put",
-    key: `v1/instances/ns/backend/generate/${formatInstanceId(id)}`,
+    key: `v1/instances/ns/${component}/generate/${formatInstanceId(id)}`,
     value: record(Number(id)),
   });
 }
 
-function deregister(r: ModelRegistry<string>, id: bigint, name: string) {
-  r.apply({ type: "delete", key: `v1/instances/ns/backend/generate/${formatInstanceId(id)}` });
+function deregister(r: Registry, id: bigint, name: string, component = "backend") {
+  r.apply({ type: "delete", key: `v1/instances/ns/${component}/generate/${formatInstanceId(id)}` });
   r.apply({ type: "delete", key: `v1/mdc/ns/${name}/${formatInstanceId(id)}` });
 }
 
@@ -76,6 +88,15 @@ describe("ModelRegistry", () => {
     register(r, 2n, card("main", ["alias-a", "alias-b"]));
     expect(r.resolve("alias-b")?.name).toBe("main");
     expect(r.list().map((m) => m.id)).toEqual(["main", "alias-a", "alias-b"]);
+  });
+
+  it("serves a model whose only workers are decode workers", () => {
+    const r = registry();
+    register(r, 5n, card("d"), "decode");
+    expect(r.resolve("d")?.workers.map((w) => w.instanceId)).toEqual([5n]);
+    expect(r.list().map((m) => m.id)).toEqual(["d"]);
+    deregister(r, 5n, "d", "decode");
+    expect(r.resolve("d")).toBeUndefined();
   });
 
   it("ignores other namespaces and malformed keys", () => {

@@ -1,6 +1,6 @@
+import type { EngineUsage } from "@kvasir/serving";
 import type { FrontendEndpoint, FrontendErrorType, FrontendMetrics, RequestType } from "@kvasir/telemetry";
-import type { EngineUsage } from "./dispatch.js";
-import { CLIENT_CLOSED, type HttpError, OVERLOADED } from "./errors.js";
+import { CLIENT_CLOSED, type HttpError } from "./errors.js";
 
 export type Stage = "preprocess" | "route" | "dispatch";
 
@@ -93,7 +93,7 @@ export class RequestMetrics {
 
 /** The `error_type` label of a failed request. */
 export function errorTypeOf({ status, code }: HttpError): FrontendErrorType {
-  if (code === OVERLOADED) return "overload";
+  if (code === "overloaded" || code === "queue_full") return "overload";
   if (status === 400 || status === 413) return "validation";
   if (status === 404) return "not_found";
   if (status === CLIENT_CLOSED) return "cancelled";

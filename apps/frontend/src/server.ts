@@ -1,109 +1,145 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { WorkerService } from "@kvasir/protocol";
+import { createClient, type HostDeps, httpUrl, type Service, startComponent } from "@kvasir/runtime";
 import {
-  createClient,
-  createDiscovery,
-  createEventPlane,
-  formatInstanceId,
-  type Service,
-} from "@kvasir/runtime";
+  callWorker,
+  followRemoteIndexer,
+  migrate,
+  openWorkerPools,
+  pipeline,
+  retry,
+  route,
+  shed,
+} from "@kvasir/serving";
 import {
   createLogger,
   createMetricsRegistry,
+  flushTracing,
   hierarchyLabels,
   initTracing,
+  metricsText,
   setLogLevel,
   traceClientInterceptor,
 } from "@kvasir/telemetry";
 import { createApp } from "./app.js";
 import type { FrontendConfig } from "./config.js";
 import { InFlight } from "./inflight.js";
-import { createKvRouting, kvRoutingConfigFromFlags } from "./kv-routing.js";
-import { LoadTracker } from "./load-tracker.js";
+import { kvRoutingConfigFromFlags } from "./kv-routing.js";
 import { ModelRegistry } from "./model-registry.js";
 import { loadPreprocessor, type Preprocessor } from "./preprocessor.js";
-import { createRouter } from "./routers.js";
+import { createRouting } from "./routing.js";
 
 export interface Frontend extends Service {
+  /** Where clients reach the HTTP API (the advertised host). */
   readonly url: string;
   readonly port: number;
 }
 
+/** Attempts on other workers when one fails before the first token. */
+const RETRY_LIMIT = 3;
+
 /**
- * Starts the frontend: follows models and workers in discovery and load metrics on the event plane, and serves
- * the OpenAI API over HTTP. `stop()` stops accepting, lets in-flight streams finish, then closes the planes.
+ * Starts the frontend on the component host: follows the worker pools in discovery and their load on the event
+ * plane, and serves the OpenAI and Anthropic APIs over HTTP. `stop()` stops accepting, lets in-flight streams
+ * finish, then closes routing, pools and planes.
  */
-export async function start(config: FrontendConfig): Promise<Frontend> {
+export function start(config: FrontendConfig, deps?: HostDeps): Promise<Frontend> {
   setLogLevel(config.runtime.logLevel);
-  const log = createLogger("frontend");
   initTracing({ serviceName: "kvasir-frontend" });
-  const { namespace } = config.runtime;
-  const discovery = await createDiscovery(config.runtime.discovery);
-  const events = await createEventPlane(config.runtime.eventPlane);
-  const load = new LoadTracker();
-  const stopFollowing = load.follow(events, namespace);
-  const models = new ModelRegistry<Preprocessor>({
-    namespace,
-    ...(config.modelPath ? { modelPath: config.modelPath } : {}),
-    load: loadPreprocessor,
-    onWorkerGone: (id) => {
-      load.forget(id);
-      log.info("worker left", { worker_id: formatInstanceId(id) });
+  const log = createLogger("frontend");
+  return startComponent(
+    {
+      component: "frontend",
+      runtime: config.runtime,
+      log,
+      flush: flushTracing,
+      ...(config.advertiseHost ? { advertiseHost: config.advertiseHost } : {}),
+      ...(deps ? { deps } : {}),
     },
-    onError: (error, context) => log.error("discovery watch failed", { ...context, error: String(error) }),
-  });
-  await models.start(discovery);
-  const router =
-    config.routerMode === "kv"
-      ? await createKvRouting(config.kvRouting ?? kvRoutingConfigFromFlags({}), {
-          namespace,
-          discovery,
-          events,
-          log,
-          maxNumBatchedTokens: (model) => models.resolve(model)?.card.runtimeConfig.maxNumBatchedTokens,
-        })
-      : createRouter(config.routerMode, load);
-  const interceptors = [traceClientInterceptor()];
-  const inFlight = new InFlight();
-  const app = createApp({
-    models,
-    router,
-    load,
-    clientFor: (address) => createClient(WorkerService, address, { interceptors }),
-    metrics: createMetricsRegistry(hierarchyLabels({ namespace, component: "frontend" })),
-    log,
-    config,
-    inFlight,
-  });
+    async (host) => {
+      const { namespace } = host;
+      const registry = createMetricsRegistry(hierarchyLabels({ namespace, component: "frontend" }));
+      const inFlight = new InFlight();
+      if (config.systemPort !== undefined) {
+        await host.serveStatus({
+          host: config.httpHost,
+          port: config.systemPort,
+          health: () => ({ in_flight: inFlight.size }),
+          metrics: () => metricsText(registry),
+        });
+      }
+      const pools = await openWorkerPools(host.discovery, {
+        namespace,
+        events: host.events,
+        onError: (error, component) =>
+          log.error("discovery watch failed", { component, error: String(error) }),
+      });
+      host.onStop("worker pools", () => pools.close());
+      for (const pool of pools.all) {
+        pool.onChange(({ type, worker }) =>
+          log.info(type === "added" ? "worker joined" : "worker left", {
+            component: pool.component,
+            worker_id: worker.instanceId.toString(16),
+            model: worker.model,
+            address: worker.address,
+          }),
+        );
+      }
+      const kv = config.kvRouting ?? kvRoutingConfigFromFlags({});
+      const remoteIndexer =
+        config.routerMode === "kv" && kv.settings.useRemoteIndexer && !kv.useRemoteRouter
+          ? await followRemoteIndexer(host.discovery, namespace)
+          : undefined;
+      if (remoteIndexer) host.onStop("remote indexer", () => remoteIndexer.stop());
+      const routing = await createRouting(
+        host,
+        pools,
+        {
+          mode: config.routerMode,
+          kv,
+          ...(config.blockSize !== undefined ? { blockSize: config.blockSize } : {}),
+          ...(remoteIndexer ? { remoteIndexer } : {}),
+        },
+        log,
+      );
+      host.onStop("routing", () => routing.close());
 
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: config.httpHost, port: config.httpPort }, () => resolve(s));
-    s.once("error", reject);
-  });
-  const port = (server.address() as AddressInfo).port;
-  const host = config.httpHost === "0.0.0.0" ? "127.0.0.1" : config.httpHost;
-  const url = `http://${host}:${port}`;
-  log.info("frontend ready", { url, router_mode: config.routerMode, namespace });
+      const interceptors = [traceClientInterceptor()];
+      const generate = pipeline(
+        [
+          shed(routing.targetFor, config.busyThresholds),
+          migrate(config.migrationLimit),
+          retry(RETRY_LIMIT),
+          route(routing.targetFor),
+        ],
+        callWorker((address) => createClient(WorkerService, address, { interceptors })),
+      );
+      const models = new ModelRegistry<Preprocessor>({
+        pools: [pools.backend, pools.decode, pools.prefill],
+        ...(config.modelPath ? { modelPath: config.modelPath } : {}),
+        load: loadPreprocessor,
+      });
+      const app = createApp({ models, generate, metrics: registry, log, config, inFlight });
 
-  let stopping: Promise<void> | undefined;
-  return {
-    url,
-    port,
-    stop() {
-      stopping ??= (async () => {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+        const s = serve({ fetch: app.fetch, hostname: config.httpHost, port: config.httpPort }, () =>
+          resolve(s),
+        );
+        s.once("error", reject);
+      });
+      const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
+      host.onStop("http server", async () => {
+        server.close();
         log.info("draining", { in_flight: inFlight.size });
         await inFlight.drained(config.drainTimeoutSeconds * 1000);
         if ("closeAllConnections" in server) server.closeAllConnections();
         await closed;
-        stopFollowing();
-        models.close();
-        await router.close?.();
-        await Promise.all([events.close(), discovery.close()]);
-        log.info("stopped");
-      })();
-      return stopping;
+      });
+      const port = (server.address() as AddressInfo).port;
+      const url = httpUrl(host.advertise(config.httpHost), port);
+      log.info("frontend ready", { url, router_mode: config.routerMode, namespace });
+      return { url, port, stop: () => host.stop() };
     },
-  };
+  );
 }

@@ -1,6 +1,5 @@
 import type { Detokenizer } from "@kvasir/llm";
-import type { EngineFinish, EngineOutput, EngineUsage } from "./dispatch.js";
-import type { RouteDecision } from "./route-request.js";
+import type { EngineFinish, EngineOutput, EngineUsage, RouteDecision } from "@kvasir/serving";
 
 /** One step of generated text; `finishReason` is set on the last. */
 export interface TextStep {

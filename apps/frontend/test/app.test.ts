@@ -2,14 +2,22 @@ import { createServer } from "node:net";
 import { defaultModelDir } from "@kvasir/llm";
 import type { ModelDeploymentCard } from "@kvasir/protocol";
 import { create, LoadMetricsSchema, WorkerService } from "@kvasir/protocol";
-import { createClient, formatInstanceId } from "@kvasir/runtime";
+import { createClient, createDiscovery, formatInstanceId } from "@kvasir/runtime";
+import {
+  type BusyThresholds,
+  callWorker,
+  pipeline,
+  retry,
+  route,
+  selectorRouter,
+  shed,
+  WorkerPool,
+} from "@kvasir/serving";
 import { createLogger, createMetricsRegistry } from "@kvasir/telemetry";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.js";
-import { LoadTracker } from "../src/load-tracker.js";
 import { ModelRegistry } from "../src/model-registry.js";
 import { loadPreprocessor, type Preprocessor } from "../src/preprocessor.js";
-import { selectorRouter } from "../src/routers.js";
 
 const MODEL = "Qwen/Qwen3-0.6B";
 const card: ModelDeploymentCard = {
@@ -33,26 +41,37 @@ async function deadAddress(): Promise<string> {
 }
 
 let app: ReturnType<typeof createApp>;
-let models: ModelRegistry<Preprocessor>;
+let pool: WorkerPool;
 
-beforeAll(async () => {
-  models = new ModelRegistry<Preprocessor>({ namespace: "test", load: loadPreprocessor });
-  const id = formatInstanceId(1n);
-  models.apply({ type: "put", key: `v1/mdc/test/${MODEL}/${id}`, value: card });
-  models.apply({
-    type: "put",
-    key: `v1/instances/test/backend/generate/${id}`,
-    value: { address: await deadAddress(), transport: "connect-h2c", metadata: {} },
-  });
-  app = createApp({
-    models,
-    router: selectorRouter("round-robin", new LoadTracker()),
-    load: new LoadTracker(),
-    clientFor: (address) => createClient(WorkerService, address),
+/** The app over `pool`, with the frontend's stages (shedding when thresholds are given). */
+function appOver(thresholds: BusyThresholds = {}) {
+  const target = { pool, router: selectorRouter("round-robin", pool) };
+  const generate = pipeline(
+    [shed(() => target, thresholds), retry(3), route(() => target)],
+    callWorker((address) => createClient(WorkerService, address)),
+  );
+  return createApp({
+    models: new ModelRegistry<Preprocessor>({ pools: [pool], load: loadPreprocessor }),
+    generate,
     metrics: createMetricsRegistry(),
     log: createLogger("frontend-test", {}, { level: "error" }),
     config: { requestTimeoutSeconds: 30, maxBodyBytes: 1024 * 1024, migrationLimit: 3 },
   });
+}
+
+beforeAll(async () => {
+  pool = new WorkerPool(await createDiscovery({ backend: "memory" }), {
+    namespace: "test",
+    component: "backend",
+  });
+  const id = formatInstanceId(1n);
+  pool.apply({ type: "put", key: `v1/mdc/test/${MODEL}/${id}`, value: card });
+  pool.apply({
+    type: "put",
+    key: `v1/instances/test/backend/generate/${id}`,
+    value: { address: await deadAddress(), transport: "connect-h2c", metadata: {} },
+  });
+  app = appOver();
 });
 
 const chat = (body: unknown) =>
@@ -173,21 +192,7 @@ describe("models and health", () => {
 
 describe("load shedding", () => {
   it("answers 503 'overloaded' while every worker is above --active-decode-blocks-threshold", async () => {
-    const load = new LoadTracker();
-    const shedding = createApp({
-      models,
-      router: selectorRouter("round-robin", load),
-      load,
-      clientFor: (address) => createClient(WorkerService, address),
-      metrics: createMetricsRegistry(),
-      log: createLogger("frontend-test", {}, { level: "error" }),
-      config: {
-        requestTimeoutSeconds: 30,
-        maxBodyBytes: 1024 * 1024,
-        migrationLimit: 3,
-        busyThresholds: { activeDecodeBlocks: 0.9 },
-      },
-    });
+    const shedding = appOver({ activeDecodeBlocks: 0.9 });
     const ask = async () => {
       const res = await shedding.request("/v1/completions", {
         method: "POST",
@@ -197,10 +202,10 @@ describe("load shedding", () => {
     };
     const usage = (active: number) =>
       create(LoadMetricsSchema, { workerId: 1n, activeKvBlocks: BigInt(active), totalKvBlocks: 1024n });
-    load.apply(usage(1000));
+    pool.applyLoad(usage(1000));
     expect(await ask()).toEqual({ status: 503, code: "overloaded" });
     // Below the threshold the request goes to the worker (which refuses connections here).
-    load.apply(usage(10));
+    pool.applyLoad(usage(10));
     expect(await ask()).toEqual({ status: 503, code: "worker_failed" });
   });
 });

@@ -1,6 +1,6 @@
 import { Detokenizer, defaultModelSource, loadTokenizer, type Tokenizer } from "@kvasir/llm";
+import type { EngineFinish, EngineOutput } from "@kvasir/serving";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { EngineFinish, EngineOutput } from "../src/dispatch.js";
 import { StepBatcher, TextReader, type TextStep } from "../src/text-generation.js";
 
 let tokenizer: Tokenizer;

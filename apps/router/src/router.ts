@@ -1,31 +1,23 @@
-import {
-  activeSequencesSubject,
-  KvRouter,
-  type KvRouterOptions,
-  kvEventSourceOver,
-  kvRouterOptionsFromSettings,
-  replicaSyncOver,
-} from "@kvasir/kv";
-import { createEmbeddedIndexer } from "@kvasir/native";
 import type { InstanceRecord } from "@kvasir/protocol";
-import { RouterService } from "@kvasir/protocol";
+import { RouterService, WorkerService } from "@kvasir/protocol";
+import { createClient, type HostDeps, type Service, startComponent } from "@kvasir/runtime";
 import {
-  createDiscovery,
-  createEventPlane,
-  formatInstanceId,
-  instanceKey,
-  kvEventsSubject,
-  newInstanceId,
-  type Service,
-  startConnectServer,
-  startStatusServer,
-} from "@kvasir/runtime";
-import { followRemoteIndexer, type RemoteIndexer } from "@kvasir/serving";
+  callWorker,
+  followRemoteIndexer,
+  hostKvRouter,
+  type KvRouterHost,
+  migrate,
+  pipeline,
+  retry,
+  route,
+  WorkerPool,
+} from "@kvasir/serving";
 import {
   createKvIndexMetrics,
   createLogger,
   createMetricsRegistry,
   createRouterMetrics,
+  flushTracing,
   hierarchyLabels,
   initTracing,
   metricsText,
@@ -34,160 +26,141 @@ import {
   traceServerInterceptor,
 } from "@kvasir/telemetry";
 import type { RouterConfig } from "./config.js";
-import { routerServiceImpl } from "./service.js";
-import { WorkerDirectory } from "./worker-directory.js";
+import { observeGenerate, observeRoute } from "./metrics.js";
+import { pinnedRouter, routerServiceImpl } from "./service.js";
 
 export const ROUTER_COMPONENT = "router";
 export const ROUTER_ENDPOINT = "generate";
-/** Bookings older than this lost their free (a peer crashed mid-request) and are swept. */
-const STALE_BOOKING_MS = 30 * 60 * 1000;
+/** Attempts on other workers when one fails before the first token, and moves of a stream mid-way. */
+const RETRY_LIMIT = 3;
+const MIGRATION_LIMIT = 3;
 
 export interface Router extends Service {
   readonly instanceId: bigint;
+  /** The advertised URL registered in discovery. */
   readonly url: string;
   /** The status server's URL (/metrics, /health), when --system-port is set. */
   readonly statusUrl?: string;
   /** The routing core, for in-process callers and tests. */
-  readonly core: KvRouter;
+  readonly core: KvRouterHost["core"];
 }
 
 /**
- * Starts a standalone KV router: follows workers in discovery and their KV events on the event plane, serves
+ * Starts a standalone KV router on the component host: follows the worker pool and its KV events, serves
  * RouterService over Connect, shares active sequences with replicas, and registers itself in discovery.
  */
-export async function start(config: RouterConfig): Promise<Router> {
+export function start(config: RouterConfig, deps?: HostDeps): Promise<Router> {
   setLogLevel(config.runtime.logLevel);
   initTracing({ serviceName: "kvasir-router" });
-  const instanceId = config.instanceId ?? newInstanceId();
-  const idHex = formatInstanceId(instanceId);
-  const log = createLogger("router", { instance_id: idHex });
-  const { namespace } = config.runtime;
-  const settings = config.router;
-  const discovery = await createDiscovery(config.runtime.discovery);
-  const events = await createEventPlane(config.runtime.eventPlane);
-  const registry = createMetricsRegistry(hierarchyLabels({ namespace, component: ROUTER_COMPONENT }));
-  const metrics = createRouterMetrics(registry, idHex);
-  const indexMetrics = createKvIndexMetrics(registry);
-
-  const remote: RemoteIndexer | undefined = settings.useRemoteIndexer
-    ? await followRemoteIndexer(discovery, namespace)
-    : undefined;
-  const options: KvRouterOptions = {
-    ...kvRouterOptionsFromSettings(settings, idHex),
-    ...(config.blockSize !== undefined ? { blockSize: config.blockSize } : {}),
-  };
-  let indexerBackend = "remote";
-  if (remote) {
-    options.remoteFindMatches = remote.findMatches;
-  } else if (settings.useKvEvents) {
-    const embedded = createEmbeddedIndexer(settings.indexerBackend, (message, fields) =>
-      log.warn(message, fields),
-    );
-    indexerBackend = embedded.backend;
-    options.indexer = embedded.indexer;
-    options.computeLocalHashes = embedded.computeLocalHashes;
-    const source = kvEventSourceOver(events, [kvEventsSubject(namespace, config.workerComponent)], () =>
-      indexMetrics.kvCacheEventsApplied.inc({ event_type: "batch", status: "malformed" }),
-    );
-    options.events = {
-      subscribe: (handler) =>
-        source.subscribe((batch) => {
-          for (const ev of batch)
-            indexMetrics.kvCacheEventsApplied.inc({ event_type: ev.data.kind, status: "ok" });
-          handler(batch);
-        }),
-    };
-  } else {
-    indexerBackend = "approximate";
-  }
-  if (settings.replicaSync) options.replicaSync = replicaSyncOver(events, activeSequencesSubject(namespace));
-  const core = new KvRouter(options);
-
-  const workers = new WorkerDirectory({
-    namespace,
-    component: config.workerComponent,
-    onGone: (id) => {
-      core.removeWorker(id);
-      log.info("worker left", { worker_id: formatInstanceId(id) });
+  const log = createLogger("router");
+  const instanceId = deps?.instanceId ?? config.instanceId;
+  return startComponent(
+    {
+      component: ROUTER_COMPONENT,
+      runtime: config.runtime,
+      log,
+      flush: flushTracing,
+      ...(config.advertiseHost ? { advertiseHost: config.advertiseHost } : {}),
+      deps: { ...deps, ...(instanceId !== undefined ? { instanceId } : {}) },
     },
-    onReady: (id) => log.info("worker joined", { worker_id: formatInstanceId(id) }),
-    onError: (error) => log.error("discovery watch failed", { error: String(error) }),
-  });
-  await workers.start(discovery);
-
-  let inFlight = 0;
-  let draining = false;
-  const server = await startConnectServer({
-    host: config.host,
-    port: config.port,
-    interceptors: [traceServerInterceptor()],
-    routes: (r) =>
-      r.service(
-        RouterService,
-        routerServiceImpl({
-          router: core,
-          workers,
-          ...(config.blockSize !== undefined ? { blockSize: config.blockSize } : {}),
-          metrics,
-          interceptors: [traceClientInterceptor()],
-          inFlight: { started: () => inFlight++, ended: () => inFlight-- },
+    async (host) => {
+      const { namespace } = host;
+      const registry = createMetricsRegistry(hierarchyLabels({ namespace, component: ROUTER_COMPONENT }));
+      const metrics = createRouterMetrics(registry, host.instanceHex);
+      const indexMetrics = createKvIndexMetrics(registry);
+      const pool = new WorkerPool(host.discovery, {
+        namespace,
+        component: config.workerComponent,
+        events: host.events,
+        onError: (error) => log.error("discovery watch failed", { error: String(error) }),
+      });
+      const status =
+        config.systemPort === undefined
+          ? undefined
+          : await host.serveStatus({
+              host: config.host,
+              port: config.systemPort,
+              health: () => ({ workers: pool.size }),
+              metrics: () => metricsText(registry),
+            });
+      await pool.start();
+      host.onStop("worker pool", () => pool.close());
+      pool.onChange(({ type, worker }) =>
+        log.info(type === "added" ? "worker joined" : "worker left", {
+          worker_id: worker.instanceId.toString(16),
+          address: worker.address,
         }),
-      ),
-  });
-  const status =
-    config.systemPort === undefined
-      ? undefined
-      : await startStatusServer({
-          host: config.host,
-          port: config.systemPort,
-          health: () => ({ ready: !draining, instance_id: idHex, workers: workers.size }),
-          metrics: () => metricsText(registry),
-        });
-  const sweep = setInterval(() => core.sweepStale(STALE_BOOKING_MS), 60_000);
-  sweep.unref();
+      );
+      const remoteIndexer = config.router.useRemoteIndexer
+        ? await followRemoteIndexer(host.discovery, namespace)
+        : undefined;
+      if (remoteIndexer) host.onStop("remote indexer", () => remoteIndexer.stop());
+      const kv = hostKvRouter(config.router, {
+        pool,
+        events: host.events,
+        log,
+        replicaId: host.instanceHex,
+        ...(config.blockSize !== undefined ? { blockSize: config.blockSize } : {}),
+        ...(remoteIndexer ? { remoteIndexer } : {}),
+        onRoute: (decision) => observeRoute(metrics, decision),
+        onEvents: (kinds) => {
+          if (kinds === "malformed")
+            indexMetrics.kvCacheEventsApplied.inc({ event_type: "batch", status: "malformed" });
+          else
+            for (const kind of kinds)
+              indexMetrics.kvCacheEventsApplied.inc({ event_type: kind, status: "ok" });
+        },
+      });
+      host.onStop("kv router", () => kv.close());
 
-  const record: InstanceRecord = {
-    address: server.url,
-    transport: "connect-h2c",
-    metadata: { indexer_backend: indexerBackend, replica_sync: String(settings.replicaSync) },
-  };
-  const lease = await discovery.register(
-    instanceKey({ namespace, component: ROUTER_COMPONENT, endpoint: ROUTER_ENDPOINT, instanceId }),
-    record,
+      const target = { pool, router: pinnedRouter(kv) };
+      const interceptors = [traceClientInterceptor()];
+      const generate = pipeline(
+        [observeGenerate(metrics), migrate(MIGRATION_LIMIT), retry(RETRY_LIMIT), route(() => target)],
+        callWorker((address) => createClient(WorkerService, address, { interceptors })),
+      );
+      let inFlight = 0;
+      const server = await host.serveConnect({
+        host: config.host,
+        port: config.port,
+        drainMs: config.drainTimeoutSeconds * 1000,
+        interceptors: [traceServerInterceptor()],
+        routes: (r) =>
+          r.service(
+            RouterService,
+            routerServiceImpl({
+              kv,
+              pool,
+              generate,
+              onDecision: (decision) => observeRoute(metrics, decision),
+              ...(config.blockSize !== undefined ? { blockSize: config.blockSize } : {}),
+              inFlight: { started: () => inFlight++, ended: () => inFlight-- },
+            }),
+          ),
+      });
+      host.onStop("log drain", () => log.info("draining", { in_flight: inFlight }));
+      const record: InstanceRecord = {
+        address: server.url,
+        transport: "connect-h2c",
+        metadata: { indexer_backend: kv.indexer, replica_sync: String(config.router.replicaSync) },
+      };
+      await host.registerInstance(ROUTER_ENDPOINT, record);
+      log.info("router ready", {
+        url: server.url,
+        namespace,
+        indexer_backend: kv.indexer,
+        worker_component: config.workerComponent,
+        workers: pool.size,
+        replica_sync: config.router.replicaSync,
+        ...(status ? { status_url: status.localUrl } : {}),
+      });
+      return {
+        instanceId: host.instanceId,
+        url: server.url,
+        ...(status ? { statusUrl: status.localUrl } : {}),
+        core: kv.core,
+        stop: () => host.stop(),
+      };
+    },
   );
-  log.info("router ready", {
-    url: server.url,
-    namespace,
-    indexer_backend: indexerBackend,
-    worker_component: config.workerComponent,
-    workers: workers.size,
-    replica_sync: settings.replicaSync,
-    ...(status ? { status_url: status.url } : {}),
-  });
-
-  let stopping: Promise<void> | undefined;
-  return {
-    instanceId,
-    url: server.url,
-    ...(status ? { statusUrl: status.url } : {}),
-    core,
-    stop() {
-      stopping ??= (async () => {
-        draining = true;
-        // Deregister first so clients stop picking this router, then let in-flight streams finish.
-        await lease.revoke();
-        log.info("draining", { in_flight: inFlight });
-        await server.close({ graceMs: config.drainTimeoutSeconds * 1000 });
-        clearInterval(sweep);
-        core.close();
-        workers.stop();
-        remote?.stop();
-        await status?.close();
-        await events.flush();
-        await Promise.all([events.close(), discovery.close()]);
-        log.info("stopped");
-      })();
-      return stopping;
-    },
-  };
 }

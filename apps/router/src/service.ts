@@ -1,29 +1,32 @@
 // RouterService over Connect: KvRouter decisions (BestWorker, PotentialLoads), booking control
-// (MarkPrefillComplete, Free), and Generate, which routes, streams the chosen worker's WorkerService.Generate and
-// keeps the booking in step (prefill complete at the first response, free at the end).
+// (MarkPrefillComplete, Free), and Generate, which runs serving's request pipeline (route, call the worker, retry,
+// migrate) and streams the worker's outputs back.
 import { randomUUID } from "node:crypto";
-import type { Interceptor } from "@connectrpc/connect";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { KvRouteDecision, KvRouteRequest, KvRouterWorker } from "@kvasir/kv";
+import { create, PotentialLoadsResponseSchema, type RouterService } from "@kvasir/protocol";
 import {
-  type KvRouteRequest,
-  type KvRouter,
-  NoWorkersError,
-  QueueFullError,
-  RouterClosedError,
-} from "@kvasir/kv";
-import { create, PotentialLoadsResponseSchema, type RouterService, WorkerService } from "@kvasir/protocol";
-import { createClient } from "@kvasir/runtime";
-import type { RouterMetrics } from "@kvasir/telemetry";
-import type { RoutableWorker, WorkerDirectory } from "./worker-directory.js";
+  fromWorkerRequest,
+  type Handler,
+  type KvRouterHost,
+  type PoolWorker,
+  ServingError,
+  servingContext,
+  toConnectError,
+  toWorkerResponse,
+  type WorkerPool,
+  type WorkerRouter,
+} from "@kvasir/serving";
 
 export interface RouterServiceDeps {
-  router: KvRouter;
-  workers: WorkerDirectory;
+  kv: KvRouterHost;
+  pool: WorkerPool;
+  /** The request pipeline Generate runs. */
+  generate: Handler;
   /** --kv-cache-block-size; the workers' card otherwise. */
   blockSize?: number;
-  metrics: RouterMetrics;
-  /** Client interceptors for calls to workers (trace propagation). */
-  interceptors?: Interceptor[];
+  /** Told of the decisions BestWorker makes (Generate's go through the KvRouter host's own hook). */
+  onDecision?(decision: KvRouteDecision): void;
   /** Counts streams in flight, for draining. */
   inFlight: { started(): void; ended(): void };
 }
@@ -41,18 +44,16 @@ interface Shape {
 /** A KvRouter request from the RPC's fields, for the workers it may go to. */
 function routeRequest(
   m: Shape,
-  workers: readonly RoutableWorker[],
+  workers: readonly PoolWorker[],
   blockSize: number | undefined,
 ): KvRouteRequest {
   const hashes = m.localHashes ?? [];
   if (hashes.length > 0 && m.tokenIds.length > 0) {
     throw new ConnectError("give either token_ids or local_hashes, not both", Code.InvalidArgument);
   }
-  const r: KvRouteRequest = {
-    requestId: m.requestId,
-    blockSize: blockSize ?? workers[0]?.blockSize ?? 16,
-    priority: m.priority ?? 0,
-  };
+  const r: KvRouteRequest = { requestId: m.requestId, priority: m.priority ?? 0 };
+  const size = blockSize ?? workers[0]?.blockSize;
+  if (size !== undefined) r.blockSize = size;
   if (hashes.length > 0) r.localHashes = BigUint64Array.from(hashes);
   else r.tokenIds = m.tokenIds;
   if (m.loraName) r.loraName = m.loraName;
@@ -60,19 +61,39 @@ function routeRequest(
   return r;
 }
 
-/** KvRouter failures as Connect codes: a full queue sheds (RESOURCE_EXHAUSTED), no worker is UNAVAILABLE. */
-function toConnectError(error: unknown): unknown {
-  if (error instanceof QueueFullError) return new ConnectError(error.message, Code.ResourceExhausted);
-  if (error instanceof NoWorkersError || error instanceof RouterClosedError) {
-    return new ConnectError(error.message, Code.Unavailable);
-  }
-  return error;
+const kvWorker = (w: PoolWorker): KvRouterWorker => ({
+  workerId: w.instanceId,
+  dataParallelSize: w.dataParallelSize,
+  maxNumBatchedTokens: w.maxNumBatchedTokens,
+});
+
+/**
+ * The KV router, except that a request naming its worker (Generate's `worker_id`, Dynamo's direct mode) goes
+ * there; it is still booked so loads stay right.
+ */
+export function pinnedRouter(kv: KvRouterHost): WorkerRouter {
+  return {
+    route(request, workers, signal) {
+      const wanted = request.backendInstanceId;
+      if (wanted === undefined) return kv.route(request, workers, signal);
+      const pinned = workers.filter((w) => w.instanceId === wanted);
+      if (pinned.length === 0) {
+        throw new ServingError(
+          "no_worker_available",
+          `worker ${wanted.toString(16)} is not serving '${request.model}'`,
+        );
+      }
+      return kv.route(request, pinned, signal);
+    },
+    prefillComplete: (requestId) => kv.prefillComplete(requestId),
+    free: (requestId) => kv.free(requestId),
+  };
 }
 
 export function routerServiceImpl(deps: RouterServiceDeps): ServiceImpl<typeof RouterService> {
-  const { router, metrics } = deps;
-  const candidates = (model: string): RoutableWorker[] => {
-    const workers = deps.workers.workersFor(model);
+  const { kv, pool } = deps;
+  const candidates = (model: string): PoolWorker[] => {
+    const workers = pool.workers(model === "" ? undefined : model);
     if (workers.length === 0) {
       throw new ConnectError(
         model ? `no worker is serving '${model}'` : "no worker is registered",
@@ -80,20 +101,6 @@ export function routerServiceImpl(deps: RouterServiceDeps): ServiceImpl<typeof R
       );
     }
     return workers;
-  };
-  const observe = (
-    overlapBlocks: number,
-    promptTokens: number,
-    blockSize: number,
-    t: { hashMs: number; findMatchesMs: number; selectMs: number },
-  ) => {
-    metrics.requestsTotal.inc();
-    metrics.inputSequenceTokens.observe(promptTokens);
-    if (promptTokens > 0) metrics.kvHitRate.observe(Math.min((overlapBlocks * blockSize) / promptTokens, 1));
-    metrics.overheadBlockHashingMs.observe(t.hashMs);
-    metrics.overheadIndexerFindMatchesMs.observe(t.findMatchesMs);
-    metrics.overheadSchedulingMs.observe(t.selectMs);
-    metrics.overheadTotalMs.observe(t.hashMs + t.findMatchesMs + t.selectMs);
   };
 
   return {
@@ -103,11 +110,11 @@ export function routerServiceImpl(deps: RouterServiceDeps): ServiceImpl<typeof R
       }
       const workers = candidates(req.model);
       try {
-        const d = await router.route(routeRequest(req, workers, deps.blockSize), workers, {
+        const d = await kv.core.route(routeRequest(req, workers, deps.blockSize), workers.map(kvWorker), {
           book: req.updateStates,
           signal: ctx.signal,
         });
-        observe(d.overlapBlocks, d.promptTokens, d.blockSize, d.timings);
+        deps.onDecision?.(d);
         return { workerId: d.workerId, dpRank: d.dpRank, overlapBlocks: d.overlapBlocks };
       } catch (error) {
         throw toConnectError(error);
@@ -116,9 +123,9 @@ export function routerServiceImpl(deps: RouterServiceDeps): ServiceImpl<typeof R
 
     async potentialLoads(req) {
       const workers = candidates(req.model);
-      const loads = await router.potentialLoads(
+      const loads = await kv.core.potentialLoads(
         routeRequest({ ...req, requestId: "" }, workers, deps.blockSize),
-        workers,
+        workers.map(kvWorker),
       );
       return create(PotentialLoadsResponseSchema, {
         loads: loads.map((l) => ({
@@ -132,77 +139,32 @@ export function routerServiceImpl(deps: RouterServiceDeps): ServiceImpl<typeof R
     },
 
     markPrefillComplete(req) {
-      router.markPrefillComplete(req.requestId);
+      kv.prefillComplete(req.requestId);
       return {};
     },
 
     free(req) {
-      router.free(req.requestId);
+      kv.free(req.requestId);
       return {};
     },
 
     async *generate(req, ctx) {
       const inner = req.request;
       if (inner === undefined) throw new ConnectError("request is required", Code.InvalidArgument);
-      let workers = candidates(inner.model);
-      if (req.workerId !== undefined) {
-        // Router mode "direct": the caller names the worker; it is still booked so loads stay right.
-        workers = workers.filter((w) => w.workerId === req.workerId);
-        if (workers.length === 0) {
-          throw new ConnectError(
-            `worker ${req.workerId.toString(16)} is not serving '${inner.model}'`,
-            Code.Unavailable,
-          );
-        }
-      }
-      const requestId = inner.requestId || randomUUID();
+      const request = fromWorkerRequest(inner, inner.requestId || randomUUID());
+      if (req.workerId !== undefined) request.backendInstanceId = req.workerId;
       deps.inFlight.started();
-      const startedAt = performance.now();
       try {
-        let decision: Awaited<ReturnType<KvRouter["route"]>>;
-        try {
-          decision = await router.route(
-            routeRequest({ ...inner, requestId }, workers, deps.blockSize),
-            workers,
-            { signal: ctx.signal },
-          );
-        } catch (error) {
-          throw toConnectError(error);
+        let first = true;
+        for await (const output of deps.generate(request, servingContext(ctx.signal))) {
+          const response = { output: toWorkerResponse(output) };
+          if (first) {
+            first = false;
+            yield { ...response, workerId: output.worker.instanceId, dpRank: output.worker.dpRank };
+          } else yield response;
         }
-        observe(decision.overlapBlocks, decision.promptTokens, decision.blockSize, decision.timings);
-        const worker = workers.find((w) => w.workerId === decision.workerId);
-        if (worker === undefined) throw new ConnectError("the chosen worker left", Code.Unavailable);
-        try {
-          const client = createClient(WorkerService, worker.address, {
-            interceptors: deps.interceptors ?? [],
-          });
-          const stream = client.generate(
-            { ...inner, requestId, dpRank: decision.dpRank },
-            { signal: ctx.signal, timeoutMs: 0 },
-          );
-          let first = true;
-          let outputTokens = 0;
-          let lastAt = startedAt;
-          for await (const output of stream) {
-            const now = performance.now();
-            if (first) {
-              first = false;
-              router.markPrefillComplete(requestId);
-              metrics.timeToFirstToken.observe((now - startedAt) / 1000);
-              yield { output, workerId: decision.workerId, dpRank: decision.dpRank };
-            } else {
-              if (output.tokenIds.length > 0) {
-                metrics.interTokenLatency.observe((now - lastAt) / 1000 / output.tokenIds.length);
-              }
-              yield { output };
-            }
-            outputTokens += output.tokenIds.length;
-            if (output.tokenIds.length > 0) lastAt = now;
-          }
-          metrics.outputSequenceTokens.observe(outputTokens);
-        } finally {
-          router.free(requestId);
-        }
+      } catch (error) {
+        throw toConnectError(error);
       } finally {
         deps.inFlight.ended();
       }

@@ -48,6 +48,13 @@ export {
   type WorkerPoolOptions,
 } from "./worker-pool.js";
 export {
+  openWorkerPools,
+  WORKER_COMPONENTS,
+  type WorkerComponent,
+  type WorkerPools,
+  type WorkerPoolsOptions,
+} from "./worker-pools.js";
+export {
   directRouter,
   type RouterMode,
   routerModes,

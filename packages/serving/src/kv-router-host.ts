@@ -5,18 +5,19 @@
 import {
   activeSequencesSubject,
   type KvEventSource,
+  type KvRouteDecision,
   KvRouter,
   type KvRouterOptions,
   type KvRouterSettings,
   kvEventSourceOver,
   kvRouterOptionsFromSettings,
-  type RemoteFindMatches,
   replicaSyncOver,
 } from "@kvasir/kv";
 import { createEmbeddedIndexer } from "@kvasir/native";
 import { type EventPlane, formatInstanceId, kvEventsSubject, newInstanceId } from "@kvasir/runtime";
 import type { ServingRequest } from "./engine-params.js";
 import { routingError, ServingError } from "./errors.js";
+import type { RemoteIndexer } from "./remote-indexer.js";
 import type { WorkerPool } from "./worker-pool.js";
 import type { WorkerRouter } from "./worker-router.js";
 
@@ -34,11 +35,13 @@ export interface KvRouterHostDeps {
     warn(message: string, fields?: Record<string, unknown>): void;
   };
   /** The standalone indexers, when `settings.useRemoteIndexer`. */
-  remoteIndexer?: { readonly count: number; findMatches: RemoteFindMatches };
+  remoteIndexer?: RemoteIndexer;
   /** Tokens per block used for hashing instead of the workers' cards (`--kv-cache-block-size`). */
   blockSize?: number;
   /** Replica id in shared bookings; random otherwise. */
   replicaId?: string;
+  /** Told of every routing decision (overlap, timings), for the router metrics. */
+  onRoute?(decision: KvRouteDecision): void;
   /** Told of every KV event batch applied (`ok`) or dropped (`malformed`), for the indexer metrics. */
   onEvents?(kinds: readonly string[] | "malformed"): void;
 }
@@ -47,6 +50,8 @@ export interface KvRouterHost extends WorkerRouter {
   readonly core: KvRouter;
   /** `native`, `ts`, `approximate` or `remote`. */
   readonly indexer: string;
+  prefillComplete(requestId: string): void;
+  free(requestId: string): void;
   close(): void;
 }
 
@@ -91,7 +96,7 @@ export function hostKvRouter(settings: KvRouterSettings, deps: KvRouterHostDeps)
   const stopFollowing = pool.onChange((change) => {
     if (change.type === "removed") core.removeWorker(change.worker.instanceId);
   });
-  deps.log.info("kv router ready", {
+  deps.log.info("kv router started", {
     component: pool.component,
     indexer,
     replica_sync: settings.replicaSync,
@@ -111,6 +116,7 @@ export function hostKvRouter(settings: KvRouterSettings, deps: KvRouterHostDeps)
           })),
           signal ? { signal } : {},
         );
+        deps.onRoute?.(decision);
         return { instanceId: decision.workerId, dpRank: decision.dpRank };
       } catch (error) {
         throw routingError(error, request.model);

@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Detokenizer } from "@kvasir/llm";
-import { type DispatcherDeps, dispatch, type EngineUsage } from "../dispatch.js";
+import { type EngineUsage, type Handler, type MoveInfo, ServingError, servingContext } from "@kvasir/serving";
 import { clientClosed, HttpError, timedOut, toHttpError } from "../errors.js";
 import type { Preprocessor } from "../preprocessor.js";
 import { errorTypeOf, type RequestMetrics, type RequestOutcome } from "../request-metrics.js";
@@ -26,7 +26,8 @@ export interface OutputFormat {
 }
 
 export interface GenerationDeps {
-  dispatcher: DispatcherDeps;
+  generate: Handler;
+  onMove?(info: MoveInfo): void;
   requestTimeoutSeconds: number;
 }
 
@@ -70,6 +71,7 @@ class Deadline {
 function clientError(error: unknown, deadline: Deadline, scope: RequestScope, seconds: number): HttpError {
   if (deadline.expired) return timedOut(seconds);
   if (scope.signal.aborted) return clientClosed();
+  if (error instanceof ServingError) return toHttpError(error);
   if (error instanceof ConnectError) {
     if (error.code === Code.InvalidArgument || error.code === Code.OutOfRange) {
       return new HttpError(400, error.rawMessage, "invalid_request");
@@ -94,19 +96,21 @@ export async function respond(
 ): Promise<Response> {
   const deadline = new Deadline(scope.signal, deps.requestTimeoutSeconds * 1000);
   const signal = deadline.signal;
-  const outputs = dispatch(
-    deps.dispatcher,
+  const outputs = deps.generate(
     {
       requestId: scope.requestId,
       model: req.model.name,
       tokenIds: req.tokenIds,
-      blockSize: req.model.card.kvCacheBlockSize,
       priority: req.priority,
-      backendInstanceId: req.backendInstanceId,
+      ...(req.backendInstanceId !== undefined ? { backendInstanceId: req.backendInstanceId } : {}),
       params: req.params,
       headers: { "x-request-id": scope.requestId },
     },
-    { signal, parent: scope.trace, onStage: (stage) => metrics.stage(stage) },
+    servingContext(signal, {
+      trace: scope.trace,
+      onStage: (stage) => metrics.stage(stage),
+      ...(deps.onMove ? { onMove: deps.onMove } : {}),
+    }),
   );
   const detokenizer = new Detokenizer(pre.tokenizer, req.detokenizer);
   const steps = new TextReader(outputs, detokenizer, (count) => metrics.tokens(count));

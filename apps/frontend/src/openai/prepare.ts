@@ -1,5 +1,5 @@
 import type { ChatCompletionRequest, CompletionRequest, DetokenizerOptions } from "@kvasir/llm";
-import type { EngineParams } from "../dispatch.js";
+import type { EngineParams } from "@kvasir/serving";
 import { badRequest } from "../errors.js";
 import type { ServedModel } from "../model-registry.js";
 import type { Preprocessor } from "../preprocessor.js";

@@ -1,6 +1,5 @@
 import type { ToolCall } from "@kvasir/llm";
-import type { EngineFinish, EngineUsage } from "../dispatch.js";
-import type { RouteDecision } from "../route-request.js";
+import type { EngineFinish, EngineUsage, RouteDecision } from "@kvasir/serving";
 
 export type OpenAIFinishReason = "stop" | "length" | "tool_calls";
 

@@ -7,7 +7,6 @@ import {
   type ServiceImpl,
 } from "@connectrpc/connect";
 import { FinishReason, type GenerateRequest, WorkerService } from "@kvasir/protocol";
-import { ROOT_CONTEXT } from "@opentelemetry/api";
 import { describe, expect, it } from "vitest";
 import type { EngineOutput, ServingRequest } from "../engine-params.js";
 import { ServingError } from "../errors.js";
@@ -119,7 +118,7 @@ function chain(setup: ReturnType<typeof workers>, router: WorkerRouter, limits =
 }
 
 function context(moves: MoveInfo[] = [], signal = new AbortController().signal): ServingContext {
-  return servingContext(signal, ROOT_CONTEXT, { onMove: (info) => moves.push(info) });
+  return servingContext(signal, { onMove: (info) => moves.push(info) });
 }
 
 describe("the request pipeline", () => {

@@ -1,6 +1,6 @@
 // The request path as linked stages (Dynamo's pipeline): each stage wraps the next with one signature, so the
 // frontend and the router's Generate assemble the same chain, and disaggregation adds one more link.
-import type { Context } from "@opentelemetry/api";
+import { type Context, context } from "@opentelemetry/api";
 import type { EngineOutput, ServingRequest } from "../engine-params.js";
 import type { PoolWorker, WorkerPool } from "../worker-pool.js";
 import type { WorkerRouter } from "../worker-router.js";
@@ -37,7 +37,11 @@ export interface ServingContext {
   onMove?(info: MoveInfo): void;
 }
 
-export type Handler = (request: ServingRequest, ctx: ServingContext) => AsyncIterable<EngineOutput>;
+/** A generator rather than any iterable, so a caller that stops reading can end it (and the worker's stream). */
+export type Handler = (
+  request: ServingRequest,
+  ctx: ServingContext,
+) => AsyncGenerator<EngineOutput, void, undefined>;
 export type Stage = (next: Handler) => Handler;
 
 /** Where a request for a model is routed: a pool and the router over it. */
@@ -54,11 +58,10 @@ export function pipeline(stages: readonly Stage[], terminal: Handler): Handler {
   return stages.reduceRight<Handler>((next, stage) => stage(next), terminal);
 }
 
-/** A fresh context for one request. */
+/** A fresh context for one request; spans hang from the active trace context unless another is given. */
 export function servingContext(
   signal: AbortSignal,
-  trace: Context,
-  hooks: Pick<ServingContext, "onStage" | "onMove"> = {},
+  options: Partial<Pick<ServingContext, "trace" | "onStage" | "onMove">> = {},
 ): ServingContext {
-  return { signal, trace, failed: new Set(), ...hooks };
+  return { trace: context.active(), ...options, signal, failed: new Set() };
 }
