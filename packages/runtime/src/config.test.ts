@@ -47,6 +47,18 @@ describe("runtime config", () => {
     expect(fromEnv).toMatchObject({ namespace: "dyn", "nats-server": "nats://a:1" });
   });
 
+  it("takes etcd discovery as the dstack recipe configures it: --discovery-backend etcd and ETCD_ENDPOINTS", () => {
+    const env = { ETCD_ENDPOINTS: "http://10.0.0.5:2379", DYN_DISCOVERY_BACKEND: "nats" };
+    const config = runtimeConfigFromFlags(
+      parseFlags(runtimeFlags.specs, ["--discovery-backend", "etcd"], env),
+    );
+    expect(config.discovery).toMatchObject({ backend: "etcd", etcdEndpoints: "http://10.0.0.5:2379" });
+    const defaults = runtimeConfigFromFlags(
+      parseFlags(runtimeFlags.specs, [], { DYN_DISCOVERY_BACKEND: "etcd" }),
+    );
+    expect(defaults.discovery).toMatchObject({ backend: "etcd", etcdEndpoints: "http://127.0.0.1:2379" });
+  });
+
   it("rejects a non-positive TTL and unknown backends", () => {
     expect(() =>
       runtimeConfigFromFlags(parseFlags(runtimeFlags.specs, ["--discovery-ttl", "0"], {})),

@@ -1,5 +1,6 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DEFAULT_ETCD_ENDPOINTS } from "./discovery/etcd-endpoints.js";
 import type { DiscoveryOptions } from "./discovery/types.js";
 import type { EventPlaneOptions } from "./event-plane/types.js";
 import { defineFlags, type FlagValues } from "./flags.js";
@@ -22,7 +23,7 @@ export const DEFAULT_DISCOVERY_TTL_SECONDS = 10;
 export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 30;
 export const defaultDiscoveryFile = (): string => join(tmpdir(), "kvasir", "discovery.json");
 
-export const DISCOVERY_BACKENDS = ["memory", "file", "nats"] as const;
+export const DISCOVERY_BACKENDS = ["memory", "file", "nats", "etcd"] as const;
 export const EVENT_PLANES = ["memory", "nats"] as const;
 
 /** Flags shared by every Kvasir process. Names follow Dynamo's; env variables are KVASIR_* and Dynamo's. */
@@ -39,7 +40,7 @@ export const runtimeFlags = defineFlags({
     default: "memory",
     choices: DISCOVERY_BACKENDS,
     env: ["KVASIR_DISCOVERY_BACKEND", "DYN_DISCOVERY_BACKEND"],
-    help: "Where instances and model cards are registered: this process, a JSON file on this host, or a NATS KV bucket",
+    help: "Where instances and model cards are registered: this process, a JSON file on this host, a NATS KV bucket, or etcd (leases)",
     dynamo: true,
     differs:
       "Default memory (Dynamo: etcd; kubernetes in its operator): one `kvasir serve` needs no infrastructure. No kubernetes backend; `mem` is spelled memory; file is one JSON file, not Dynamo's DYN_FILE_KV directory",
@@ -60,7 +61,7 @@ export const runtimeFlags = defineFlags({
     default: DEFAULT_DISCOVERY_TTL_SECONDS,
     positive: true,
     env: "KVASIR_DISCOVERY_TTL",
-    help: "Seconds an entry outlives its owner's last heartbeat (file and nats backends)",
+    help: "Seconds an entry outlives its owner's last heartbeat (file and nats backends; etcd: the lease TTL)",
   },
   "event-plane": {
     type: "string",
@@ -78,6 +79,13 @@ export const runtimeFlags = defineFlags({
     env: ["KVASIR_NATS_SERVER", "NATS_SERVER"],
     help: "NATS server URL(s), comma-separated",
     dynamo: "NATS_SERVER (env only)",
+  },
+  "etcd-endpoints": {
+    type: "string",
+    default: DEFAULT_ETCD_ENDPOINTS,
+    env: ["KVASIR_ETCD_ENDPOINTS", "ETCD_ENDPOINTS"],
+    help: "etcd client URL(s) of the etcd discovery backend, comma-separated",
+    dynamo: "ETCD_ENDPOINTS (env only)",
   },
   "log-level": {
     type: "string",
@@ -98,6 +106,7 @@ export function runtimeConfigFromFlags(values: FlagValues): RuntimeConfig {
       backend: flags["discovery-backend"],
       filePath: flags["discovery-file"] ?? defaultDiscoveryFile(),
       natsServers,
+      etcdEndpoints: flags["etcd-endpoints"],
       ttlMs: Math.round(flags["discovery-ttl"] * 1000),
       bucket: flags["discovery-bucket"],
     },
