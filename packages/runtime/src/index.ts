@@ -16,6 +16,8 @@ export {
   runtimeFlags,
 } from "./config.js";
 export { createDiscovery } from "./discovery/create.js";
+export { DEFAULT_ETCD_ROOT, EtcdDiscovery, type EtcdDiscoveryOptions } from "./discovery/etcd.js";
+export { DEFAULT_ETCD_ENDPOINTS, parseEtcdEndpoints } from "./discovery/etcd-endpoints.js";
 export { type FollowedAddresses, followAddresses, followPrefix } from "./discovery/follow.js";
 export type {
   Discovery,

@@ -2,8 +2,7 @@ import { createServer } from "node:net";
 import { type EtcdServer, freePort, spawnNode, startEtcdServer, waitFor } from "@kvasir/testing";
 import { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_ETCD_ROOT, EtcdDiscovery } from "../src/discovery/etcd.js";
-import { createDiscovery, type Discovery } from "../src/index.js";
+import { createDiscovery, DEFAULT_ETCD_ROOT, type Discovery, EtcdDiscovery } from "../src/index.js";
 import { follow, registerScript } from "./helpers.js";
 
 let etcd: EtcdServer;
