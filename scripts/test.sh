@@ -8,6 +8,7 @@ KVASIR_NEED_SERVICES=1 source scripts/bootstrap.sh
 $PNPM_CMD exec turbo run build --output-logs=errors-only
 $PNPM_CMD exec biome check .
 $PNPM_CMD run --silent lint:deps
+$PNPM_CMD run --silent docs:flags --check
 $PNPM_CMD exec buf lint
 $PNPM_CMD exec vitest run --project unit "$@"
 $PNPM_CMD exec vitest run --project integration "$@"

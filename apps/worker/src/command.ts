@@ -4,29 +4,18 @@ import { type PerfProfile, parsePerfProfile } from "@kvasir/mocker";
 import {
   advertiseHostFromFlags,
   type Command,
-  defineFlags,
   FlagError,
   type FlagValues,
   runtimeConfigFromFlags,
-  runtimeFlags,
   systemPortFromFlags,
 } from "@kvasir/runtime";
 import {
   DEFAULT_MODEL_NAME,
-  kvEventsPublisherFlags,
   mockerConfigFromFlags,
-  mockerFlags,
-  workerFlags,
-  workerRefusedFlags,
+  workerCommandFlags,
   zmqPublisherFromFlags,
 } from "./flags.js";
 import { start, type Worker, type WorkerConfig } from "./worker.js";
-
-/** Every flag of `kvasir worker`. */
-export const workerCommandFlags = defineFlags(
-  { ...runtimeFlags.defs, ...workerFlags.defs, ...kvEventsPublisherFlags.defs, ...mockerFlags.defs },
-  workerRefusedFlags,
-);
 
 /** The perf profile's JSON, read once here so that a bad file is a usage error before anything starts. */
 function readProfile(path: string | undefined): PerfProfile | undefined {

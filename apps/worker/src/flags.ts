@@ -6,6 +6,7 @@ import {
   drainFlags,
   type FlagValues,
   type RefusedFlag,
+  runtimeFlags,
   serverFlags,
   statusFlags,
 } from "@kvasir/runtime";
@@ -250,3 +251,9 @@ export const workerRefusedFlags: RefusedFlag[] = [
   { name: "kv-cache-dtype", message: engineOnly("the KV cache dtype") },
   { name: "enforce-eager", message: engineOnly("eager mode (no CUDA graphs)") },
 ];
+
+/** Every flag of `kvasir worker`. */
+export const workerCommandFlags = defineFlags(
+  { ...runtimeFlags.defs, ...workerFlags.defs, ...kvEventsPublisherFlags.defs, ...mockerFlags.defs },
+  workerRefusedFlags,
+);

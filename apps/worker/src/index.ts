@@ -1,5 +1,5 @@
 // Public surface of the worker app: start a mocker worker, and its flags for the CLI.
 
-export { workerCommand, workerCommandFlags, workerConfigFromFlags } from "./command.js";
-export { mockerConfigFromFlags, mockerFlags, workerFlags } from "./flags.js";
+export { workerCommand, workerConfigFromFlags } from "./command.js";
+export { mockerConfigFromFlags, mockerFlags, workerCommandFlags, workerFlags } from "./flags.js";
 export { start, type Worker, type WorkerConfig } from "./worker.js";

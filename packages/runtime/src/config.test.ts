@@ -59,6 +59,17 @@ describe("runtime config", () => {
     expect(defaults.discovery).toMatchObject({ backend: "etcd", etcdEndpoints: "http://127.0.0.1:2379" });
   });
 
+  it("defaults the event plane as Dynamo does: NATS with nats or etcd discovery, in-process otherwise", () => {
+    const planeOf = (argv: string[], env = {}) =>
+      runtimeConfigFromFlags(parseFlags(runtimeFlags.specs, argv, env)).eventPlane.backend;
+    expect(planeOf([])).toBe("memory");
+    expect(planeOf(["--discovery-backend", "file"])).toBe("memory");
+    expect(planeOf(["--discovery-backend", "etcd"])).toBe("nats");
+    expect(planeOf([], { DYN_DISCOVERY_BACKEND: "nats" })).toBe("nats");
+    expect(planeOf(["--discovery-backend", "etcd", "--event-plane", "memory"])).toBe("memory");
+    expect(planeOf(["--discovery-backend", "etcd"], { DYN_EVENT_PLANE: "memory" })).toBe("memory");
+  });
+
   it("rejects a non-positive TTL and unknown backends", () => {
     expect(() =>
       runtimeConfigFromFlags(parseFlags(runtimeFlags.specs, ["--discovery-ttl", "0"], {})),

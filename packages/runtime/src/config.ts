@@ -48,7 +48,7 @@ export const runtimeFlags = defineFlags({
   "discovery-file": {
     type: "string",
     env: "KVASIR_DISCOVERY_FILE",
-    help: `JSON file of the file discovery backend (default: ${defaultDiscoveryFile()})`,
+    help: "JSON file of the file discovery backend (default: kvasir/discovery.json in the OS temp directory)",
   },
   "discovery-bucket": {
     type: "string",
@@ -65,13 +65,12 @@ export const runtimeFlags = defineFlags({
   },
   "event-plane": {
     type: "string",
-    default: "memory",
     choices: EVENT_PLANES,
     env: ["KVASIR_EVENT_PLANE", "DYN_EVENT_PLANE"],
-    help: "Transport of KV events and load metrics: this process, or NATS core subjects",
+    help: "Transport of KV events and load metrics: this process, or NATS core subjects (default: nats with nats or etcd discovery, else memory)",
     dynamo: true,
     differs:
-      "Default memory (Dynamo: nats) so one process needs no NATS; no zmq event plane yet (vLLM-style ZMQ KV events: `kvasir worker --kv-events-publisher zmq` with `kvasir indexer`)",
+      "Default memory with memory or file discovery, so one process needs no NATS (Dynamo: nats, and zmq with file discovery); no zmq event plane yet (vLLM-style ZMQ KV events: `kvasir worker --kv-events-publisher zmq` with `kvasir indexer`)",
   },
   "nats-server": {
     type: "string",
@@ -110,7 +109,15 @@ export function runtimeConfigFromFlags(values: FlagValues): RuntimeConfig {
       ttlMs: Math.round(flags["discovery-ttl"] * 1000),
       bucket: flags["discovery-bucket"],
     },
-    eventPlane: { backend: flags["event-plane"], natsServers },
+    eventPlane: {
+      backend: flags["event-plane"] ?? defaultEventPlane(flags["discovery-backend"]),
+      natsServers,
+    },
     logLevel: flags["log-level"],
   };
+}
+
+/** As Dynamo: a deployment that discovers over NATS or etcd also has NATS for events; a local one needs none. */
+function defaultEventPlane(discovery: (typeof DISCOVERY_BACKENDS)[number]): (typeof EVENT_PLANES)[number] {
+  return discovery === "nats" || discovery === "etcd" ? "nats" : "memory";
 }
