@@ -4,7 +4,16 @@ import {
   frontendFlags,
   start as startFrontend,
 } from "@kvasir/frontend";
-import { defineFlags, type FlagValues, newInstanceId, type RefusedFlag, type Service } from "@kvasir/runtime";
+import {
+  createDiscovery,
+  createEventPlane,
+  defineFlags,
+  type FlagValues,
+  newInstanceId,
+  type Planes,
+  type RefusedFlag,
+  type Service,
+} from "@kvasir/runtime";
 import { createLogger, initTracing } from "@kvasir/telemetry";
 import {
   start as startWorker,
@@ -23,6 +32,8 @@ export interface ServeConfig {
 export interface Serving extends Service {
   readonly url: string;
   readonly workers: readonly Worker[];
+  /** The planes every app of this process shares. */
+  readonly planes: Planes;
 }
 
 // The worker binds loopback on a free port inside `serve`, so its --host and --port are not offered.
@@ -73,23 +84,49 @@ export const serveCommand = {
   start,
 };
 
+/**
+ * Starts the workers, then the frontend, over one pair of planes that `serve` opens and owns: the memory planes
+ * by default (no process-wide state; every app is handed them), NATS when flags say so. A start that fails part
+ * way stops what had started.
+ */
 export async function start(config: ServeConfig): Promise<Serving> {
   // One process, one service name; the apps' own initTracing calls are then no-ops.
   initTracing({ serviceName: "kvasir" });
   const log = createLogger("serve");
   if (!Number.isInteger(config.workers) || config.workers < 1)
     throw new Error("--workers must be at least 1");
-  const workers: Worker[] = [];
-  for (let i = 0; i < config.workers; i++)
-    workers.push(await startWorker({ ...config.worker, instanceId: newInstanceId() }));
-  const frontend = await startFrontend(config.frontend);
-  log.info("serving", { url: frontend.url, workers: workers.length });
-  return {
-    url: frontend.url,
-    workers,
-    async stop() {
-      await frontend.stop();
-      await Promise.all(workers.map((worker) => worker.stop()));
-    },
+  const { runtime } = config.frontend;
+  const started: Service[] = [];
+  const stopAll = async () => {
+    for (const service of started.splice(0).reverse()) await service.stop();
   };
+  const discovery = await createDiscovery(runtime.discovery);
+  started.push({ stop: () => discovery.close() });
+  try {
+    const events = await createEventPlane(runtime.eventPlane);
+    started.push({ stop: () => events.close() });
+    const planes: Planes = { discovery, events };
+    const workers: Worker[] = [];
+    for (let i = 0; i < config.workers; i++) {
+      const worker = await startWorker(config.worker, { planes, instanceId: newInstanceId() });
+      workers.push(worker);
+      started.push(worker);
+    }
+    const frontend = await startFrontend(config.frontend, { planes });
+    started.push(frontend);
+    log.info("serving", { url: frontend.url, workers: workers.length });
+    let stopping: Promise<void> | undefined;
+    return {
+      url: frontend.url,
+      workers,
+      planes,
+      stop: () => {
+        stopping ??= stopAll();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
 }

@@ -2,7 +2,7 @@
 // it, and sheds load with a 503 in OpenAI's shape when every worker is over the queue threshold and the queue is
 // full (the load comes from a peer replica's booking, shared over the event plane).
 import { activeSequencesSubject } from "@kvasir/kv";
-import { createEventPlane, type EventPlane, parseFlags } from "@kvasir/runtime";
+import { type EventPlane, parseFlags } from "@kvasir/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Serving, serveCommand, start } from "../src/serve.js";
 
@@ -15,11 +15,10 @@ beforeAll(async () => {
   argv.push("--router-mode", "kv", "--router-replica-sync", "--speedup-ratio", "20");
   argv.push("--router-queue-threshold", "1", "--router-max-queue-size", "0");
   serving = await start(serveCommand.toConfig(parseFlags(serveCommand.flags, argv, {})));
-  events = await createEventPlane({ backend: "memory" });
+  events = serving.planes.events;
 });
 
 afterAll(async () => {
-  await events?.close();
   await serving?.stop();
 });
 

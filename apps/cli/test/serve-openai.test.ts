@@ -1,6 +1,6 @@
 // The official OpenAI SDK against `kvasir serve` composed in this process (memory planes, two mocker workers).
 import { fromBinary, type LoadMetrics, LoadMetricsSchema } from "@kvasir/protocol";
-import { createEventPlane, type EventPlane, loadMetricsSubject, parseFlags } from "@kvasir/runtime";
+import { type EventPlane, loadMetricsSubject, parseFlags } from "@kvasir/runtime";
 import { waitFor } from "@kvasir/testing";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -27,7 +27,7 @@ beforeAll(async () => {
   ];
   serving = await start(serveCommand.toConfig(parseFlags(serveCommand.flags, argv, {})));
   client = new OpenAI({ baseURL: `${serving.url}/v1`, apiKey: "unused", maxRetries: 0 });
-  events = await createEventPlane({ backend: "memory" });
+  events = serving.planes.events;
   events.subscribe(loadMetricsSubject(NAMESPACE, "backend"), (msg) => {
     const metrics = fromBinary(LoadMetricsSchema, msg.data);
     latestLoad.set(metrics.workerId, metrics);
@@ -35,7 +35,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await events?.close();
   await serving?.stop();
 });
 

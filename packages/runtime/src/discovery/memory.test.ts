@@ -14,20 +14,22 @@ function collect(watch: DiscoveryWatch): { events: DiscoveryEvent[]; done: Promi
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe("memory discovery", () => {
-  it("shares entries between instances in one process and lists by prefix", async () => {
+  it("lists by prefix, and is its own registry: no process-wide state", async () => {
     const a = new MemoryDiscovery();
     const b = new MemoryDiscovery();
-    await a.register("t1/x/1", { n: 1 });
-    await b.register("t1/x/2", { n: 2 });
-    await b.register("t1/y/1", { n: 3 });
-    expect((await b.list("t1/x/")).sort((p, q) => p.key.localeCompare(q.key))).toEqual([
+    const first = await a.register("t1/x/1", { n: 1 });
+    await a.register("t1/x/2", { n: 2 });
+    await a.register("t1/y/1", { n: 3 });
+    expect((await a.list("t1/x/")).sort((p, q) => p.key.localeCompare(q.key))).toEqual([
       { key: "t1/x/1", value: { n: 1 } },
       { key: "t1/x/2", value: { n: 2 } },
     ]);
-    await a.close();
-    expect(await b.list("t1/x/")).toEqual([{ key: "t1/x/2", value: { n: 2 } }]);
-    await b.close();
     expect(await b.list("t1/")).toEqual([]);
+    await first.revoke();
+    expect(await a.list("t1/x/")).toEqual([{ key: "t1/x/2", value: { n: 2 } }]);
+    await a.close();
+    expect(await a.list("t1/")).toEqual([]);
+    await b.close();
   });
 
   it("stores a copy of the registered value", async () => {
@@ -44,9 +46,8 @@ describe("memory discovery", () => {
     const existing = await d.register("t3/a", 1);
     const watch = d.watch("t3/");
     const { events, done } = collect(watch);
-    const other = new MemoryDiscovery();
-    const lease = await other.register("t3/b", 2);
-    await other.register("t4/c", 3);
+    const lease = await d.register("t3/b", 2);
+    await d.register("t4/c", 3);
     await lease.revoke();
     await existing.revoke();
     await tick();
@@ -58,7 +59,6 @@ describe("memory discovery", () => {
     ]);
     watch.stop();
     await done;
-    await other.close();
     await d.close();
   });
 

@@ -7,7 +7,6 @@ interface StoredEntry {
   owner: symbol;
 }
 
-/** Shared by every memory Discovery in the process (found through globalThis so duplicate module copies agree). */
 class MemoryStore {
   readonly entries = new Map<string, StoredEntry>();
   readonly watchers = new Set<WatchState>();
@@ -24,17 +23,12 @@ class MemoryStore {
   }
 }
 
-const STORE = Symbol.for("kvasir.runtime.memoryDiscovery");
-
-function processStore(): MemoryStore {
-  const holder = globalThis as { [STORE]?: MemoryStore };
-  holder[STORE] ??= new MemoryStore();
-  return holder[STORE];
-}
-
-/** Discovery within one process: entries live until revoked or until their Discovery closes. */
+/**
+ * Discovery within one process: entries live until revoked or until their Discovery closes. Each instance is its
+ * own registry; apps in one process share one by being given the same instance (`kvasir serve`, tests).
+ */
 export class MemoryDiscovery implements Discovery {
-  private readonly store = processStore();
+  private readonly store = new MemoryStore();
   private readonly leases = new Set<Lease>();
   private readonly watches = new Set<WatchState>();
 

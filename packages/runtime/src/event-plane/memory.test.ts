@@ -6,9 +6,12 @@ const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
 
 describe("memory event plane", () => {
-  it("delivers across instances in publish order, with headers and wildcards", async () => {
+  it("delivers in publish order, with headers and wildcards, within its own instance only", async () => {
     const publisher = new MemoryEventPlane();
-    const subscriber = new MemoryEventPlane();
+    const subscriber = publisher;
+    const elsewhere: string[] = [];
+    const separate = new MemoryEventPlane();
+    separate.subscribe("e1.>", (m) => elsewhere.push(m.subject));
     const exact: EventMessage[] = [];
     const star: string[] = [];
     const tail: string[] = [];
@@ -27,26 +30,25 @@ describe("memory event plane", () => {
     ]);
     expect(star).toEqual(["one", "three"]);
     expect(tail).toEqual(["e1.ns.backend.kv_events", "e1.ns.backend.load_metrics", "e1.ns.decode.kv_events"]);
+    expect(elsewhere).toEqual([]);
     await publisher.close();
-    await subscriber.close();
+    await separate.close();
   });
 
-  it("stops delivering after unsubscribe and after the subscriber's plane closes", async () => {
+  it("stops delivering after unsubscribe and after close", async () => {
     const plane = new MemoryEventPlane();
-    const other = new MemoryEventPlane();
     const seen: string[] = [];
     const sub = plane.subscribe("e3.a", (m) => seen.push(text(m.data)));
-    other.subscribe("e3.a", (m) => seen.push(`other ${text(m.data)}`));
+    plane.subscribe("e3.a", (m) => seen.push(`other ${text(m.data)}`));
     plane.publish("e3.a", bytes("1"));
     await plane.flush();
     sub.unsubscribe();
     plane.publish("e3.a", bytes("2"));
     await plane.flush();
-    await other.close();
-    plane.publish("e3.a", bytes("3"));
-    await plane.flush();
-    expect(seen).toEqual(["1", "other 1", "other 2"]);
     await plane.close();
+    plane.publish("e3.a", bytes("3"));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(seen).toEqual(["1", "other 1", "other 2"]);
   });
 
   it("keeps delivering to other subscribers when a handler throws", async () => {

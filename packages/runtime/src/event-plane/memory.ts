@@ -7,22 +7,13 @@ interface MemorySubscription {
   handler: (message: EventMessage) => void;
 }
 
-const SUBSCRIPTIONS = Symbol.for("kvasir.runtime.memoryEventPlane");
-
-/** Shared by every memory EventPlane in the process (through globalThis so duplicate module copies agree). */
-function processSubscriptions(): Set<MemorySubscription> {
-  const holder = globalThis as { [SUBSCRIPTIONS]?: Set<MemorySubscription> };
-  holder[SUBSCRIPTIONS] ??= new Set();
-  return holder[SUBSCRIPTIONS];
-}
-
 /**
  * Event plane within one process. Delivery is asynchronous (a microtask per message, in publish order), as over
- * NATS, so a publisher never runs subscriber code inside its own call.
+ * NATS, so a publisher never runs subscriber code inside its own call. Each instance is its own bus; apps in one
+ * process share one by being given the same instance.
  */
 export class MemoryEventPlane implements EventPlane {
-  private readonly all = processSubscriptions();
-  private readonly mine = new Set<MemorySubscription>();
+  private readonly all = new Set<MemorySubscription>();
   private closed = false;
 
   publish(subject: string, data: Uint8Array, headers: Record<string, string> = {}): void {
@@ -49,11 +40,9 @@ export class MemoryEventPlane implements EventPlane {
     assertSubject(pattern, true);
     const subscription: MemorySubscription = { pattern, handler };
     this.all.add(subscription);
-    this.mine.add(subscription);
     return {
       unsubscribe: () => {
         this.all.delete(subscription);
-        this.mine.delete(subscription);
       },
     };
   }
@@ -66,7 +55,6 @@ export class MemoryEventPlane implements EventPlane {
   async close(): Promise<void> {
     await this.flush();
     this.closed = true;
-    for (const subscription of this.mine) this.all.delete(subscription);
-    this.mine.clear();
+    this.all.clear();
   }
 }
