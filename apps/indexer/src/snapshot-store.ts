@@ -52,6 +52,8 @@ export function watermarksFromJson(text: string): Watermarks {
  */
 export class SnapshotStore {
   private readonly redis: Redis;
+  // The socket's own error (ECONNREFUSED, ...): connect() itself only reports that the connection closed.
+  private lastError: Error | undefined;
 
   constructor(
     url: string,
@@ -63,6 +65,7 @@ export class SnapshotStore {
     // ioredis reports every failed reconnect; pass each distinct error on once rather than flooding the log.
     let last = "";
     this.redis.on("error", (error: Error) => {
+      this.lastError = error;
       if (error.message === last) return;
       last = error.message;
       onError(error);
@@ -78,7 +81,7 @@ export class SnapshotStore {
       await this.redis.connect();
     } catch (error) {
       this.redis.disconnect();
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = this.lastError?.message ?? (error instanceof Error ? error.message : String(error));
       throw new Error(`cannot connect to Redis at ${this.where()}: ${reason}`);
     }
   }

@@ -84,6 +84,9 @@ async function startIndexer(namespace: string, ...extra: string[]): Promise<Runn
       nats.url,
       "--kv-cache-block-size",
       String(BLOCK),
+      // The status server (with /metrics) is off unless asked for.
+      "--system-port",
+      "0",
       ...backend,
       ...extra,
     ],
@@ -345,6 +348,20 @@ describe("kvasir indexer", () => {
     expect(await indexer.process.exited).toMatchObject({ code: 0 });
     expect((await snapshotWatermarks(ns))?.eventIds).toEqual(new Map([[worker, 4n]]));
     expect(await discovery.list(`v1/instances/${ns}/indexer/`)).toEqual([]);
+  });
+
+  it("registers the advertised address, not the bind address, for itself and its metrics", async () => {
+    const ns = newNamespace();
+    const indexer = await startIndexer(ns, "--host", "0.0.0.0", "--advertise-host", "indexer-0.kvasir.test");
+    const port = new URL(indexer.url).port;
+    expect(indexer.url).toBe(`http://indexer-0.kvasir.test:${port}`);
+    const [entry] = await discovery.list(`v1/instances/${ns}/indexer/find_matches/`);
+    const record = entry?.value as { address: string; metadata: Record<string, string> };
+    expect(record.address).toBe(indexer.url);
+    expect(record.metadata.metrics_url).toMatch(/^http:\/\/indexer-0\.kvasir\.test:\d+\/metrics$/);
+    // Bound on every interface: reachable on loopback through the bound port.
+    const local = { ...indexer, url: `http://127.0.0.1:${port}` };
+    expect(await matches(local, tokens(140_000, 1))).toEqual({});
   });
 
   it("starts cold, and still serves, when the snapshot in Redis is unreadable", async () => {
