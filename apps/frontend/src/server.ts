@@ -1,7 +1,14 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { WorkerService } from "@kvasir/protocol";
-import { createClient, type HostDeps, httpUrl, type Service, startComponent } from "@kvasir/runtime";
+import {
+  createClient,
+  type HostDeps,
+  httpUrl,
+  localHost,
+  type Service,
+  startComponent,
+} from "@kvasir/runtime";
 import {
   callWorker,
   followRemoteIndexer,
@@ -31,8 +38,10 @@ import { loadPreprocessor, type Preprocessor } from "./preprocessor.js";
 import { createRouting } from "./routing.js";
 
 export interface Frontend extends Service {
-  /** Where clients reach the HTTP API (the advertised host). */
+  /** The HTTP API from this host (loopback for a wildcard bind). */
   readonly url: string;
+  /** The HTTP API as registered in discovery for other hosts. */
+  readonly advertisedUrl: string;
   readonly port: number;
 }
 
@@ -137,9 +146,21 @@ export function start(config: FrontendConfig, deps?: HostDeps): Promise<Frontend
         await closed;
       });
       const port = (server.address() as AddressInfo).port;
-      const url = httpUrl(host.advertise(config.httpHost), port);
-      log.info("frontend ready", { url, router_mode: config.routerMode, namespace });
-      return { url, port, stop: () => host.stop() };
+      const url = httpUrl(localHost(config.httpHost), port);
+      const advertisedUrl = httpUrl(host.advertise(config.httpHost), port);
+      // Registered so planners and scrapers find every frontend's /metrics the way they find workers.
+      await host.registerInstance("http", {
+        address: advertisedUrl,
+        transport: "http",
+        metadata: { metrics_path: "/metrics" },
+      });
+      log.info("frontend ready", {
+        url,
+        advertised_url: advertisedUrl,
+        router_mode: config.routerMode,
+        namespace,
+      });
+      return { url, advertisedUrl, port, stop: () => host.stop() };
     },
   );
 }

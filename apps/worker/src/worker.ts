@@ -201,7 +201,7 @@ async function serveWorker(
     instance_id: host.instanceHex,
     model: card.name,
     namespace,
-    ...(status ? { status_url: status.url } : {}),
+    ...(status ? { status_url: status.localUrl } : {}),
     ...(zmq ? { zmq_endpoints: zmq.endpoints, zmq_replay_endpoints: zmq.replayEndpoints } : {}),
   });
 

@@ -25,9 +25,10 @@ export interface ModelDeploymentCard {
 
 /** Value of a `v1/instances/…` discovery entry. */
 export interface InstanceRecord {
-  /** Base URL of the instance's Connect server, e.g. `http://127.0.0.1:41234`. */
+  /** Base URL of the instance's Connect server (or HTTP API), e.g. `http://127.0.0.1:41234`. */
   address: string;
-  transport: "connect-h2c" | "connect-h2";
+  /** Connect over cleartext HTTP/2 or TLS, or plain HTTP (the frontend's API). */
+  transport: "connect-h2c" | "connect-h2" | "http";
   metadata: Record<string, string>;
 }
 
@@ -81,7 +82,8 @@ export function parseInstanceRecord(value: unknown): InstanceRecord | undefined 
   }
   return {
     address: value.address,
-    transport: value.transport === "connect-h2" ? "connect-h2" : "connect-h2c",
+    transport:
+      value.transport === "connect-h2" || value.transport === "http" ? value.transport : "connect-h2c",
     metadata,
   };
 }

@@ -62,7 +62,7 @@ export {
   parseFlags,
   type RefusedFlag,
 } from "./flags.js";
-export { advertisedHost, httpUrl, isWildcardHost, primaryHostAddress } from "./host/advertise.js";
+export { advertisedHost, httpUrl, isWildcardHost, localHost, primaryHostAddress } from "./host/advertise.js";
 export {
   ComponentHost,
   type ComponentHostOptions,

@@ -41,6 +41,12 @@ export function advertisedHost(
   return primaryHostAddress(interfaces) ?? (bindHost.includes(":") ? "::1" : "127.0.0.1");
 }
 
+/** The address a process on this host dials to reach a server bound to `bindHost`. */
+export function localHost(bindHost: string): string {
+  if (!isWildcardHost(bindHost)) return bindHost;
+  return bindHost.includes(":") ? "::1" : "127.0.0.1";
+}
+
 /** `http://host:port`, with IPv6 literals bracketed. */
 export function httpUrl(host: string, port: number, scheme = "http"): string {
   const bare = host.replace(/^\[|\]$/g, "");

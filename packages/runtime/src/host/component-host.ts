@@ -13,7 +13,7 @@ import { formatInstanceId, instanceKey, newInstanceId } from "../identity.js";
 import type { Service } from "../lifecycle.js";
 import { type ConnectServer, startConnectServer } from "../rpc/server.js";
 import { type StatusServer, startStatusServer } from "../status-server.js";
-import { advertisedHost, httpUrl } from "./advertise.js";
+import { advertisedHost, httpUrl, localHost } from "./advertise.js";
 
 /** The planes an app talks over; given by `kvasir serve` and tests so several apps share one process's planes. */
 export interface Planes {
@@ -69,7 +69,7 @@ export interface ServeStatusOptions {
 export interface HostedServer {
   /** The URL registered in discovery: the advertised host and the bound port. */
   readonly url: string;
-  /** The URL on the bind address (what a process on this host may dial). */
+  /** The URL a process on this host dials: the bind address, or loopback for a wildcard bind. */
   readonly localUrl: string;
   readonly port: number;
 }
@@ -153,7 +153,7 @@ export class ComponentHost implements Service {
       ...(options.interceptors ? { interceptors: options.interceptors } : {}),
     });
     this.onStop("connect server", () => server.close({ graceMs: options.drainMs }));
-    return this.hosted(options.host, server.port, server.url);
+    return this.hosted(options.host, server.port);
   }
 
   /** Serves `/health`, `/live` and `/metrics` (Dynamo's system server, `--system-port`). */
@@ -170,8 +170,7 @@ export class ComponentHost implements Service {
       metrics: options.metrics,
     });
     this.onStop("status server", () => server.close());
-    const port = Number(new URL(server.url).port);
-    return this.hosted(options.host, port, server.url);
+    return this.hosted(options.host, Number(new URL(server.url).port));
   }
 
   /** Registers a discovery entry; it is revoked first on stop, so nobody picks an instance that drains. */
@@ -211,8 +210,12 @@ export class ComponentHost implements Service {
     return this.stopping;
   }
 
-  private hosted(bindHost: string, port: number, localUrl: string): HostedServer {
-    return { url: httpUrl(this.advertise(bindHost), port), localUrl, port };
+  private hosted(bindHost: string, port: number): HostedServer {
+    return {
+      url: httpUrl(this.advertise(bindHost), port),
+      localUrl: httpUrl(localHost(bindHost), port),
+      port,
+    };
   }
 }
 
