@@ -2,7 +2,8 @@ import { parseFlags } from "@kvasir/runtime";
 import { describe, expect, it } from "vitest";
 import { indexerCommand, parseWorkerId } from "./command.js";
 
-const parse = (...argv: string[]) => indexerCommand.toConfig(parseFlags(indexerCommand.flags, argv, {}));
+const parse = (...argv: string[]) =>
+  indexerCommand.toConfig(parseFlags(indexerCommand.flags, argv, {}, indexerCommand.refused));
 
 describe("kvasir indexer flags", () => {
   it("reads worker ids as printed hex, 0x-hex or decimal", () => {
@@ -43,5 +44,12 @@ describe("kvasir indexer flags", () => {
       intervalEvents: 10000,
       intervalSeconds: 30,
     });
+  });
+
+  it("serves status on --system-port like every app, and refuses the old --http-port naming it", () => {
+    expect(parse("--system-port", "9200").systemPort).toBe(9200);
+    expect(parse().systemPort).toBeUndefined();
+    expect(parse().blockSize).toBe(16);
+    expect(() => parse("--http-port", "9200")).toThrow(/--http-port is not supported: .*--system-port/);
   });
 });

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { defaultModelDir } from "@kvasir/llm";
 import { type PerfProfile, parsePerfProfile } from "@kvasir/mocker";
 import {
@@ -27,6 +27,18 @@ function readProfile(path: string | undefined): PerfProfile | undefined {
   }
 }
 
+/**
+ * The model directory: the given path, or the bundled tokenizer when none is given or when the path is the bundled
+ * model's Hugging Face id (as Dynamo's quickstart passes it). Other ids need a download Kvasir does not do yet.
+ */
+function modelDirOf(path: string | undefined): string {
+  if (path === undefined || (path === DEFAULT_MODEL_NAME && !existsSync(path))) return defaultModelDir();
+  if (existsSync(path)) return path;
+  throw new FlagError(
+    `--model-path ${path}: no such directory; Hugging Face ids other than ${DEFAULT_MODEL_NAME} (bundled) are not downloaded yet (issue 13)`,
+  );
+}
+
 export function workerConfigFromFlags(values: FlagValues): WorkerConfig {
   const flags = workerCommandFlags.read(values);
   const served = flags["served-model-name"];
@@ -39,7 +51,7 @@ export function workerConfigFromFlags(values: FlagValues): WorkerConfig {
   return {
     runtime: runtimeConfigFromFlags(values),
     servedModelNames: served.length > 0 ? served : [modelName],
-    modelPath: modelPath ?? defaultModelDir(),
+    modelPath: modelDirOf(modelPath),
     disaggregationMode: flags["disaggregation-mode"],
     engine: {
       backend: flags.backend,

@@ -239,11 +239,8 @@ export const workerRefusedFlags: RefusedFlag[] = [
     name: "load-format",
     message: "ModelExpress and GPU Memory Service loading are not in Kvasir yet (issue 13)",
   },
-  {
-    name: "model-express-url",
-    env: ["MODEL_EXPRESS_URL"],
-    message: "ModelExpress is not in Kvasir yet (issue 13)",
-  },
+  // MODEL_EXPRESS_URL is not refused: Dynamo's operator injects it into every pod.
+  { name: "model-express-url", message: "ModelExpress is not in Kvasir yet (issue 13)" },
   { name: "tensor-parallel-size", message: engineOnly("tensor parallelism") },
   { name: "tp", message: engineOnly("tensor parallelism") },
   { name: "pipeline-parallel-size", message: engineOnly("pipeline parallelism") },

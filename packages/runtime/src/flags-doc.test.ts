@@ -17,7 +17,10 @@ const flags = defineFlags(
     cache: { type: "boolean", default: true, help: "Use the cache" },
     topic: { type: "string", default: "", help: "Topic" },
   },
-  [{ name: "load-aware", env: ["DYN_ROUTER_LOAD_AWARE"], message: "use --router-mode kv" }],
+  [
+    { name: "load-aware", env: ["DYN_ROUTER_LOAD_AWARE"], message: "use --router-mode kv" },
+    { name: "track-prefill", accepts: "on", message: "always on" },
+  ],
 );
 
 describe("renderFlagsDoc", () => {
@@ -51,6 +54,9 @@ describe("renderFlagsDoc", () => {
   it("lists deliberate differences and refused flags with their messages", () => {
     expect(doc).toContain("- `--kv-cache-block-size`: Default 16 (Dynamo's mocker: 64).");
     expect(doc).toContain("| `--load-aware`, `DYN_ROUTER_LOAD_AWARE` | use --router-mode kv |");
+    expect(doc).toContain(
+      "| `--track-prefill` | always on (`--track-prefill`, Kvasir's behaviour, is accepted) |",
+    );
   });
 
   it("frames the tables with the intro and outro and ends with one newline", () => {

@@ -59,7 +59,11 @@ function renderCommand(command: DocCommand): string {
     );
     for (const flag of command.refused) {
       const names = [`\`--${flag.name}\``, ...(flag.env ?? []).map((name) => `\`${name}\``)].join(", ");
-      lines.push(row([names, flag.message]));
+      const kept =
+        flag.accepts === "on" ? `--${flag.name}` : flag.accepts === "off" ? `--no-${flag.name}` : "";
+      lines.push(
+        row([names, kept ? `${flag.message} (\`${kept}\`, Kvasir's behaviour, is accepted)` : flag.message]),
+      );
     }
   }
   return lines.join("\n");

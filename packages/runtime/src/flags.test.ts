@@ -169,6 +169,32 @@ describe("defineFlags", () => {
     // An unlisted flag is still an unknown one.
     expect(() => flags.parse(["--tp", "8"], {})).toThrow(/unknown flag '--tp'/);
     // parseFlags consults the same table.
+    expect(() => parseFlags(flags.specs, ["--tensor-parallel-size=8"], {}, flags.refused)).toThrow(FlagError);
+  });
+
+  it("accepts a refused switch set the way Kvasir always behaves, and refuses the other setting", () => {
+    const switches = defineFlags({ port: { type: "number", default: 1, help: "a port" } }, [
+      { name: "load-aware", env: ["T_LOAD_AWARE"], accepts: "off", message: "not here" },
+      { name: "track-prefill", accepts: "on", message: "always on" },
+    ]);
+    for (const argv of [
+      ["--no-load-aware"],
+      ["--load-aware=false"],
+      ["--track-prefill"],
+      ["--track-prefill=1"],
+    ])
+      expect(switches.parse([...argv, "--port", "2"], {})).toEqual({ port: 2 });
+    expect(switches.parse([], { T_LOAD_AWARE: "false" })).toEqual({ port: 1 });
+    for (const argv of [
+      ["--load-aware"],
+      ["--load-aware=true"],
+      ["--no-track-prefill"],
+      ["--track-prefill=off"],
+    ])
+      expect(() => switches.parse(argv, {})).toThrow(/is not supported/);
+    expect(() => switches.parse([], { T_LOAD_AWARE: "1" })).toThrow(
+      /T_LOAD_AWARE is not supported: not here/,
+    );
     expect(() => parseFlags(flags.specs, ["--load-aware"], {}, flags.refused)).toThrow(FlagError);
   });
 

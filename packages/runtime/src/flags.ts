@@ -41,6 +41,11 @@ export interface RefusedFlag {
   env?: readonly string[];
   /** Names the Kvasir equivalent, or says Kvasir does not have it yet and which issue covers it. */
   message: string;
+  /**
+   * For a Dynamo switch: the setting Kvasir always has, accepted (and ignored) on the command line (`--x` or
+   * `--x=true` for "on", `--no-x` or `--x=false` for "off") and in its variables; only the other one is refused.
+   */
+  accepts?: "on" | "off";
 }
 
 export type FlagDefs = Readonly<Record<string, FlagDef>>;
@@ -147,6 +152,15 @@ export function parseFlags(
       `unknown flag '${arg}'; valid flags: ${specs.map((spec) => `--${spec.name}`).join(", ")}`,
     );
   };
+  /** Whether `--name[=inline]` is a refused switch set the way Kvasir always behaves. */
+  const acceptedRefusal = (name: string, inline: string | undefined): boolean => {
+    const negated = !refusedByName.has(name) && name.startsWith("no-");
+    const flag = refusedByName.get(negated ? name.slice(3) : name);
+    if (flag?.accepts === undefined) return false;
+    const on = inline === undefined ? !negated : negated ? false : TRUE_WORDS.has(inline.toLowerCase());
+    const off = inline === undefined ? negated : !negated && FALSE_WORDS.has(inline.toLowerCase());
+    return flag.accepts === "on" ? on : off;
+  };
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? "";
@@ -156,6 +170,7 @@ export function parseFlags(
     const name = arg.slice(2, eq === -1 ? undefined : eq);
     const inline = eq === -1 ? undefined : arg.slice(eq + 1);
     let spec = byName.get(name);
+    if (!spec && acceptedRefusal(name, inline)) continue;
 
     if (!spec && name.startsWith("no-")) {
       spec = byName.get(name.slice(3));
@@ -197,8 +212,11 @@ export function parseFlags(
 
   for (const flag of refused) {
     for (const name of flag.env ?? []) {
-      if (env[name] !== undefined && env[name] !== "")
-        throw new FlagError(`${name} is not supported: ${flag.message}`);
+      const value = env[name]?.toLowerCase();
+      if (value === undefined || value === "") continue;
+      if (flag.accepts === "on" && TRUE_WORDS.has(value)) continue;
+      if (flag.accepts === "off" && FALSE_WORDS.has(value)) continue;
+      throw new FlagError(`${name} is not supported: ${flag.message}`);
     }
   }
 

@@ -131,12 +131,14 @@ export const kvRouterRefusedFlags = [
   {
     name: "load-aware",
     env: ["DYN_ROUTER_LOAD_AWARE"],
+    accepts: "off",
     message:
       "to route by active load alone use --router-mode kv --router-kv-overlap-score-credit 0 (or --router-mode least-loaded)",
   },
   {
     name: "router-track-prefill-tokens",
-    message: "Kvasir's router always counts prompt-side (prefill) load; there is no switch",
+    accepts: "on",
+    message: "Kvasir's router always counts prompt-side (prefill) load; it cannot be turned off",
   },
   {
     name: "router-prefill-load-model",

@@ -1,0 +1,87 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { defaultModelDir } from "@kvasir/llm";
+import { parseFlags } from "@kvasir/runtime";
+import { describe, expect, it } from "vitest";
+import { workerCommand } from "./command.js";
+
+const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) =>
+  workerCommand.toConfig(parseFlags(workerCommand.flags, argv, env, workerCommand.refused));
+
+describe("kvasir worker flags", () => {
+  it("takes the dstack recipe's dynamo.sglang line, with its environment, up to the KV transfer backend", () => {
+    const model = mkdtempSync(join(tmpdir(), "kvasir-model-"));
+    const argv = [
+      ...["--model-path", model, "--served-model-name", "zai-org/GLM-4.5-Air-FP8"],
+      ...["--discovery-backend", "etcd", "--host", "0.0.0.0", "--page-size", "64"],
+      ...["--disaggregation-mode", "prefill"],
+    ];
+    const env = {
+      ETCD_ENDPOINTS: "http://10.0.0.2:2379",
+      NATS_SERVER: "nats://10.0.0.2:4222",
+      DYN_SYSTEM_PORT: "8000",
+    };
+    const config = parse(argv, env);
+    expect(config).toMatchObject({
+      modelPath: model,
+      servedModelNames: ["zai-org/GLM-4.5-Air-FP8"],
+      host: "0.0.0.0",
+      systemPort: 8000,
+      disaggregationMode: "prefill",
+    });
+    expect(config.engine.mocker.blockSize).toBe(64);
+    expect(config.runtime.discovery).toMatchObject({
+      backend: "etcd",
+      etcdEndpoints: "http://10.0.0.2:2379",
+    });
+    expect(config.runtime.eventPlane.backend).toBe("nats");
+    expect(() => parse([...argv, "--disaggregation-transfer-backend", "nixl"], env)).toThrow(
+      /--disaggregation-transfer-backend is not supported: .*issue 10/,
+    );
+  });
+
+  it("serves the quickstart's --model Qwen/Qwen3-0.6B from the bundled tokenizer, named as given", () => {
+    const config = parse(["--model", "Qwen/Qwen3-0.6B", "--discovery-backend", "file"]);
+    expect(config.modelPath).toBe(defaultModelDir());
+    expect(config.servedModelNames).toEqual(["Qwen/Qwen3-0.6B"]);
+    expect(() => parse(["--model-path", "meta-llama/Llama-3.1-8B"])).toThrow(
+      /not downloaded yet \(issue 13\)/,
+    );
+  });
+
+  it("accepts Dynamo's mocker spellings for the same settings", () => {
+    const config = parse([
+      "--block-size",
+      "32",
+      "--num-gpu-blocks-override",
+      "100",
+      "--max-model-len",
+      "2048",
+    ]);
+    expect(config.engine.mocker).toMatchObject({ blockSize: 32, numGpuBlocks: 100, maxModelLen: 2048 });
+    expect(parse(["--data-parallel-size", "2"]).engine.mocker.dataParallelSize).toBe(2);
+    expect(parse(["--no-enable-prefix-caching"]).engine.mocker.enablePrefixCaching).toBe(false);
+  });
+
+  it("defaults the block size to DEFAULT_KV_BLOCK_SIZE and the status server to off", () => {
+    const config = parse([]);
+    expect(config.engine.mocker.blockSize).toBe(16);
+    expect(config.systemPort).toBeUndefined();
+    expect(config.servedModelNames).toEqual(["Qwen/Qwen3-0.6B"]);
+  });
+
+  it("refuses engine and deprecated flags with what to use instead", () => {
+    expect(() => parse(["--is-prefill-worker"])).toThrow(/use --disaggregation-mode prefill/);
+    expect(() => parse(["--tensor-parallel-size", "8"])).toThrow(/mocker cannot honour.*issue 11/);
+    expect(() => parse(["--enforce-eager"])).toThrow(/issue 11/);
+    expect(() => parse(["--kv-events-config", '{"enable_kv_cache_events": false}'])).toThrow(
+      /--kv-events-publisher zmq/,
+    );
+    expect(() => parse(["--load-format", "mx"])).toThrow(/issue 13/);
+    // Dynamo's operator injects MODEL_EXPRESS_URL into every pod, so the variable alone must not stop a worker.
+    expect(parse([], { MODEL_EXPRESS_URL: "http://mx:8001" }).engine.backend).toBe("mocker");
+    expect(() => parse(["--model-express-url", "http://mx:8001"])).toThrow(/issue 13/);
+    expect(() => parse(["--speedup-ratio", "0"])).toThrow(/--speedup-ratio must be positive/);
+  });
+});
