@@ -13,6 +13,7 @@ if [ "$need_services" = "1" ]; then
   command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+  [ "$(id -u)" != "0" ] || command -v ip >/dev/null 2>&1 || missing+=(iproute2) # two-hosts test: netns as root
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
       echo "bootstrap: installing ${missing[*]} with apt-get" >&2

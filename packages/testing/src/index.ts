@@ -5,6 +5,7 @@ export type { ExitStatus } from "./processes.js";
 export {
   type EtcdServer,
   type NatsServer,
+  type NatsServerOptions,
   type RedisServer,
   type ServerOptions,
   startEtcdServer,

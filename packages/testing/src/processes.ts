@@ -45,6 +45,12 @@ export interface ManagedProcess {
   waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
 }
 
+/** `command args` run under `prefix` (e.g. `ip netns exec ns`): the command and argument list to spawn. */
+export function prefixed(prefix: readonly string[], command: string, args: string[]): [string, string[]] {
+  const [first, ...rest] = prefix;
+  return first === undefined ? [command, args] : [first, [...rest, command, ...args]];
+}
+
 /** Spawns a tracked child whose output is collected line by line. */
 export function spawnManaged(command: string, args: string[], options: SpawnOptions): ManagedProcess {
   installExitHook();

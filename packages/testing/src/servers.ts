@@ -3,11 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireBinary } from "./binaries.js";
 import { freePort, probeTcp } from "./ports.js";
-import { forgetDir, type ManagedProcess, spawnManaged, tail, trackDir } from "./processes.js";
+import { forgetDir, type ManagedProcess, prefixed, spawnManaged, tail, trackDir } from "./processes.js";
 import { waitFor } from "./wait.js";
 
 export interface NatsServer {
-  /** `nats://127.0.0.1:PORT` */
+  /** `nats://HOST:PORT` (HOST is 127.0.0.1 unless `host` was given) */
   readonly url: string;
   readonly port: number;
   stop(): Promise<void>;
@@ -40,33 +40,47 @@ export interface ServerOptions {
   readyTimeoutMs?: number;
 }
 
+export interface NatsServerOptions extends ServerOptions {
+  /** Address nats-server binds and the URL names (default 127.0.0.1). */
+  host?: string;
+  /**
+   * Command the server runs under, e.g. `["ip", "netns", "exec", "ns-a"]`. The test process may then be unable to
+   * dial the server, so readiness is read from the server's log instead of a TCP probe.
+   */
+  commandPrefix?: string[];
+}
+
 const NATS_SERVER = "nats-server";
 const REDIS_SERVER = "redis-server";
 const ETCD = "etcd";
 // freePort can race with another process taking the port; retry the whole start a few times.
 const START_ATTEMPTS = 3;
 
-/** Starts nats-server with JetStream on 127.0.0.1, a free port and a temporary store directory. */
-export async function startNatsServer(options: ServerOptions = {}): Promise<NatsServer> {
+/**
+ * Starts nats-server with JetStream on 127.0.0.1 (or `host`), a free port and a temporary store directory,
+ * optionally under a command prefix such as `ip netns exec <ns>`.
+ */
+export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   const binary = requireBinary(NATS_SERVER, "nats-server");
+  const { host = "127.0.0.1", commandPrefix = [] } = options;
   return withRetries(async () => {
     const port = await freePort();
     const storeDir = mkdtempSync(join(tmpdir(), "kvasir-nats-"));
     trackDir(storeDir);
-    const child = spawnManaged(binary, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir], {});
+    const args = ["-js", "-a", host, "-p", String(port), "-sd", storeDir];
+    const child = spawnManaged(...prefixed(commandPrefix, binary, args), {});
     const removeDir = () => {
       rmSync(storeDir, { recursive: true, force: true });
       forgetDir(storeDir);
     };
-    // A nats-server greets every client with an INFO line once it accepts connections (JetStream is up by then).
-    await awaitReady(
-      child,
-      "nats-server",
-      options,
-      async () => (await probeTcp(port)).startsWith("INFO "),
-      removeDir,
-    );
-    return { url: `nats://127.0.0.1:${port}`, port, stop: () => stopProcess(child).then(removeDir) };
+    // A nats-server greets every client with an INFO line once it accepts connections (JetStream is up by then);
+    // it logs "Server is ready" at the same point, which is what a prefixed (unreachable) server offers.
+    const ready =
+      commandPrefix.length > 0
+        ? async () => [...child.stdout, ...child.stderr].some((line) => line.includes("Server is ready"))
+        : async () => (await probeTcp(port)).startsWith("INFO ");
+    await awaitReady(child, "nats-server", options, ready, removeDir);
+    return { url: `nats://${host}:${port}`, port, stop: () => stopProcess(child).then(removeDir) };
   });
 }
 

@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { type ManagedProcess, spawnManaged } from "./processes.js";
+import { type ManagedProcess, prefixed, spawnManaged } from "./processes.js";
 
 export interface SpawnNodeOptions {
   /** Added to (and overriding) the parent's environment. */
@@ -8,6 +8,8 @@ export interface SpawnNodeOptions {
   /** Resolve only once a stdout or stderr line matches; reject if the process exits first. */
   readyLine?: RegExp;
   readyTimeoutMs?: number;
+  /** Command node runs under, e.g. `["ip", "netns", "exec", "ns-b"]` (it must exec node, so signals reach it). */
+  commandPrefix?: string[];
 }
 
 export type NodeProcess = ManagedProcess;
@@ -21,7 +23,8 @@ export async function spawnNode(
   args: string[] = [],
   options: SpawnNodeOptions = {},
 ): Promise<NodeProcess> {
-  const child = spawnManaged(process.execPath, ["--import", tsxLoader, scriptTs, ...args], {
+  const nodeArgs = ["--import", tsxLoader, scriptTs, ...args];
+  const child = spawnManaged(...prefixed(options.commandPrefix ?? [], process.execPath, nodeArgs), {
     env: { ...process.env, ...options.env },
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
