@@ -1,7 +1,7 @@
 // Request migration (Dynamo's): a worker that fails mid-stream is replaced, and the new worker gets the prompt
 // plus the tokens generated so far, so the client's stream goes on where it stopped; up to `limit` times.
 import type { EngineOutput, ServingRequest } from "../engine-params.js";
-import { isWorkerFailure } from "./retry.js";
+import { moveOff } from "./retry.js";
 import type { Stage } from "./types.js";
 
 /** The request that continues `request` after `generated` tokens. */
@@ -41,19 +41,9 @@ export function migrate(limit: number): Stage {
           }
           return;
         } catch (error) {
-          const attempt = ctx.attempt;
           const moved = generated.length > 0;
-          if (!moved || migrations >= limit || attempt === undefined || !isWorkerFailure(error, ctx))
+          if (!moved || migrations >= limit || !moveOff(ctx, request, "migration", generated.length, error))
             throw error;
-          ctx.failed.add(attempt.worker.instanceId);
-          ctx.onMove?.({
-            kind: "migration",
-            requestId: request.requestId,
-            model: request.model,
-            instanceId: attempt.worker.instanceId,
-            generated: generated.length,
-            error,
-          });
         }
       }
     };

@@ -1,10 +1,26 @@
 // A worker that fails before the request's first token is replaced by another, up to `limit` times.
+import type { ServingRequest } from "../engine-params.js";
 import { isRequestError, ServingError } from "../errors.js";
-import type { ServingContext, Stage } from "./types.js";
+import type { MoveInfo, ServingContext, Stage } from "./types.js";
 
-/** Whether a failure may be tried again on another worker: the worker failed, not the request or the caller. */
-export function isWorkerFailure(error: unknown, ctx: ServingContext): boolean {
-  return !ctx.signal.aborted && !(error instanceof ServingError) && !isRequestError(error);
+/**
+ * When the current attempt's worker failed (not the request, nor the caller who left), marks that worker failed
+ * for this request, tells `onMove`, and returns true: the caller may try another worker.
+ */
+export function moveOff(
+  ctx: ServingContext,
+  request: ServingRequest,
+  kind: MoveInfo["kind"],
+  generated: number,
+  error: unknown,
+): boolean {
+  const attempt = ctx.attempt;
+  if (attempt === undefined || ctx.signal.aborted) return false;
+  if (error instanceof ServingError || isRequestError(error)) return false;
+  const instanceId = attempt.worker.instanceId;
+  ctx.failed.add(instanceId);
+  ctx.onMove?.({ kind, requestId: request.requestId, model: request.model, instanceId, generated, error });
+  return true;
 }
 
 export function retry(limit: number): Stage {
@@ -19,18 +35,7 @@ export function retry(limit: number): Stage {
           }
           return;
         } catch (error) {
-          const attempt = ctx.attempt;
-          if (produced || retries >= limit || attempt === undefined || !isWorkerFailure(error, ctx))
-            throw error;
-          ctx.failed.add(attempt.worker.instanceId);
-          ctx.onMove?.({
-            kind: "retry",
-            requestId: request.requestId,
-            model: request.model,
-            instanceId: attempt.worker.instanceId,
-            generated: 0,
-            error,
-          });
+          if (produced || retries >= limit || !moveOff(ctx, request, "retry", 0, error)) throw error;
         }
       }
     };
