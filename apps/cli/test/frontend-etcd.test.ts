@@ -113,6 +113,8 @@ describe("kvasir frontend over etcd discovery", () => {
       expect(expectServed(result)).toBe(survivor.instanceId);
       requests++;
     }
+    // The lease outlived the process by up to its TTL, so some requests did meet the dead worker's entry.
+    expect(requests).toBeGreaterThan(0);
     // etcd deleted the key itself (lease expiry), and a prefix watcher saw it.
     await waitFor(() => instanceEvents.some((e) => e.type === "delete" && e.key === victimKey), {
       timeoutMs: 1000,
