@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { formatTable, loadTrace, summarize, writeBenchResult } from "@kvasir/bench";
 import {
   computeLocalHashes,
+  DEFAULT_KV_BLOCK_SIZE,
   fromProtoKvEvent,
   type KvCacheEvent,
   RadixIndexer,
@@ -31,7 +32,7 @@ const flags: FlagSpec[] = [
   { name: "requests", type: "number", default: 0, help: "Simulate only the first N rows (0: all rows)" },
   { name: "workers", type: "number", default: 16, help: "Mocker workers producing KV events" },
   { name: "gpu-blocks", type: "number", default: 2048, help: "KV blocks per mocker worker" },
-  { name: "block-size", type: "number", default: 16, help: "Tokens per KV block" },
+  { name: "block-size", type: "number", default: DEFAULT_KV_BLOCK_SIZE, help: "Tokens per KV block" },
   { name: "max-output", type: "number", default: 128, help: "Cap on each request's output tokens" },
   { name: "repeat", type: "number", default: 3, help: "Timed replays per indexer" },
   { name: "regenerate", type: "boolean", default: false, help: "Simulate again instead of using the cache" },

@@ -7,6 +7,7 @@ import { formatTable, type Summary, summarize, writeBenchResult } from "@kvasir/
 import {
   ActiveSequences,
   computeLocalHashes,
+  DEFAULT_KV_BLOCK_SIZE,
   type KvIndexer,
   KvSelector,
   RadixIndexer,
@@ -27,7 +28,12 @@ const flags: FlagSpec[] = [
     help: "(worker, block) entries to load into the index",
   },
   { name: "prompt-tokens", type: "number", default: 8192, help: "Tokens per request" },
-  { name: "kv-cache-block-size", type: "number", default: 16, help: "Tokens per KV block" },
+  {
+    name: "kv-cache-block-size",
+    type: "number",
+    default: DEFAULT_KV_BLOCK_SIZE,
+    help: "Tokens per KV block",
+  },
   {
     name: "families",
     type: "number",

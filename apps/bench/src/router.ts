@@ -58,7 +58,12 @@ const flags: FlagSpec[] = [
     help: "Size the workers' total KV cache to this fraction of the replayed requests' distinct KV blocks (each worker holds at least 1.25x the longest request)",
   },
   { name: "num-gpu-blocks", type: "number", help: "KV blocks per worker (overrides --cache-fraction)" },
-  { name: "kv-cache-block-size", type: "number", default: 16, help: "Tokens per KV block" },
+  {
+    name: "kv-cache-block-size",
+    type: "number",
+    default: DEFAULT_MOCKER_CONFIG.blockSize,
+    help: "Tokens per KV block",
+  },
   { name: "model", type: "string", default: "Qwen/Qwen3-0.6B", help: "Served model name" },
   {
     name: "serve-flag",
