@@ -70,14 +70,12 @@ export function start(config: FrontendConfig, deps?: HostDeps): Promise<Frontend
       const { namespace } = host;
       const registry = createMetricsRegistry(hierarchyLabels({ namespace, component: "frontend" }));
       const inFlight = new InFlight();
-      if (config.systemPort !== undefined) {
-        await host.serveStatus({
-          host: config.httpHost,
-          port: config.systemPort,
-          health: () => ({ in_flight: inFlight.size }),
-          metrics: () => metricsText(registry),
-        });
-      }
+      await host.serveStatus({
+        host: config.httpHost,
+        port: config.systemPort,
+        health: () => ({ in_flight: inFlight.size }),
+        metrics: () => metricsText(registry),
+      });
       const pools = await openWorkerPools(host.discovery, {
         namespace,
         events: host.events,

@@ -74,15 +74,12 @@ export function start(config: RouterConfig, deps?: HostDeps): Promise<Router> {
         events: host.events,
         onError: (error) => log.error("discovery watch failed", { error: String(error) }),
       });
-      const status =
-        config.systemPort === undefined
-          ? undefined
-          : await host.serveStatus({
-              host: config.host,
-              port: config.systemPort,
-              health: () => ({ workers: pool.size }),
-              metrics: () => metricsText(registry),
-            });
+      const status = await host.serveStatus({
+        host: config.host,
+        port: config.systemPort,
+        health: () => ({ workers: pool.size }),
+        metrics: () => metricsText(registry),
+      });
       await pool.start();
       host.onStop("worker pool", () => pool.close());
       pool.onChange(({ type, worker }) =>

@@ -109,15 +109,12 @@ async function serveWorker(
   const [name] = config.servedModelNames;
 
   // Started first so it reports on everything else until that has stopped.
-  const status =
-    config.systemPort === undefined
-      ? undefined
-      : await host.serveStatus({
-          host: config.host,
-          port: config.systemPort,
-          health: () => ({ model: name }),
-          metrics: () => metricsText(metrics),
-        });
+  const status = await host.serveStatus({
+    host: config.host,
+    port: config.systemPort,
+    health: () => ({ model: name }),
+    metrics: () => metricsText(metrics),
+  });
 
   const engine: Engine = await createEngine(config.engine, {
     workerId: instanceId,

@@ -89,6 +89,7 @@ describe("ComponentHost", () => {
       health: () => ({ model: "m" }),
       metrics: async () => "x 1\n",
     });
+    if (status === undefined) throw new Error("a port was given, so a status server runs");
     let release: () => void = () => {};
     host.onStop(
       "drain",

@@ -59,7 +59,8 @@ export interface ServeConnectOptions {
 
 export interface ServeStatusOptions {
   host: string;
-  port: number;
+  /** `--system-port`; no status server when undefined. */
+  port: number | undefined;
   /** Fields added to /health; `ready` is false while the component drains. */
   health?: () => Record<string, unknown>;
   metrics: () => Promise<string>;
@@ -156,8 +157,9 @@ export class ComponentHost implements Service {
     return this.hosted(options.host, server.port);
   }
 
-  /** Serves `/health`, `/live` and `/metrics` (Dynamo's system server, `--system-port`). */
-  async serveStatus(options: ServeStatusOptions): Promise<HostedServer> {
+  /** Serves `/health`, `/live` and `/metrics` (Dynamo's system server, `--system-port`) when a port is given. */
+  async serveStatus(options: ServeStatusOptions): Promise<HostedServer | undefined> {
+    if (options.port === undefined) return undefined;
     const server: StatusServer = await startStatusServer({
       host: options.host,
       port: options.port,
