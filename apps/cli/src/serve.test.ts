@@ -1,0 +1,40 @@
+import { parseFlags } from "@kvasir/runtime";
+import { describe, expect, it } from "vitest";
+import { serveCommand } from "./serve.js";
+
+const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) =>
+  serveCommand.toConfig(parseFlags(serveCommand.flags, argv, env, serveCommand.refused));
+
+describe("kvasir serve flags", () => {
+  it("takes a flag both apps define once, with the same meaning for both", () => {
+    const config = parse([
+      "--kv-cache-block-size",
+      "64",
+      "--drain-timeout",
+      "5",
+      "--advertise-host",
+      "10.0.0.3",
+    ]);
+    expect(config.worker.engine.mocker.blockSize).toBe(64);
+    expect(config.frontend.blockSize).toBe(64);
+    expect(config.frontend.drainTimeoutSeconds).toBe(5);
+    expect(config.worker.drainTimeoutSeconds).toBe(5);
+    expect(config.frontend.advertiseHost).toBe("10.0.0.3");
+    expect(config.worker.advertiseHost).toBe("10.0.0.3");
+  });
+
+  it("gives the status port to the frontend only, and binds workers on loopback", () => {
+    const config = parse([], { DYN_SYSTEM_PORT: "8081" });
+    expect(config.frontend.systemPort).toBe(8081);
+    expect(config.worker.systemPort).toBeUndefined();
+    expect(config.worker).toMatchObject({ host: "127.0.0.1", port: 0 });
+    expect(() => parse(["--host", "0.0.0.0"])).toThrow(/unknown flag '--host'/);
+  });
+
+  it("refuses what either app refuses, and checks --workers", () => {
+    expect(() => parse(["--strip-anthropic-preamble"])).toThrow(/issue 16/);
+    expect(() => parse(["--tensor-parallel-size", "2"])).toThrow(/issue 11/);
+    expect(() => parse(["--workers", "0"])).toThrow(/--workers must be positive/);
+    expect(parse(["--workers", "3"]).workers).toBe(3);
+  });
+});
