@@ -12,6 +12,7 @@ import {
   type RouterMode,
   type RoutingTarget,
   remoteRouter,
+  ServingError,
   selectorRouter,
   type TargetFor,
   type WorkerPool,
@@ -71,7 +72,13 @@ export async function createRouting(
   return {
     targetFor(request) {
       const pool = pools.generationPool(request.model);
-      if (pool === undefined) return undefined;
+      if (pool === undefined) {
+        if (pools.prefill.workers(request.model).length === 0) return undefined;
+        throw new ServingError(
+          "no_worker_available",
+          `'${request.model}' has prefill workers only; no aggregated or decode worker is serving it.`,
+        );
+      }
       let target = targets.get(pool);
       if (target === undefined) {
         target = { pool, router: routerOf(pool) };
