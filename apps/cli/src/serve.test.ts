@@ -35,6 +35,9 @@ describe("kvasir serve flags", () => {
     expect(() => parse(["--strip-anthropic-preamble"])).toThrow(/issue 16/);
     expect(() => parse(["--tensor-parallel-size", "2"])).toThrow(/issue 11/);
     expect(() => parse(["--workers", "0"])).toThrow(/--workers must be positive/);
+    // The worker refuses the parser flags (the frontend takes them); serve takes them.
+    expect(parse(["--dyn-tool-call-parser", "hermes"]).frontend.toolCallParser).toBe("hermes");
+    expect(serveCommand.refused.some((flag) => flag.name === "dyn-tool-call-parser")).toBe(false);
     expect(parse(["--workers", "3"]).workers).toBe(3);
   });
 });

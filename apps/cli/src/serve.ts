@@ -49,11 +49,13 @@ export const serveFlags = defineFlags(
     ...workerDefs,
     workers: { type: "number", default: 2, integer: true, positive: true, help: "Mocker workers to start" },
   },
-  uniqueRefusals([...frontendFlags.refused, ...workerCommandFlags.refused]),
+  servedRefusals([...frontendFlags.refused, ...workerCommandFlags.refused]),
 );
 
-function uniqueRefusals(refused: RefusedFlag[]): RefusedFlag[] {
-  const byName = new Map(refused.map((flag) => [flag.name, flag]));
+/** Each refusal once, without those one app makes of a flag the other takes (the worker's parser flags). */
+function servedRefusals(refused: RefusedFlag[]): RefusedFlag[] {
+  const taken = new Set([...Object.keys(frontendFlags.defs), ...Object.keys(workerDefs)]);
+  const byName = new Map(refused.filter((flag) => !taken.has(flag.name)).map((flag) => [flag.name, flag]));
   return [...byName.values()];
 }
 

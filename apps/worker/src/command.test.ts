@@ -73,6 +73,7 @@ describe("kvasir worker flags", () => {
 
   it("refuses engine and deprecated flags with what to use instead", () => {
     expect(() => parse(["--is-prefill-worker"])).toThrow(/use --disaggregation-mode prefill/);
+    expect(() => parse(["--dyn-tool-call-parser", "hermes"])).toThrow(/to `kvasir frontend`/);
     expect(() => parse(["--tensor-parallel-size", "8"])).toThrow(/mocker cannot honour.*issue 11/);
     expect(() => parse(["--enforce-eager"])).toThrow(/issue 11/);
     expect(() => parse(["--kv-events-config", '{"enable_kv_cache_events": false}'])).toThrow(

@@ -214,6 +214,14 @@ const engineOnly = (what: string): string =>
 /** Dynamo worker flags (dynamo.vllm, dynamo.sglang, dynamo.trtllm, dynamo.mocker) `kvasir worker` does not take. */
 export const workerRefusedFlags: RefusedFlag[] = [
   { name: "is-prefill-worker", message: "use --disaggregation-mode prefill" },
+  {
+    name: "dyn-tool-call-parser",
+    message: "Kvasir parses tool calls on the frontend: give --dyn-tool-call-parser to `kvasir frontend`",
+  },
+  {
+    name: "dyn-reasoning-parser",
+    message: "Kvasir parses reasoning on the frontend: give --dyn-reasoning-parser to `kvasir frontend`",
+  },
   { name: "is-decode-worker", message: "use --disaggregation-mode decode" },
   {
     name: "disaggregation-transfer-backend",
