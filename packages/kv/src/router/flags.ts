@@ -155,20 +155,15 @@ export const kvRouterRefusedFlags = [
   },
 ] as const;
 
-/** Values of kvRouterFlags as parsed (absent ones take Dynamo's defaults). */
-export interface KvRouterFlagValues {
-  "router-temperature"?: number;
-  "router-kv-overlap-score-credit"?: number;
-  "router-prefill-load-scale"?: number;
-  "router-kv-events"?: boolean;
-  "router-ttl-secs"?: number;
-  "router-queue-threshold"?: number;
-  "router-queue-policy"?: string;
-  "router-max-queue-size"?: number;
-  "use-remote-indexer"?: boolean;
-  "router-replica-sync"?: boolean;
-  "indexer-backend"?: string;
-}
+type KvRouterFlagValue<D> = D extends { type: "number" }
+  ? number
+  : D extends { type: "boolean" }
+    ? boolean
+    : string;
+/** Values of kvRouterFlags as parsed, derived from the definitions so a renamed flag fails to compile here. */
+export type KvRouterFlagValues = {
+  -readonly [K in keyof typeof kvRouterFlags]?: KvRouterFlagValue<(typeof kvRouterFlags)[K]>;
+};
 
 /** Settings from values parsed with kvRouterFlags; throws on values out of range. */
 export function kvRouterSettingsFromFlags(values: KvRouterFlagValues): KvRouterSettings {
