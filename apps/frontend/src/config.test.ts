@@ -28,7 +28,9 @@ describe("kvasir frontend flags", () => {
       DYN_MIGRATION_LIMIT: "0",
       DYN_KV_CACHE_BLOCK_SIZE: "32",
       DYN_TCP_RPC_HOST: "10.1.2.3",
+      DYN_ACTIVE_DECODE_BLOCKS_THRESHOLD: "0.9",
     });
+    expect(config.busyThresholds).toEqual({ activeDecodeBlocks: 0.9 });
     expect(config).toMatchObject({
       routerMode: "kv",
       httpPort: 8080,
