@@ -1,4 +1,4 @@
-import { DEFAULT_KV_BLOCK_SIZE, kvRouterRefusedFlags } from "@kvasir/kv";
+import { DEFAULT_KV_BLOCK_SIZE } from "@kvasir/kv";
 import {
   REASONING_PARSERS,
   type ReasoningParserName,
@@ -163,7 +163,7 @@ export const frontendFlags = defineFlags(
     ...kvRoutingFlags.defs,
   },
   [
-    ...kvRouterRefusedFlags,
+    ...kvRoutingFlags.refused,
     {
       name: "strip-anthropic-preamble",
       message: "Kvasir does not strip the Anthropic billing preamble yet (issue 16)",

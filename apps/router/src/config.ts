@@ -1,10 +1,4 @@
-import {
-  DEFAULT_KV_BLOCK_SIZE,
-  type KvRouterSettings,
-  kvRouterFlags,
-  kvRouterRefusedFlags,
-  kvRouterSettingsFromFlags,
-} from "@kvasir/kv";
+import { DEFAULT_KV_BLOCK_SIZE, type KvRouterSettings } from "@kvasir/kv";
 import {
   advertiseFlags,
   advertiseHostFromFlags,
@@ -19,6 +13,7 @@ import {
   statusFlags,
   systemPortFromFlags,
 } from "@kvasir/runtime";
+import { kvRouterFlags, kvRouterSettingsFromFlags } from "@kvasir/serving";
 
 export interface RouterConfig {
   runtime: RuntimeConfig;
@@ -65,9 +60,9 @@ export const routerFlags = defineFlags(
       help: "Workers' endpoint as namespace.component.generate; sets --namespace and --worker-component",
       dynamo: true,
     },
-    ...kvRouterFlags,
+    ...kvRouterFlags.defs,
   },
-  kvRouterRefusedFlags,
+  kvRouterFlags.refused,
 );
 
 /** Dynamo's `namespace.component.endpoint`; Kvasir's workers serve one endpoint, `generate`. */

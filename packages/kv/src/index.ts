@@ -51,17 +51,6 @@ export {
   workerCosts,
 } from "./router/cost.js";
 export {
-  DEFAULT_KV_ROUTER_SETTINGS,
-  INDEXER_BACKENDS,
-  type IndexerBackend,
-  type KvRouterFlagValues,
-  type KvRouterSettings,
-  kvRouterFlags,
-  kvRouterOptionsFromSettings,
-  kvRouterRefusedFlags,
-  kvRouterSettingsFromFlags,
-} from "./router/flags.js";
-export {
   type KvEventSource,
   type KvRouteDecision,
   type KvRouteRequest,
@@ -99,6 +88,13 @@ export {
   RoundRobinSelector,
   type RouterMode,
 } from "./router/selectors.js";
+export {
+  DEFAULT_KV_ROUTER_SETTINGS,
+  INDEXER_BACKENDS,
+  type IndexerBackend,
+  type KvRouterSettings,
+  kvRouterOptionsFromSettings,
+} from "./router/settings.js";
 export {
   EMPTY_LOAD,
   type Rng,

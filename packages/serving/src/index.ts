@@ -21,6 +21,7 @@ export {
   type ServingErrorCode,
   toConnectError,
 } from "./errors.js";
+export { kvRouterFlags, kvRouterRefusedFlags, kvRouterSettingsFromFlags } from "./flags.js";
 export { hostKvRouter, type KvRouterHost, type KvRouterHostDeps } from "./kv-router-host.js";
 export { callWorker, type WorkerClient } from "./pipeline/call-worker.js";
 export { continuation, migrate } from "./pipeline/migrate.js";

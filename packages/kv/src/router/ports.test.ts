@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { encodeKvEventBatch, type KvCacheEvent, storedFromTokens } from "../events.js";
 import type { ActiveSequenceUpdate } from "./active.js";
-import { kvRouterSettingsFromFlags } from "./flags.js";
 import { activeSequencesSubject, kvEventSourceOver, type PubSubPlane, replicaSyncOver } from "./ports.js";
 
 /** A one-process plane with exact subjects. */
@@ -51,21 +50,5 @@ describe("router ports", () => {
     replicaSyncOver(p, subject).publish(update);
     p.publish(subject, new TextEncoder().encode("{not json"));
     expect(got).toEqual([update]);
-  });
-
-  it("reads router flags with Dynamo's defaults and checks ranges", () => {
-    const s = kvRouterSettingsFromFlags({});
-    expect(s).toMatchObject({
-      cost: { temperature: 0, overlapScoreCredit: 1, prefillLoadScale: 1 },
-      useKvEvents: true,
-      queueThreshold: 16,
-      queuePolicy: "fcfs",
-      indexerBackend: "native",
-    });
-    const off = kvRouterSettingsFromFlags({ "router-kv-events": false, "router-queue-threshold": -1 });
-    expect(off.useKvEvents).toBe(false);
-    expect(off.queueThreshold).toBeUndefined();
-    expect(() => kvRouterSettingsFromFlags({ "router-kv-overlap-score-credit": 2 })).toThrow(/overlap/);
-    expect(() => kvRouterSettingsFromFlags({ "router-queue-policy": "sjf" })).toThrow(/policy/);
   });
 });

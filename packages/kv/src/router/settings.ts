@@ -1,0 +1,48 @@
+// The KV router's settings as the hosts give them, with Dynamo's defaults. The command-line flags that set them
+// (Dynamo's names) live in @kvasir/serving, so this package knows no CLI.
+import { DEFAULT_KV_COST_CONFIG, type KvCostConfig } from "./cost.js";
+import type { KvRouterOptions } from "./kv-router.js";
+import type { QueuePolicy } from "./queue.js";
+
+export const INDEXER_BACKENDS = ["native", "ts"] as const;
+export type IndexerBackend = (typeof INDEXER_BACKENDS)[number];
+
+/** What the router is told, before the app wires ports to it. */
+export interface KvRouterSettings {
+  cost: KvCostConfig;
+  useKvEvents: boolean;
+  approxTtlMs: number;
+  /** Undefined disables queueing. */
+  queueThreshold?: number;
+  queuePolicy: QueuePolicy;
+  maxQueueSize: number;
+  useRemoteIndexer: boolean;
+  replicaSync: boolean;
+  indexerBackend: IndexerBackend;
+}
+
+/** Dynamo's router defaults. */
+export const DEFAULT_KV_ROUTER_SETTINGS: Readonly<KvRouterSettings> = {
+  cost: DEFAULT_KV_COST_CONFIG,
+  useKvEvents: true,
+  approxTtlMs: 120_000,
+  queueThreshold: 16,
+  queuePolicy: "fcfs",
+  maxQueueSize: 1024,
+  useRemoteIndexer: false,
+  replicaSync: false,
+  indexerBackend: "native",
+};
+
+/** The KvRouter options the settings decide; the host adds its index, event source and replica sync. */
+export function kvRouterOptionsFromSettings(settings: KvRouterSettings, replicaId: string): KvRouterOptions {
+  return {
+    cost: settings.cost,
+    useKvEvents: settings.useKvEvents,
+    approxTtlMs: settings.approxTtlMs,
+    queuePolicy: settings.queuePolicy,
+    maxQueueSize: settings.maxQueueSize,
+    replicaId,
+    ...(settings.queueThreshold !== undefined ? { queueThreshold: settings.queueThreshold } : {}),
+  };
+}
