@@ -76,6 +76,8 @@ describe("kvasir worker flags", () => {
     expect(() => parse(["--dyn-tool-call-parser", "hermes"])).toThrow(/to `kvasir frontend`/);
     expect(() => parse(["--tensor-parallel-size", "8"])).toThrow(/mocker cannot honour.*issue 11/);
     expect(() => parse(["--enforce-eager"])).toThrow(/issue 11/);
+    for (const flag of ["--tensor-parallelism", "--tp-size", "--enable-dp-attention", "--dist-init-addr"])
+      expect(() => parse([flag, "2"])).toThrow(/mocker cannot honour/);
     expect(() => parse(["--kv-events-config", '{"enable_kv_cache_events": false}'])).toThrow(
       /--kv-events-publisher zmq/,
     );

@@ -250,7 +250,13 @@ export const workerRefusedFlags: RefusedFlag[] = [
   // MODEL_EXPRESS_URL is not refused: Dynamo's operator injects it into every pod.
   { name: "model-express-url", message: "ModelExpress is not in Kvasir yet (issue 13)" },
   { name: "tensor-parallel-size", message: engineOnly("tensor parallelism") },
+  { name: "tensor-parallelism", message: engineOnly("tensor parallelism") },
+  { name: "tp-size", message: engineOnly("tensor parallelism") },
   { name: "tp", message: engineOnly("tensor parallelism") },
+  { name: "enable-dp-attention", message: engineOnly("data-parallel attention") },
+  { name: "dist-init-addr", message: engineOnly("a multi-node engine rendezvous") },
+  { name: "nnodes", message: engineOnly("a multi-node engine") },
+  { name: "node-rank", message: engineOnly("a multi-node engine") },
   { name: "pipeline-parallel-size", message: engineOnly("pipeline parallelism") },
   { name: "gpu-memory-utilization", message: engineOnly("GPU memory utilization") },
   { name: "kv-cache-dtype", message: engineOnly("the KV cache dtype") },
