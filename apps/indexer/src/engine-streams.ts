@@ -42,7 +42,16 @@ export class EngineStreams {
 
   /** Subscribes to the configured publishers, replaying what each engine still buffers. */
   async startConfigured(publishers: readonly ZmqPublisherConfig[]): Promise<void> {
-    const started = await Promise.allSettled(publishers.map((p) => this.open(p, false).start()));
+    const started = await Promise.allSettled(
+      publishers.map((p) =>
+        this.open(p, false)
+          .start()
+          .catch((error: unknown) => {
+            const reason = error instanceof Error ? error.message : String(error);
+            throw new Error(`cannot subscribe to ZMQ KV events at ${p.endpoint}: ${reason}`);
+          }),
+      ),
+    );
     // Every start has settled before failing, so close() never races a socket still binding.
     for (const result of started) if (result.status === "rejected") throw result.reason;
   }

@@ -11,6 +11,7 @@ import {
   spawnNode,
   startNatsServer,
   startRedisServer,
+  waitFor,
 } from "@kvasir/testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -53,6 +54,14 @@ function listening(port: number): Promise<boolean> {
     });
     socket.once("error", () => resolve(false));
     socket.connect(port, "127.0.0.1");
+  });
+}
+
+/** libzmq closes a bound listener on its I/O thread shortly after close() returns, so give it a moment. */
+async function zmqUnbound(port: number): Promise<void> {
+  await waitFor(async () => !(await listening(port)), {
+    timeoutMs: 2000,
+    message: `the bound ZMQ endpoint on port ${port} closed`,
   });
 }
 
@@ -161,9 +170,29 @@ describe("kvasir indexer start that fails part-way", () => {
       ),
     );
     // The status server had started before Redis was tried.
-    expect(await listening(systemPort)).toBe(false);
+    expect(await listening(systemPort), "status server").toBe(false);
     expect(await indexerEntries(ns)).toEqual([]);
     await exitsByItself(child);
+  });
+
+  it("leaves nothing behind when a ZMQ endpoint cannot be bound, with Redis and the plane consumer open", async () => {
+    const ns = newNamespace();
+    const taken = await holdPort();
+    const systemPort = await freePort();
+    try {
+      const { child, outcome } = await run(ns, [
+        ...["--system-port", String(systemPort), "--redis-url", redis.url, "--kv-events-jetstream"],
+        ...["--zmq-endpoint", `tcp://*:${portOf(taken)}`, "--zmq-worker-id", "1"],
+      ]);
+      expect(outcome).toBe(
+        `start failed: cannot subscribe to ZMQ KV events at tcp://*:${portOf(taken)}: Address already in use`,
+      );
+      expect(await listening(systemPort), "status server").toBe(false);
+      expect(await indexerEntries(ns)).toEqual([]);
+      await exitsByItself(child);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 
   it("leaves nothing behind when the Connect port is taken after every source has opened", async () => {
@@ -173,8 +202,8 @@ describe("kvasir indexer start that fails part-way", () => {
     try {
       const { child, outcome } = await run(ns, [...args, "--port", String(portOf(taken))]);
       expect(outcome).toMatch(/^start failed: .*EADDRINUSE/);
-      expect(await listening(systemPort)).toBe(false);
-      expect(await listening(zmqPort)).toBe(false);
+      expect(await listening(systemPort), "status server").toBe(false);
+      await zmqUnbound(zmqPort);
       expect(await indexerEntries(ns)).toEqual([]);
       // A start that failed writes no final snapshot: its state is partial.
       expect(await snapshotWritten(ns)).toBe(false);
@@ -192,8 +221,8 @@ describe("kvasir indexer start that fails part-way", () => {
       const { child, outcome } = await run(ns, args);
       expect(outcome).toBe("started");
       await child.waitForLine(/^stopped$/, 20_000);
-      expect(await listening(systemPort)).toBe(false);
-      expect(await listening(zmqPort)).toBe(false);
+      expect(await listening(systemPort), "status server").toBe(false);
+      await zmqUnbound(zmqPort);
       expect(await indexerEntries(ns)).toEqual([]);
       expect(await snapshotWritten(ns)).toBe(true);
       await exitsByItself(child);
