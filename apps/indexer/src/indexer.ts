@@ -94,18 +94,15 @@ export async function start(config: IndexerConfig, deps: HostDeps = {}): Promise
   return startComponent(hostOptions, async (host) => {
     const onStop = host.onStop.bind(host);
     onStop("log", () => log.info("stopped"));
-    // Ready once registered; until then (and while draining) /health answers 503.
+    // True once started: a start that failed part-way leaves no final snapshot of its partial state.
     let serving = false;
     // First, so a taken port fails before anything is loaded; closed last, so scrapes see the drain.
-    const status =
-      config.systemPort === undefined
-        ? undefined
-        : await host.serveStatus({
-            host: config.host,
-            port: config.systemPort,
-            health: () => ({ ready: serving && !host.draining, backend: backend.name }),
-            metrics: () => metricsText(metrics.registry),
-          });
+    const status = await host.serveStatus({
+      host: config.host,
+      port: config.systemPort,
+      health: () => ({ backend: backend.name }),
+      metrics: () => metricsText(metrics.registry),
+    });
 
     const snapshots = config.snapshot && (await openSnapshots(config.snapshot, onStop, log));
     const restored = snapshots ? await snapshots.restore(backend, config.blockSize) : undefined;

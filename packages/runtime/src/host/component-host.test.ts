@@ -90,6 +90,8 @@ describe("ComponentHost", () => {
       metrics: async () => "x 1\n",
     });
     if (status === undefined) throw new Error("a port was given, so a status server runs");
+    expect((await fetch(`${status.localUrl}/health`)).status).toBe(503);
+    await host.registerInstance("generate", { address: status.url, transport: "connect-h2c", metadata: {} });
     let release: () => void = () => {};
     host.onStop(
       "drain",

@@ -87,6 +87,7 @@ export class ComponentHost implements Service {
   private readonly stops: StopAction[] = [];
   private stopping: Promise<void> | undefined;
   private drainingNow = false;
+  private registered = false;
 
   private constructor(
     private readonly options: ComponentHostOptions,
@@ -157,14 +158,17 @@ export class ComponentHost implements Service {
     return this.hosted(options.host, server.port);
   }
 
-  /** Serves `/health`, `/live` and `/metrics` (Dynamo's system server, `--system-port`) when a port is given. */
+  /**
+   * Serves `/health`, `/live` and `/metrics` (Dynamo's system server, `--system-port`) when a port is given.
+   * `/health` is ready once the instance is registered in discovery and until it starts draining.
+   */
   async serveStatus(options: ServeStatusOptions): Promise<HostedServer | undefined> {
     if (options.port === undefined) return undefined;
     const server: StatusServer = await startStatusServer({
       host: options.host,
       port: options.port,
       health: () => ({
-        ready: !this.drainingNow,
+        ready: this.registered && !this.drainingNow,
         instance_id: this.instanceHex,
         component: this.component,
         ...options.health?.(),
@@ -183,15 +187,17 @@ export class ComponentHost implements Service {
   }
 
   /** Registers this instance under `v1/instances/{ns}/{component}/{endpoint}/{id}`. */
-  registerInstance(endpoint: string, record: InstanceRecord): Promise<Lease> {
+  async registerInstance(endpoint: string, record: InstanceRecord): Promise<Lease> {
     const key = instanceKey({
       namespace: this.namespace,
       component: this.component,
       endpoint,
       instanceId: this.instanceId,
     });
+    const lease = await this.register(key, record);
+    this.registered = true;
     this.options.log.info("registered", { key, address: record.address });
-    return this.register(key, record);
+    return lease;
   }
 
   /** Runs the stop actions in reverse order, once; an action that fails is logged and the rest still run. */
