@@ -47,6 +47,33 @@ export interface MockerConfig {
   eosTokenIds: number[];
   /** Engine seed; with the request id it fixes the output of requests that carry no seed. */
   seed: number;
+  /**
+   * Bytes of KV cache per token, what disaggregated serving moves between workers for each prompt token. Default:
+   * the simulated model's (Qwen3-0.6B, see SIMULATED_MODEL_SHAPE and docs/mocker.md).
+   */
+  kvBytesPerToken: number;
+}
+
+/** The attention shape of a model, what its KV cache size per token follows from. */
+export interface KvModelShape {
+  numLayers: number;
+  numKvHeads: number;
+  headDim: number;
+  /** Bytes of one KV element (2 for bf16/fp16, 1 for fp8). */
+  dtypeBytes: number;
+}
+
+/** Qwen3-0.6B (config.json: 28 layers, 8 KV heads, head_dim 128, bf16), the bundled tokenizer's model. */
+export const SIMULATED_MODEL_SHAPE: KvModelShape = {
+  numLayers: 28,
+  numKvHeads: 8,
+  headDim: 128,
+  dtypeBytes: 2,
+};
+
+/** K and V, per layer, per KV head, per head dimension: 28 x 8 x 128 x 2 x 2 = 114,688 bytes for Qwen3-0.6B. */
+export function kvBytesPerToken(shape: KvModelShape): number {
+  return shape.numLayers * shape.numKvHeads * shape.headDim * 2 * shape.dtypeBytes;
 }
 
 /** Llama-3.1-8B-FP8 on H200, fitted to Dynamo's published profile (derivation in docs/mocker.md). */
@@ -74,6 +101,7 @@ export const DEFAULT_MOCKER_CONFIG: MockerConfig = {
   outputTokenIdMax: 30000,
   eosTokenIds: [],
   seed: 0,
+  kvBytesPerToken: kvBytesPerToken(SIMULATED_MODEL_SHAPE),
 };
 
 /** Partial config as callers pass it; `perfProfile` may be the raw JSON (checked here). */
@@ -102,6 +130,7 @@ export function resolveMockerConfig(input: MockerConfigInput = {}): MockerConfig
   positiveInt("maxNumBatchedTokens", config.maxNumBatchedTokens);
   positiveInt("dataParallelSize", config.dataParallelSize);
   positiveInt("maxModelLen", config.maxModelLen);
+  positiveInt("kvBytesPerToken", config.kvBytesPerToken);
   if (!(config.watermark >= 0 && config.watermark < 1)) {
     throw new RangeError(`watermark must be in [0, 1), got ${config.watermark}`);
   }

@@ -199,6 +199,36 @@ describe("MockEngine", () => {
     expect(b?.cachedTokens).toBe(12);
   });
 
+  it("counts imported KV (externalComputedTokens) as computed on admission: one token prefilled, blocks cached", () => {
+    const engine = new MockEngine(small);
+    const replica = new EventReplica();
+    engine.addRequest(request("d", tokens(17), 3, { externalComputedTokens: 17 }));
+    const first = engine.step();
+    if (!first) throw new Error("no step");
+    replica.apply(first.kvEvents);
+    // Capped at the prompt less one: only the last prompt token runs, and it already samples the first output.
+    expect(first.outputs).toHaveLength(1);
+    expect(first.outputs[0]?.cachedTokens).toBe(0);
+    // The 4 full prompt blocks entered the prefix cache as if computed here.
+    const { seq } = computeBlockHashes(tokens(17), 4);
+    expect(engine.cachedBlockHashes().sort()).toEqual([...seq].sort());
+    // A one-token prefill over 16 tokens of context costs far less than the 17-token prefill of the same prompt.
+    const local = new MockEngine(small);
+    local.addRequest(request("l", tokens(17), 3));
+    expect(first.durationMs).toBeLessThan(local.step()?.durationMs ?? 0);
+    const rest = runToIdle(engine, replica).outputs.get("d") ?? [];
+    expect(rest.at(-1)?.completionTokens).toBe(3);
+    expect(engine.validateRequest(request("x", tokens(4), 1, { externalComputedTokens: -1 }))).toMatch(
+      /externalComputedTokens must be a non-negative integer/,
+    );
+  });
+
+  it("reports imported tokens out of prefill tokens in flight while the request waits", () => {
+    const engine = new MockEngine(small);
+    engine.addRequest(request("d", tokens(40), 2, { externalComputedTokens: 32 }));
+    expect(Number(engine.loadMetrics()[0]?.prefillTokensInFlight)).toBe(8);
+  });
+
   it("with prefix caching off, caches nothing, publishes no events and reports no hits", () => {
     const engine = new MockEngine({ ...small, enablePrefixCaching: false });
     engine.addRequest(request("a", tokens(17), 3));

@@ -74,6 +74,10 @@ export class MockEngine {
     if (!Number.isInteger(minTokens) || minTokens < 0 || minTokens > request.maxTokens) {
       return `min_tokens must be an integer between 0 and max_tokens (${request.maxTokens}), got ${minTokens}`;
     }
+    const external = request.externalComputedTokens;
+    if (external !== undefined && !(Number.isInteger(external) && external >= 0)) {
+      return `externalComputedTokens must be a non-negative integer, got ${external}`;
+    }
     if (request.priority !== undefined && !Number.isFinite(request.priority)) {
       return `priority must be a finite number, got ${request.priority}`;
     }

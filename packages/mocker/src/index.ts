@@ -2,9 +2,12 @@
 export {
   DEFAULT_MOCKER_CONFIG,
   DEFAULT_TIMING,
+  type KvModelShape,
+  kvBytesPerToken,
   type MockerConfig,
   type MockerConfigInput,
   resolveMockerConfig,
+  SIMULATED_MODEL_SHAPE,
   type TimingCoefficients,
 } from "./config.js";
 export { MockEngine, type MockEngineOptions, type StepResult } from "./engine.js";

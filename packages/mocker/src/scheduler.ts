@@ -134,7 +134,9 @@ export class RankScheduler {
         seq.hashBlocks(limit);
         hits = this.blocks.cachedPrefixLength(seq.seqHashes, limit);
       }
-      const computed = hits * bs;
+      // Imported KV counts as computed like a prefix hit, but only on the first admission: a preempted request
+      // dropped those blocks and recomputes them.
+      const computed = Math.max(hits * bs, seq.externalTokens);
       let numNew = total - computed;
       if (!this.config.enableChunkedPrefill && numNew > budget) break;
       numNew = Math.min(numNew, budget);
@@ -145,7 +147,8 @@ export class RankScheduler {
       this.allocateUpTo(seq, computed + numNew);
       seq.numComputed = computed;
       seq.numCommittedBlocks = hits;
-      seq.cachedTokens ??= Math.min(computed, seq.promptLength);
+      seq.cachedTokens ??= Math.min(hits * bs, seq.promptLength);
+      seq.externalTokens = 0;
       this.waiting.shift();
       this.running.push(seq);
       chunks.push({ seq, numNew, contextBefore: computed, decode: false });

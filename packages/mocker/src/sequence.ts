@@ -23,6 +23,12 @@ export interface EngineRequest {
   dpRank?: number;
   loraName?: string;
   cacheSalt?: string;
+  /**
+   * Leading prompt tokens whose KV arrived from elsewhere (a prefill worker, in disaggregated serving): the first
+   * admission counts them as computed, as vLLM's connectors report external hits. At most the prompt less one
+   * token, since the last prompt token is always computed locally to sample the first output.
+   */
+  externalComputedTokens?: number;
 }
 
 export type EngineFinishReason = "stop" | "length" | "cancelled";
@@ -48,6 +54,8 @@ export class Sequence {
   numCommittedBlocks = 0;
   /** Prompt tokens found in the prefix cache at the first schedule. */
   cachedTokens: number | undefined;
+  /** Tokens imported from elsewhere, counted as computed at the first admission only (a preemption loses them). */
+  externalTokens: number;
   finishReason: EngineFinishReason | undefined;
 
   constructor(
@@ -66,6 +74,7 @@ export class Sequence {
     this.minTokens = request.minTokens ?? 0;
     this.stopTokenIds = new Set(Array.from(request.stopTokenIds ?? []));
     this.priority = request.priority ?? 0;
+    this.externalTokens = Math.min(request.externalComputedTokens ?? 0, this.promptLength - 1);
     this.loraName = request.loraName ?? "";
     this.hashOptions = {
       ...(request.loraName ? { loraName: request.loraName } : {}),
@@ -84,7 +93,7 @@ export class Sequence {
 
   /** Prompt (or, after preemption, prompt plus output) tokens still to prefill. */
   get remainingPrefill(): number {
-    const left = this.tokens.length - this.numComputed;
+    const left = this.tokens.length - Math.max(this.numComputed, this.externalTokens);
     return this.numGenerated === 0 || left > 1 ? left : 0;
   }
 

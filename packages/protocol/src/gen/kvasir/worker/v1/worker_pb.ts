@@ -10,7 +10,52 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kvasir/worker/v1/worker.proto.
  */
 export const file_kvasir_worker_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("Ch1rdmFzaXIvd29ya2VyL3YxL3dvcmtlci5wcm90bxIQa3Zhc2lyLndvcmtlci52MSKTAQoPU2FtcGxpbmdPcHRpb25zEhgKC3RlbXBlcmF0dXJlGAEgASgCSACIAQESEgoFdG9wX3AYAiABKAJIAYgBARISCgV0b3BfaxgDIAEoBUgCiAEBEhEKBHNlZWQYBCABKARIA4gBAUIOCgxfdGVtcGVyYXR1cmVCCAoGX3RvcF9wQggKBl90b3Bfa0IHCgVfc2VlZCJkCg5TdG9wQ29uZGl0aW9ucxISCgptYXhfdG9rZW5zGAEgASgNEhYKDnN0b3BfdG9rZW5faWRzGAIgAygNEhIKCmlnbm9yZV9lb3MYAyABKAgSEgoKbWluX3Rva2VucxgEIAEoDSKgAwoPR2VuZXJhdGVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJdG9rZW5faWRzGAMgAygNEjMKCHNhbXBsaW5nGAQgASgLMiEua3Zhc2lyLndvcmtlci52MS5TYW1wbGluZ09wdGlvbnMSLgoEc3RvcBgFIAEoCzIgLmt2YXNpci53b3JrZXIudjEuU3RvcENvbmRpdGlvbnMSEAoIcHJpb3JpdHkYBiABKAUSEQoJbG9yYV9uYW1lGAcgASgJEkcKC2Fubm90YXRpb25zGAggAygLMjIua3Zhc2lyLndvcmtlci52MS5HZW5lcmF0ZVJlcXVlc3QuQW5ub3RhdGlvbnNFbnRyeRIUCgdkcF9yYW5rGAkgASgNSACIAQESGgoSZGlzYWdnX3BhcmFtc19qc29uGAogASgJEhIKCmNhY2hlX3NhbHQYCyABKAkaMgoQQW5ub3RhdGlvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgoKCF9kcF9yYW5rIlAKBVVzYWdlEhUKDXByb21wdF90b2tlbnMYASABKA0SGQoRY29tcGxldGlvbl90b2tlbnMYAiABKA0SFQoNY2FjaGVkX3Rva2VucxgDIAEoDSKgAQoQR2VuZXJhdGVSZXNwb25zZRIRCgl0b2tlbl9pZHMYASADKA0SNQoNZmluaXNoX3JlYXNvbhgCIAEoDjIeLmt2YXNpci53b3JrZXIudjEuRmluaXNoUmVhc29uEiYKBXVzYWdlGAMgASgLMhcua3Zhc2lyLndvcmtlci52MS5Vc2FnZRIaChJkaXNhZ2dfcGFyYW1zX2pzb24YBCABKAkqlQEKDEZpbmlzaFJlYXNvbhIdChlGSU5JU0hfUkVBU09OX1VOU1BFQ0lGSUVEEAASFgoSRklOSVNIX1JFQVNPTl9TVE9QEAESGAoURklOSVNIX1JFQVNPTl9MRU5HVEgQAhIbChdGSU5JU0hfUkVBU09OX0NBTkNFTExFRBADEhcKE0ZJTklTSF9SRUFTT05fRVJST1IQBDJkCg1Xb3JrZXJTZXJ2aWNlElMKCEdlbmVyYXRlEiEua3Zhc2lyLndvcmtlci52MS5HZW5lcmF0ZVJlcXVlc3QaIi5rdmFzaXIud29ya2VyLnYxLkdlbmVyYXRlUmVzcG9uc2UwAWIGcHJvdG8z");
+  fileDesc("Ch1rdmFzaXIvd29ya2VyL3YxL3dvcmtlci5wcm90bxIQa3Zhc2lyLndvcmtlci52MSIsChZSZWxlYXNlS3ZCbG9ja3NSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkiPwoXUmVsZWFzZUt2QmxvY2tzUmVzcG9uc2USEAoIcmVsZWFzZWQYASABKAgSEgoKbnVtX2Jsb2NrcxgCIAEoDSKTAQoPU2FtcGxpbmdPcHRpb25zEhgKC3RlbXBlcmF0dXJlGAEgASgCSACIAQESEgoFdG9wX3AYAiABKAJIAYgBARISCgV0b3BfaxgDIAEoBUgCiAEBEhEKBHNlZWQYBCABKARIA4gBAUIOCgxfdGVtcGVyYXR1cmVCCAoGX3RvcF9wQggKBl90b3Bfa0IHCgVfc2VlZCJkCg5TdG9wQ29uZGl0aW9ucxISCgptYXhfdG9rZW5zGAEgASgNEhYKDnN0b3BfdG9rZW5faWRzGAIgAygNEhIKCmlnbm9yZV9lb3MYAyABKAgSEgoKbWluX3Rva2VucxgEIAEoDSKgAwoPR2VuZXJhdGVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJdG9rZW5faWRzGAMgAygNEjMKCHNhbXBsaW5nGAQgASgLMiEua3Zhc2lyLndvcmtlci52MS5TYW1wbGluZ09wdGlvbnMSLgoEc3RvcBgFIAEoCzIgLmt2YXNpci53b3JrZXIudjEuU3RvcENvbmRpdGlvbnMSEAoIcHJpb3JpdHkYBiABKAUSEQoJbG9yYV9uYW1lGAcgASgJEkcKC2Fubm90YXRpb25zGAggAygLMjIua3Zhc2lyLndvcmtlci52MS5HZW5lcmF0ZVJlcXVlc3QuQW5ub3RhdGlvbnNFbnRyeRIUCgdkcF9yYW5rGAkgASgNSACIAQESGgoSZGlzYWdnX3BhcmFtc19qc29uGAogASgJEhIKCmNhY2hlX3NhbHQYCyABKAkaMgoQQW5ub3RhdGlvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgoKCF9kcF9yYW5rIlAKBVVzYWdlEhUKDXByb21wdF90b2tlbnMYASABKA0SGQoRY29tcGxldGlvbl90b2tlbnMYAiABKA0SFQoNY2FjaGVkX3Rva2VucxgDIAEoDSKgAQoQR2VuZXJhdGVSZXNwb25zZRIRCgl0b2tlbl9pZHMYASADKA0SNQoNZmluaXNoX3JlYXNvbhgCIAEoDjIeLmt2YXNpci53b3JrZXIudjEuRmluaXNoUmVhc29uEiYKBXVzYWdlGAMgASgLMhcua3Zhc2lyLndvcmtlci52MS5Vc2FnZRIaChJkaXNhZ2dfcGFyYW1zX2pzb24YBCABKAkqlQEKDEZpbmlzaFJlYXNvbhIdChlGSU5JU0hfUkVBU09OX1VOU1BFQ0lGSUVEEAASFgoSRklOSVNIX1JFQVNPTl9TVE9QEAESGAoURklOSVNIX1JFQVNPTl9MRU5HVEgQAhIbChdGSU5JU0hfUkVBU09OX0NBTkNFTExFRBADEhcKE0ZJTklTSF9SRUFTT05fRVJST1IQBDLMAQoNV29ya2VyU2VydmljZRJTCghHZW5lcmF0ZRIhLmt2YXNpci53b3JrZXIudjEuR2VuZXJhdGVSZXF1ZXN0GiIua3Zhc2lyLndvcmtlci52MS5HZW5lcmF0ZVJlc3BvbnNlMAESZgoPUmVsZWFzZUt2QmxvY2tzEigua3Zhc2lyLndvcmtlci52MS5SZWxlYXNlS3ZCbG9ja3NSZXF1ZXN0Gikua3Zhc2lyLndvcmtlci52MS5SZWxlYXNlS3ZCbG9ja3NSZXNwb25zZWIGcHJvdG8z");
+
+/**
+ * @generated from message kvasir.worker.v1.ReleaseKvBlocksRequest
+ */
+export type ReleaseKvBlocksRequest = Message<"kvasir.worker.v1.ReleaseKvBlocksRequest"> & {
+  /**
+   * The prefill request's id (remote_request_id in the transfer parameters).
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message kvasir.worker.v1.ReleaseKvBlocksRequest.
+ * Use `create(ReleaseKvBlocksRequestSchema)` to create a new message.
+ */
+export const ReleaseKvBlocksRequestSchema: GenMessage<ReleaseKvBlocksRequest> = /*@__PURE__*/
+  messageDesc(file_kvasir_worker_v1_worker, 0);
+
+/**
+ * @generated from message kvasir.worker.v1.ReleaseKvBlocksResponse
+ */
+export type ReleaseKvBlocksResponse = Message<"kvasir.worker.v1.ReleaseKvBlocksResponse"> & {
+  /**
+   * Whether the worker still held blocks for the request and freed them now.
+   *
+   * @generated from field: bool released = 1;
+   */
+  released: boolean;
+
+  /**
+   * Blocks freed by this call.
+   *
+   * @generated from field: uint32 num_blocks = 2;
+   */
+  numBlocks: number;
+};
+
+/**
+ * Describes the message kvasir.worker.v1.ReleaseKvBlocksResponse.
+ * Use `create(ReleaseKvBlocksResponseSchema)` to create a new message.
+ */
+export const ReleaseKvBlocksResponseSchema: GenMessage<ReleaseKvBlocksResponse> = /*@__PURE__*/
+  messageDesc(file_kvasir_worker_v1_worker, 1);
 
 /**
  * @generated from message kvasir.worker.v1.SamplingOptions
@@ -42,7 +87,7 @@ export type SamplingOptions = Message<"kvasir.worker.v1.SamplingOptions"> & {
  * Use `create(SamplingOptionsSchema)` to create a new message.
  */
 export const SamplingOptionsSchema: GenMessage<SamplingOptions> = /*@__PURE__*/
-  messageDesc(file_kvasir_worker_v1_worker, 0);
+  messageDesc(file_kvasir_worker_v1_worker, 2);
 
 /**
  * @generated from message kvasir.worker.v1.StopConditions
@@ -80,7 +125,7 @@ export type StopConditions = Message<"kvasir.worker.v1.StopConditions"> & {
  * Use `create(StopConditionsSchema)` to create a new message.
  */
 export const StopConditionsSchema: GenMessage<StopConditions> = /*@__PURE__*/
-  messageDesc(file_kvasir_worker_v1_worker, 1);
+  messageDesc(file_kvasir_worker_v1_worker, 3);
 
 /**
  * @generated from message kvasir.worker.v1.GenerateRequest
@@ -156,7 +201,7 @@ export type GenerateRequest = Message<"kvasir.worker.v1.GenerateRequest"> & {
  * Use `create(GenerateRequestSchema)` to create a new message.
  */
 export const GenerateRequestSchema: GenMessage<GenerateRequest> = /*@__PURE__*/
-  messageDesc(file_kvasir_worker_v1_worker, 2);
+  messageDesc(file_kvasir_worker_v1_worker, 4);
 
 /**
  * @generated from message kvasir.worker.v1.Usage
@@ -185,7 +230,7 @@ export type Usage = Message<"kvasir.worker.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_kvasir_worker_v1_worker, 3);
+  messageDesc(file_kvasir_worker_v1_worker, 5);
 
 /**
  * @generated from message kvasir.worker.v1.GenerateResponse
@@ -225,7 +270,7 @@ export type GenerateResponse = Message<"kvasir.worker.v1.GenerateResponse"> & {
  * Use `create(GenerateResponseSchema)` to create a new message.
  */
 export const GenerateResponseSchema: GenMessage<GenerateResponse> = /*@__PURE__*/
-  messageDesc(file_kvasir_worker_v1_worker, 4);
+  messageDesc(file_kvasir_worker_v1_worker, 6);
 
 /**
  * @generated from enum kvasir.worker.v1.FinishReason
@@ -278,6 +323,17 @@ export const WorkerService: GenService<{
     methodKind: "server_streaming";
     input: typeof GenerateRequestSchema;
     output: typeof GenerateResponseSchema;
+  },
+  /**
+   * ReleaseKvBlocks frees the KV blocks a prefill worker holds for a finished prefill, once the decode worker has
+   * pulled them (or given up on them). Releasing blocks that are not held (already freed, expired) is not an error.
+   *
+   * @generated from rpc kvasir.worker.v1.WorkerService.ReleaseKvBlocks
+   */
+  releaseKvBlocks: {
+    methodKind: "unary";
+    input: typeof ReleaseKvBlocksRequestSchema;
+    output: typeof ReleaseKvBlocksResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_kvasir_worker_v1_worker, 0);
