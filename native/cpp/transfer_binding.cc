@@ -146,8 +146,9 @@ class TransferEngineWrap : public Napi::ObjectWrap<TransferEngineWrap> {
     check_open(env);
     const uint32_t port = info[0].As<Napi::Number>().Uint32Value();
     if (port > 65535) throw Napi::RangeError::New(env, "port out of range");
+    const std::string host = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "127.0.0.1";
     std::string error;
-    const int bound = engine_->listen(static_cast<uint16_t>(port), &error);
+    const int bound = engine_->listen(host, static_cast<uint16_t>(port), &error);
     if (bound < 0) throw Napi::Error::New(env, error);
     return Napi::Number::New(env, bound);
   }

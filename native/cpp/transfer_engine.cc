@@ -547,19 +547,22 @@ std::shared_ptr<Region> TransferEngine::region(uint32_t id) {
   return it == regions_.end() ? nullptr : it->second;
 }
 
-int TransferEngine::listen(uint16_t port, std::string* error) {
+int TransferEngine::listen(const std::string& host, uint16_t port, std::string* error) {
   std::lock_guard<std::mutex> g(mu_);
   if (listen_fd_ >= 0) {
     *error = "already listening";
     return -1;
   }
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host.c_str(), &addr.sin_addr) != 1) {
+    *error = "cannot listen on '" + host + "': not an IPv4 address";
+    return -1;
+  }
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   socklen_t len = sizeof(addr);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd, 64) != 0 ||
       getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {

@@ -94,8 +94,9 @@ class TransferEngine {
   bool deregister(uint32_t id, std::function<void()> drained);
   std::shared_ptr<Region> region(uint32_t id);
 
-  // Starts the TCP server on 127.0.0.1; returns the bound port or -1 with `error` set.
-  int listen(uint16_t port, std::string* error);
+  // Starts the TCP server on the IPv4 address `host` (0.0.0.0 for every interface); returns the bound port or -1
+  // with `error` set.
+  int listen(const std::string& host, uint16_t port, std::string* error);
 
   // remote: "local:<region>", "shm:<size>:<path>" or "tcp:<host>:<port>:<region>".
   void transfer(Op op, uint32_t local_region, const std::string& remote, std::vector<Segment> segments,

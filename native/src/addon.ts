@@ -50,7 +50,8 @@ export interface RawTransferEngine {
   deregister(region: number): Promise<void>;
   regionSize(region: number): number;
   regionView(region: number): ArrayBuffer;
-  listen(port: number): number;
+  /** host: the IPv4 address to bind (default 127.0.0.1). */
+  listen(port: number, host?: string): number;
   /** remote: "local:<region>", "shm:<size>:<path>" or "tcp:<host>:<port>:<region>"; segments in triples. */
   transfer(
     op: "read" | "write",

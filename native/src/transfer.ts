@@ -81,6 +81,7 @@ export class TransferEngine {
   private readonly backends: TransferBackend[] = [];
   private readonly streams: number;
   private port: number | undefined;
+  private tcpAddress = "127.0.0.1";
   private shmCount = 0;
 
   constructor(opts: TransferEngineOptions = {}) {
@@ -88,9 +89,15 @@ export class TransferEngine {
     this.streams = opts.streams ?? 4;
   }
 
-  /** Serves this engine's regions over TCP on 127.0.0.1; returns the port. */
-  listen(port = 0): number {
-    this.port = this.raw.listen(port);
+  /**
+   * Serves this engine's regions over TCP; returns the port. `host` is the IPv4 address bound (0.0.0.0 for every
+   * interface, so peers on other hosts can read); descriptors carry `advertise`, the address peers dial, which
+   * defaults to `host` unless that is a wildcard.
+   */
+  listen(port = 0, opts: { host?: string; advertise?: string } = {}): number {
+    const host = opts.host ?? "127.0.0.1";
+    this.port = this.raw.listen(port, host);
+    this.tcpAddress = opts.advertise ?? (host === "0.0.0.0" ? "127.0.0.1" : host);
     return this.port;
   }
 
@@ -122,7 +129,7 @@ export class TransferEngine {
       region: region.id,
       size: region.size,
     };
-    if (this.port !== undefined) d.tcp = { address: "127.0.0.1", port: this.port };
+    if (this.port !== undefined) d.tcp = { address: this.tcpAddress, port: this.port };
     if (region.shmPath !== undefined) d.shm = { path: region.shmPath };
     return d;
   }
