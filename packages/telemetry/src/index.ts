@@ -10,7 +10,13 @@ export {
   type ComponentMetrics,
   createComponentMetrics,
   createKvStatsMetrics,
+  createKvTransferMetrics,
+  KV_TRANSFER_BYTES_BUCKETS,
+  KV_TRANSFER_SECONDS_BUCKETS,
+  type KvReleaseReason,
   type KvStatsMetrics,
+  type KvTransferFallbackReason,
+  type KvTransferMetrics,
 } from "./metrics/component.js";
 export {
   createFrontendMetrics,
