@@ -18,7 +18,7 @@ import {
   statusFlags,
   systemPortFromFlags,
 } from "@kvasir/runtime";
-import { type BusyThresholds, type RouterMode, routerModes } from "@kvasir/serving";
+import { type BusyThresholds, disaggregationFlags, type RouterMode, routerModes } from "@kvasir/serving";
 import { type KvRoutingConfig, kvRoutingConfigFromFlags, kvRoutingFlags } from "./kv-routing.js";
 
 export interface FrontendConfig {
@@ -49,6 +49,8 @@ export interface FrontendConfig {
   systemPort?: number;
   /** Tokens per KV block for routing, overriding the workers' cards (Dynamo's `--kv-cache-block-size`). */
   blockSize?: number;
+  /** Conditional disaggregation: prompts with at most this many uncached tokens are prefilled on the decode worker. */
+  maxLocalPrefillLength: number;
 }
 
 /** `kvasir frontend`'s own flags (the runtime's, status, drain and advertise fragments are composed in). */
@@ -161,6 +163,7 @@ export const frontendFlags = defineFlags(
     },
     ...drainFlags.defs,
     ...kvRoutingFlags.defs,
+    ...disaggregationFlags.defs,
   },
   [
     ...kvRoutingFlags.refused,
@@ -192,6 +195,7 @@ export function frontendConfigFromFlags(values: FlagValues): FrontendConfig {
     drainTimeoutSeconds: flags["drain-timeout"],
     busyThresholds: {},
     kvRouting: kvRoutingConfigFromFlags(values),
+    maxLocalPrefillLength: flags["max-local-prefill-length"],
   };
   const blocks = flags["active-decode-blocks-threshold"];
   if (blocks !== undefined) config.busyThresholds.activeDecodeBlocks = blocks;

@@ -1,4 +1,4 @@
-import type { EngineUsage } from "@kvasir/serving";
+import type { DisaggregationOutcome, EngineUsage, Phase } from "@kvasir/serving";
 import type { FrontendEndpoint, FrontendErrorType, FrontendMetrics, RequestType } from "@kvasir/telemetry";
 import { CLIENT_CLOSED, type HttpError } from "./errors.js";
 
@@ -16,7 +16,7 @@ export type RequestOutcome = { status: "success" } | { status: "error"; errorTyp
 /** The per-request view of the frontend's metrics; finished exactly once (later calls are ignored). */
 export class RequestMetrics {
   private readonly started = performance.now();
-  private current: Stage | undefined;
+  private current: { stage: Stage; phase: Phase | "" } | undefined;
   private lastToken: number | undefined;
   private done = false;
   /** The model label, built once as it goes with every token. */
@@ -34,12 +34,19 @@ export class RequestMetrics {
     metrics.queuedRequests.inc({ model });
   }
 
-  /** Moves the request into a pipeline stage (leaving the previous one); undefined leaves every stage. */
-  stage(stage: Stage | undefined): void {
-    if (this.done || stage === this.current) return;
-    if (this.current) this.metrics.stageRequests.dec(this.stageLabels(this.current));
-    this.current = stage;
-    if (stage) this.metrics.stageRequests.inc(this.stageLabels(stage));
+  /** Moves the request into a pipeline stage of a phase (leaving the previous one); undefined leaves every stage. */
+  stage(stage: Stage | undefined, phase: Phase = "aggregated"): void {
+    if (this.done) return;
+    const next = stage && { stage, phase: stage === "preprocess" ? ("" as const) : phase };
+    if (next?.stage === this.current?.stage && next?.phase === this.current?.phase) return;
+    if (this.current) this.metrics.stageRequests.dec(this.current);
+    this.current = next;
+    if (next) this.metrics.stageRequests.inc(next);
+  }
+
+  /** How the request was prefilled, for a model served disaggregated. */
+  disaggregation(outcome: DisaggregationOutcome): void {
+    this.metrics.disaggregatedRequestsTotal.inc({ model: this.labels.model, prefill: outcome });
   }
 
   input(tokens: number): void {
@@ -84,10 +91,6 @@ export class RequestMetrics {
       this.metrics.outputSequenceTokens.observe({ model }, usage.completionTokens);
       this.metrics.cachedTokens.observe({ model }, usage.cachedTokens);
     }
-  }
-
-  private stageLabels(stage: Stage) {
-    return { stage, phase: stage === "preprocess" ? "" : "aggregated" };
   }
 }
 

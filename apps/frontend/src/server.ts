@@ -9,16 +9,7 @@ import {
   type Service,
   startComponent,
 } from "@kvasir/runtime";
-import {
-  callWorker,
-  followRemoteIndexer,
-  migrate,
-  openWorkerPools,
-  pipeline,
-  retry,
-  route,
-  shed,
-} from "@kvasir/serving";
+import { createRouting, followRemoteIndexer, openWorkerPools, servingPipeline } from "@kvasir/serving";
 import {
   createLogger,
   createMetricsRegistry,
@@ -35,7 +26,6 @@ import { InFlight } from "./inflight.js";
 import { kvRoutingConfigFromFlags } from "./kv-routing.js";
 import { ModelRegistry } from "./model-registry.js";
 import { loadPreprocessor, type Preprocessor } from "./preprocessor.js";
-import { createRouting } from "./routing.js";
 
 export interface Frontend extends Service {
   /** The HTTP API from this host (loopback for a wildcard bind). */
@@ -95,16 +85,18 @@ export function start(config: FrontendConfig, deps?: HostDeps): Promise<Frontend
       }
       const kv = config.kvRouting ?? kvRoutingConfigFromFlags({});
       const remoteIndexer =
-        config.routerMode === "kv" && kv.settings.useRemoteIndexer && !kv.useRemoteRouter
+        kv.settings.useRemoteIndexer && !(config.routerMode === "kv" && kv.useRemoteRouter)
           ? await followRemoteIndexer(host.discovery, namespace)
           : undefined;
       if (remoteIndexer) host.onStop("remote indexer", () => remoteIndexer.stop());
       const routing = await createRouting(
-        host,
+        { namespace, discovery: host.discovery, events: host.events, replicaId: host.instanceHex },
         pools,
         {
           mode: config.routerMode,
-          kv,
+          kv: kv.settings,
+          useRemoteRouter: kv.useRemoteRouter,
+          maxLocalPrefillLength: config.maxLocalPrefillLength,
           ...(config.blockSize !== undefined ? { blockSize: config.blockSize } : {}),
           ...(remoteIndexer ? { remoteIndexer } : {}),
         },
@@ -113,14 +105,14 @@ export function start(config: FrontendConfig, deps?: HostDeps): Promise<Frontend
       host.onStop("routing", () => routing.close());
 
       const interceptors = [traceClientInterceptor()];
-      const generate = pipeline(
-        [
-          shed(routing.targetFor, config.busyThresholds),
-          migrate(config.migrationLimit),
-          retry(RETRY_LIMIT),
-          route(routing.targetFor),
-        ],
-        callWorker((address) => createClient(WorkerService, address, { interceptors })),
+      const generate = servingPipeline(
+        routing,
+        (address) => createClient(WorkerService, address, { interceptors }),
+        {
+          migrationLimit: config.migrationLimit,
+          retryLimit: RETRY_LIMIT,
+          busyThresholds: config.busyThresholds,
+        },
       );
       const models = new ModelRegistry<Preprocessor>({
         pools: [pools.backend, pools.decode, pools.prefill],

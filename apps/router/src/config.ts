@@ -13,15 +13,23 @@ import {
   statusFlags,
   systemPortFromFlags,
 } from "@kvasir/runtime";
-import { kvRouterFlags, kvRouterSettingsFromFlags } from "@kvasir/serving";
+import {
+  disaggregationFlags,
+  kvRouterFlags,
+  kvRouterSettingsFromFlags,
+  WORKER_COMPONENTS,
+  type WorkerComponent,
+} from "@kvasir/serving";
 
 export interface RouterConfig {
   runtime: RuntimeConfig;
   router: KvRouterSettings;
   /** Tokens per KV block; each worker's card when undefined. */
   blockSize?: number;
-  /** Component of the workers routed to. */
-  workerComponent: string;
+  /** Component whose pool BestWorker and the bookings answer for. */
+  workerComponent: WorkerComponent;
+  /** Conditional disaggregation in Generate (`--max-local-prefill-length`). */
+  maxLocalPrefillLength: number;
   host: string;
   port: number;
   /** Port of the status server (/health, /live, /metrics); none when undefined. */
@@ -53,7 +61,8 @@ export const routerFlags = defineFlags(
     "worker-component": {
       type: "string",
       default: "backend",
-      help: "Component of the workers to route to (backend, prefill, decode)",
+      choices: WORKER_COMPONENTS,
+      help: "Component whose pool BestWorker, PotentialLoads and bookings answer for (Generate routes every pool)",
     },
     endpoint: {
       type: "string",
@@ -61,16 +70,20 @@ export const routerFlags = defineFlags(
       dynamo: true,
     },
     ...kvRouterFlags.defs,
+    ...disaggregationFlags.defs,
   },
   kvRouterFlags.refused,
 );
 
 /** Dynamo's `namespace.component.endpoint`; Kvasir's workers serve one endpoint, `generate`. */
-function parseEndpoint(text: string): { namespace: string; component: string } {
+function parseEndpoint(text: string): { namespace: string; component: WorkerComponent } {
   const parts = text.replace(/^dyn:\/\//, "").split(".");
-  const [namespace, component, endpoint] = parts;
+  const [namespace, name, endpoint] = parts;
+  const component = WORKER_COMPONENTS.find((c) => c === name);
   if (parts.length !== 3 || !namespace || !component || endpoint !== "generate")
-    throw new FlagError(`--endpoint must be namespace.component.generate, got '${text}'`);
+    throw new FlagError(
+      `--endpoint must be namespace.component.generate with component ${WORKER_COMPONENTS.join(", ")}; got '${text}'`,
+    );
   return { namespace, component };
 }
 
@@ -87,6 +100,7 @@ export function routerConfigFromFlags(values: FlagValues): RouterConfig {
     runtime,
     router: kvRouterSettingsFromFlags(flags),
     workerComponent,
+    maxLocalPrefillLength: flags["max-local-prefill-length"],
     host: flags.host,
     port: flags.port,
     drainTimeoutSeconds: flags["drain-timeout"],

@@ -2,15 +2,11 @@ import type { InstanceRecord } from "@kvasir/protocol";
 import { RouterService, WorkerService } from "@kvasir/protocol";
 import { createClient, type HostDeps, type Service, startComponent } from "@kvasir/runtime";
 import {
-  callWorker,
+  createRouting,
   followRemoteIndexer,
-  hostKvRouter,
   type KvRouterHost,
-  migrate,
-  pipeline,
-  retry,
-  route,
-  WorkerPool,
+  openWorkerPools,
+  servingPipeline,
 } from "@kvasir/serving";
 import {
   createKvIndexMetrics,
@@ -27,7 +23,7 @@ import {
 } from "@kvasir/telemetry";
 import type { RouterConfig } from "./config.js";
 import { observeGenerate, observeRoute } from "./metrics.js";
-import { pinnedRouter, routerServiceImpl } from "./service.js";
+import { routerServiceImpl } from "./service.js";
 
 export const ROUTER_COMPONENT = "router";
 export const ROUTER_ENDPOINT = "generate";
@@ -68,53 +64,66 @@ export function start(config: RouterConfig, deps?: HostDeps): Promise<Router> {
       const registry = createMetricsRegistry(hierarchyLabels({ namespace, component: ROUTER_COMPONENT }));
       const metrics = createRouterMetrics(registry, host.instanceHex);
       const indexMetrics = createKvIndexMetrics(registry);
-      const pool = new WorkerPool(host.discovery, {
+      const pools = await openWorkerPools(host.discovery, {
         namespace,
-        component: config.workerComponent,
         events: host.events,
-        onError: (error) => log.error("discovery watch failed", { error: String(error) }),
+        onError: (error, component) =>
+          log.error("discovery watch failed", { component, error: String(error) }),
       });
+      host.onStop("worker pools", () => pools.close());
+      // BestWorker, PotentialLoads and the bookings answer for --worker-component's pool.
+      const pool = pools.all.find((p) => p.component === config.workerComponent);
+      if (pool === undefined)
+        throw new Error(
+          `--worker-component must be one of backend, prefill, decode; got '${config.workerComponent}'`,
+        );
       const status = await host.serveStatus({
         host: config.host,
         port: config.systemPort,
         health: () => ({ workers: pool.size }),
         metrics: () => metricsText(registry),
       });
-      await pool.start();
-      host.onStop("worker pool", () => pool.close());
-      pool.onChange(({ type, worker }) =>
-        log.info(type === "added" ? "worker joined" : "worker left", {
-          worker_id: worker.instanceId.toString(16),
-          address: worker.address,
-        }),
-      );
+      for (const p of pools.all) {
+        p.onChange(({ type, worker }) =>
+          log.info(type === "added" ? "worker joined" : "worker left", {
+            component: p.component,
+            worker_id: worker.instanceId.toString(16),
+            address: worker.address,
+          }),
+        );
+      }
       const remoteIndexer = config.router.useRemoteIndexer
         ? await followRemoteIndexer(host.discovery, namespace)
         : undefined;
       if (remoteIndexer) host.onStop("remote indexer", () => remoteIndexer.stop());
-      const kv = hostKvRouter(config.router, {
-        pool,
-        events: host.events,
-        log,
-        replicaId: host.instanceHex,
-        ...(config.blockSize !== undefined ? { blockSize: config.blockSize } : {}),
-        ...(remoteIndexer ? { remoteIndexer } : {}),
-        onRoute: (decision) => observeRoute(metrics, decision),
-        onEvents: (kinds) => {
-          if (kinds === "malformed")
-            indexMetrics.kvCacheEventsApplied.inc({ event_type: "batch", status: "malformed" });
-          else
-            for (const kind of kinds)
-              indexMetrics.kvCacheEventsApplied.inc({ event_type: kind, status: "ok" });
+      const routing = await createRouting(
+        { namespace, discovery: host.discovery, events: host.events, replicaId: host.instanceHex },
+        pools,
+        {
+          mode: "kv",
+          kv: config.router,
+          maxLocalPrefillLength: config.maxLocalPrefillLength,
+          ...(config.blockSize !== undefined ? { blockSize: config.blockSize } : {}),
+          ...(remoteIndexer ? { remoteIndexer } : {}),
+          onRoute: (decision) => observeRoute(metrics, decision),
+          onEvents: (kinds) => {
+            if (kinds === "malformed")
+              indexMetrics.kvCacheEventsApplied.inc({ event_type: "batch", status: "malformed" });
+            else
+              for (const kind of kinds)
+                indexMetrics.kvCacheEventsApplied.inc({ event_type: kind, status: "ok" });
+          },
         },
-      });
-      host.onStop("kv router", () => kv.close());
+        log,
+      );
+      host.onStop("routing", () => routing.close());
+      const kv = routing.kvRouterOf(pool);
 
-      const target = { pool, router: pinnedRouter(kv) };
       const interceptors = [traceClientInterceptor()];
-      const generate = pipeline(
-        [observeGenerate(metrics), migrate(MIGRATION_LIMIT), retry(RETRY_LIMIT), route(() => target)],
-        callWorker((address) => createClient(WorkerService, address, { interceptors })),
+      const generate = servingPipeline(
+        routing,
+        (address) => createClient(WorkerService, address, { interceptors }),
+        { migrationLimit: MIGRATION_LIMIT, retryLimit: RETRY_LIMIT, outer: [observeGenerate(metrics)] },
       );
       let inFlight = 0;
       const server = await host.serveConnect({

@@ -10,12 +10,10 @@ import {
   type Handler,
   type KvRouterHost,
   type PoolWorker,
-  ServingError,
   servingContext,
   toConnectError,
   toWorkerResponse,
   type WorkerPool,
-  type WorkerRouter,
 } from "@kvasir/serving";
 
 export interface RouterServiceDeps {
@@ -66,29 +64,6 @@ const kvWorker = (w: PoolWorker): KvRouterWorker => ({
   dataParallelSize: w.dataParallelSize,
   maxNumBatchedTokens: w.maxNumBatchedTokens,
 });
-
-/**
- * The KV router, except that a request naming its worker (Generate's `worker_id`, Dynamo's direct mode) goes
- * there; it is still booked so loads stay right.
- */
-export function pinnedRouter(kv: KvRouterHost): WorkerRouter {
-  return {
-    route(request, workers, signal) {
-      const wanted = request.backendInstanceId;
-      if (wanted === undefined) return kv.route(request, workers, signal);
-      const pinned = workers.filter((w) => w.instanceId === wanted);
-      if (pinned.length === 0) {
-        throw new ServingError(
-          "no_worker_available",
-          `worker ${wanted.toString(16)} is not serving '${request.model}'`,
-        );
-      }
-      return kv.route(request, pinned, signal);
-    },
-    prefillComplete: (requestId) => kv.prefillComplete(requestId),
-    free: (requestId) => kv.free(requestId),
-  };
-}
 
 export function routerServiceImpl(deps: RouterServiceDeps): ServiceImpl<typeof RouterService> {
   const { kv, pool } = deps;

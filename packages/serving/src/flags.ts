@@ -151,3 +151,16 @@ export function kvRouterSettingsFromFlags(values: FlagValues): KvRouterSettings 
     ...(threshold >= 0 ? { queueThreshold: threshold } : {}),
   };
 }
+
+/** Disaggregated serving's flags, shared by the frontend and `kvasir router` (whose Generate serves it too). */
+export const disaggregationFlags = defineFlags({
+  "max-local-prefill-length": {
+    type: "number",
+    default: 0,
+    integer: true,
+    min: 0,
+    env: "DYN_MAX_LOCAL_PREFILL_LENGTH",
+    help: "Conditional disaggregation: prefill on the decode worker when the prompt's part not cached there is at most this many tokens (0: every prompt goes to a prefill worker)",
+    dynamo: "max_local_prefill_length (Dynamo's disaggregated router config)",
+  },
+});

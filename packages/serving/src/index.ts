@@ -21,17 +21,34 @@ export {
   type ServingErrorCode,
   toConnectError,
 } from "./errors.js";
-export { kvRouterFlags, kvRouterRefusedFlags, kvRouterSettingsFromFlags } from "./flags.js";
+export {
+  disaggregationFlags,
+  kvRouterFlags,
+  kvRouterRefusedFlags,
+  kvRouterSettingsFromFlags,
+} from "./flags.js";
 export { hostKvRouter, type KvRouterHost, type KvRouterHostDeps } from "./kv-router-host.js";
 export { callWorker, type WorkerClient } from "./pipeline/call-worker.js";
+export {
+  type DisaggregationOptions,
+  disaggregate,
+  prefillRequest,
+  REMOTE_DECODE_PARAMS,
+} from "./pipeline/disaggregate.js";
 export { continuation, migrate } from "./pipeline/migrate.js";
 export { retry } from "./pipeline/retry.js";
 export { route } from "./pipeline/route.js";
+export {
+  type ServingPipelineOptions,
+  servingPipeline,
+} from "./pipeline/serving-pipeline.js";
 export { shed } from "./pipeline/shed.js";
 export {
   type Attempt,
+  type DisaggregationOutcome,
   type Handler,
   type MoveInfo,
+  type Phase,
   pipeline,
   type RoutingTarget,
   type ServingContext,
@@ -41,6 +58,7 @@ export {
 } from "./pipeline/types.js";
 export { followRemoteIndexer, type RemoteIndexer } from "./remote-indexer.js";
 export { remoteRouter } from "./remote-router.js";
+export { createRouting, type Routing, type RoutingOptions, type RoutingPlanes } from "./routing.js";
 export {
   type BusyThresholds,
   type PoolChange,

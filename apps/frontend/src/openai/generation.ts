@@ -108,7 +108,12 @@ export async function respond(
     },
     servingContext(signal, {
       trace: scope.trace,
-      onStage: (stage) => metrics.stage(stage),
+      onStage: (stage, phase) => metrics.stage(stage, phase),
+      onDisaggregation: (outcome, error) => {
+        metrics.disaggregation(outcome);
+        if (error)
+          scope.log.warn("prefill failed; prefilling on the decode worker", { error: String(error) });
+      },
       ...(deps.onMove ? { onMove: deps.onMove } : {}),
     }),
   );

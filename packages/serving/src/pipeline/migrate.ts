@@ -4,11 +4,15 @@ import type { EngineOutput, ServingRequest } from "../engine-params.js";
 import { moveOff } from "./retry.js";
 import type { Stage } from "./types.js";
 
-/** The request that continues `request` after `generated` tokens. */
+/**
+ * The request that continues `request` after `generated` tokens. A prefill's transfer parameters cover the prompt
+ * only and were consumed by the worker that failed, so the new worker computes prompt and tokens itself.
+ */
 export function continuation(request: ServingRequest, generated: readonly number[]): ServingRequest {
   if (generated.length === 0) return request;
+  const { disaggParamsJson: _consumed, ...rest } = request;
   return {
-    ...request,
+    ...rest,
     tokenIds: [...request.tokenIds, ...generated],
     params: {
       ...request.params,

@@ -1,81 +1,23 @@
 // The request path's stages against real WorkerService implementations over Connect's in-process transport.
-import {
-  Code,
-  ConnectError,
-  createClient,
-  createRouterTransport,
-  type ServiceImpl,
-} from "@connectrpc/connect";
-import { FinishReason, type GenerateRequest, WorkerService } from "@kvasir/protocol";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { FinishReason } from "@kvasir/protocol";
 import { describe, expect, it } from "vitest";
 import type { EngineOutput, ServingRequest } from "../engine-params.js";
 import { ServingError } from "../errors.js";
-import { WorkerPool } from "../worker-pool.js";
 import { directRouter, selectorRouter, type WorkerRouter } from "../worker-router.js";
-import { callWorker, type WorkerClient } from "./call-worker.js";
+import { callWorker } from "./call-worker.js";
+import { type Behaviour, InMemoryWorkers } from "./in-memory-workers.js";
 import { migrate } from "./migrate.js";
 import { retry } from "./retry.js";
 import { route } from "./route.js";
 import { shed } from "./shed.js";
 import { type MoveInfo, pipeline, type ServingContext, servingContext } from "./types.js";
 
-type Behaviour = (
-  request: GenerateRequest,
-  signal: AbortSignal,
-) => AsyncIterable<{
-  tokenIds: number[];
-  finishReason?: FinishReason;
-}>;
-
-/** A pool of in-process workers, each a real WorkerService behind Connect's router transport. */
+/** A backend pool of in-process workers. */
 function workers(behaviours: Record<string, Behaviour>) {
-  const calls: { worker: string; request: GenerateRequest }[] = [];
-  const clients = new Map<string, WorkerClient>();
-  const pool = new WorkerPool(undefined as never, { namespace: "ns", component: "backend" });
-  let id = 1n;
-  for (const [name, behaviour] of Object.entries(behaviours)) {
-    const impl: ServiceImpl<typeof WorkerService> = {
-      async *generate(request, ctx) {
-        calls.push({ worker: name, request });
-        for await (const step of behaviour(request, ctx.signal)) {
-          yield {
-            tokenIds: step.tokenIds,
-            finishReason: step.finishReason ?? FinishReason.UNSPECIFIED,
-            usage: { promptTokens: request.tokenIds.length, completionTokens: 0, cachedTokens: 4 },
-          };
-        }
-      },
-    };
-    const address = `mem://${name}`;
-    clients.set(
-      address,
-      createClient(
-        WorkerService,
-        createRouterTransport(({ service }) => service(WorkerService, impl)),
-      ),
-    );
-    const instanceId = id++;
-    pool.apply({
-      type: "put",
-      key: `v1/instances/ns/backend/generate/${instanceId.toString(16)}`,
-      value: { address, transport: "connect-h2c", metadata: {} },
-    });
-    pool.apply({
-      type: "put",
-      key: `v1/mdc/ns/m/${instanceId.toString(16)}`,
-      value: {
-        name: "m",
-        kvCacheBlockSize: 4,
-        runtimeConfig: { dataParallelSize: 1, totalKvBlocks: 100, maxNumBatchedTokens: 64 },
-      },
-    });
-  }
-  const clientFor = (address: string) => {
-    const client = clients.get(address);
-    if (!client) throw new Error(`no worker at ${address}`);
-    return client;
-  };
-  return { pool, calls, clientFor };
+  const all = new InMemoryWorkers();
+  const pool = all.pool(behaviours);
+  return { pool, calls: all.calls, clientFor: all.clientFor };
 }
 
 const request = (over: Partial<ServingRequest> = {}): ServingRequest => ({

@@ -10,12 +10,22 @@ export function route(targetFor: TargetFor): Stage {
       const target = targetFor(request);
       if (target === undefined) throw noWorker(request.model);
       const { pool, router } = target;
-      const workers = pool.workers(request.model).filter((w) => !ctx.failed.has(w.instanceId));
+      // A request naming its worker (nvext.backend_instance_id, Generate's worker_id) may go there only.
+      const pinned = request.backendInstanceId;
+      const workers = pool
+        .workers(request.model)
+        .filter((w) => !ctx.failed.has(w.instanceId) && (pinned === undefined || w.instanceId === pinned));
       if (workers.length === 0) {
-        if (ctx.failed.size === 0) throw noWorker(request.model);
-        throw new ServingError("worker_failed", "Every worker tried for this request failed.");
+        if (ctx.failed.size > 0)
+          throw new ServingError("worker_failed", "Every worker tried for this request failed.");
+        if (pinned !== undefined)
+          throw new ServingError(
+            "no_worker_available",
+            `Worker ${pinned.toString(16)} is not serving '${request.model}'.`,
+          );
+        throw noWorker(request.model);
       }
-      ctx.onStage?.("route");
+      ctx.onStage?.("route", ctx.phase);
       const decision = await withSpan(
         "route",
         { request_id: request.requestId, model: request.model, candidates: workers.length },
@@ -32,7 +42,7 @@ export function route(targetFor: TargetFor): Stage {
         throw new ServingError("worker_failed", "The router chose a worker that is not serving this model.");
       }
       ctx.attempt = { worker, dpRank: decision.dpRank };
-      ctx.onStage?.("dispatch");
+      ctx.onStage?.("dispatch", ctx.phase);
       pool.started(worker.instanceId, decision.dpRank);
       let first = true;
       try {

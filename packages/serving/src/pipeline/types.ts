@@ -22,6 +22,12 @@ export interface MoveInfo {
   error: unknown;
 }
 
+/** Which leg of a request the stages are running: a whole request, or one side of disaggregated serving. */
+export type Phase = "aggregated" | "prefill" | "decode";
+
+/** How a disaggregated request went: prefilled remotely, locally by choice, or locally after a prefill failure. */
+export type DisaggregationOutcome = "remote" | "local" | "fallback";
+
 /** Per-request state the stages share. */
 export interface ServingContext {
   /** Client gone or deadline passed: every stage stops and the worker's stream is cancelled. */
@@ -32,9 +38,13 @@ export interface ServingContext {
   readonly failed: Set<bigint>;
   /** The current attempt, set by the route stage. */
   attempt?: Attempt;
+  /** The leg being run; the disaggregation stage sets it. */
+  phase: Phase;
   /** Told when routing starts and when the request is handed to a worker (stage metrics). */
-  onStage?(stage: "route" | "dispatch"): void;
+  onStage?(stage: "route" | "dispatch", phase: Phase): void;
   onMove?(info: MoveInfo): void;
+  /** Told how a request was prefilled when its model is served disaggregated. */
+  onDisaggregation?(outcome: DisaggregationOutcome, error?: unknown): void;
 }
 
 /** A generator rather than any iterable, so a caller that stops reading can end it (and the worker's stream). */
@@ -61,7 +71,7 @@ export function pipeline(stages: readonly Stage[], terminal: Handler): Handler {
 /** A fresh context for one request; spans hang from the active trace context unless another is given. */
 export function servingContext(
   signal: AbortSignal,
-  options: Partial<Pick<ServingContext, "trace" | "onStage" | "onMove">> = {},
+  options: Partial<Pick<ServingContext, "trace" | "onStage" | "onMove" | "onDisaggregation">> = {},
 ): ServingContext {
-  return { trace: context.active(), ...options, signal, failed: new Set() };
+  return { trace: context.active(), phase: "aggregated", ...options, signal, failed: new Set() };
 }

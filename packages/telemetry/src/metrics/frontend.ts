@@ -54,6 +54,8 @@ export interface FrontendMetrics {
   modelKvCacheBlockSize: Gauge<"model">;
   modelMigrationLimit: Gauge<"model">;
   modelMigrationTotal: Counter<"model" | "migration_type">;
+  /** Kvasir's: how disaggregated requests were prefilled (remote, local by choice, fallback after a failure). */
+  disaggregatedRequestsTotal: Counter<"model" | "prefill">;
   modelWorkers: Gauge<"model">;
   workerActiveDecodeBlocks: Gauge<WorkerLabels>;
   workerActivePrefillTokens: Gauge<WorkerLabels>;
@@ -194,6 +196,11 @@ export function createFrontendMetrics(
       "model_migration_total",
       "Total number of request migrations due to worker unavailability",
       ["model", "migration_type"],
+    ),
+    disaggregatedRequestsTotal: counter(
+      "disaggregated_requests_total",
+      "Requests of disaggregated models by where their prompt was prefilled: remote, local (conditional) or fallback",
+      ["model", "prefill"],
     ),
     modelWorkers: gauge("model_workers", "Number of worker instances currently serving the model", model),
     workerActiveDecodeBlocks: gauge(
