@@ -10,7 +10,7 @@ const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) =>
   workerCommand.toConfig(parseFlags(workerCommand.flags, argv, env, workerCommand.refused));
 
 describe("kvasir worker flags", () => {
-  it("takes the dstack recipe's dynamo.sglang line, with its environment, up to the KV transfer backend", () => {
+  it("takes the dstack recipe's dynamo.sglang line, with its environment and KV transfer backend", () => {
     const model = mkdtempSync(join(tmpdir(), "kvasir-model-"));
     const argv = [
       ...["--model-path", model, "--served-model-name", "zai-org/GLM-4.5-Air-FP8"],
@@ -36,9 +36,30 @@ describe("kvasir worker flags", () => {
       etcdEndpoints: "http://10.0.0.2:2379",
     });
     expect(config.runtime.eventPlane.backend).toBe("nats");
-    expect(() => parse([...argv, "--disaggregation-transfer-backend", "nixl"], env)).toThrow(
-      /--disaggregation-transfer-backend is not supported: .*issue 10/,
-    );
+    // Either backend maps onto the native transfer engine; anything else is a usage error.
+    for (const backend of ["nixl", "mooncake"]) {
+      expect(parse([...argv, "--disaggregation-transfer-backend", backend], env).disaggregationMode).toBe(
+        "prefill",
+      );
+    }
+    expect(() => parse([...argv, "--disaggregation-transfer-backend", "ucx"], env)).toThrow(/nixl, mooncake/);
+  });
+
+  it("derives the KV bytes per token from the simulated model and takes the transfer lease and timeout", () => {
+    const config = parse([]);
+    expect(config.engine.mocker.kvBytesPerToken).toBe(28 * 8 * 128 * 2 * 2);
+    expect(config.kvTransfer).toEqual({ leaseSeconds: 30, timeoutSeconds: 30 });
+    const custom = parse([
+      "--kv-bytes-per-token",
+      "4096",
+      "--kv-transfer-lease",
+      "5",
+      "--kv-transfer-timeout",
+      "2",
+    ]);
+    expect(custom.engine.mocker.kvBytesPerToken).toBe(4096);
+    expect(custom.kvTransfer).toEqual({ leaseSeconds: 5, timeoutSeconds: 2 });
+    expect(() => parse(["--kv-bytes-per-token", "0"])).toThrow(/--kv-bytes-per-token/);
   });
 
   it("serves the quickstart's --model Qwen/Qwen3-0.6B from the bundled tokenizer, named as given", () => {

@@ -11,6 +11,7 @@ import {
 } from "@kvasir/runtime";
 import {
   DEFAULT_MODEL_NAME,
+  kvTransferConfigFromFlags,
   mockerConfigFromFlags,
   workerCommandFlags,
   zmqPublisherFromFlags,
@@ -53,6 +54,7 @@ export function workerConfigFromFlags(values: FlagValues): WorkerConfig {
     servedModelNames: served.length > 0 ? served : [modelName],
     modelPath: modelDirOf(modelPath),
     disaggregationMode: flags["disaggregation-mode"],
+    kvTransfer: kvTransferConfigFromFlags(values),
     engine: {
       backend: flags.backend,
       mocker: mockerConfigFromFlags(values, readProfile(flags["perf-profile"])),

@@ -97,6 +97,13 @@ export const mockerFlags = defineFlags({
     help: "Longest prompt the engine accepts, in tokens",
     dynamo: "--max-model-len (dynamo.vllm), --context-length (dynamo.sglang)",
   },
+  "kv-bytes-per-token": {
+    type: "number",
+    default: DEFAULT_MOCKER_CONFIG.kvBytesPerToken,
+    integer: true,
+    positive: true,
+    help: "KV cache bytes per token, what disaggregated serving moves from prefill to decode workers (default: Qwen3-0.6B's 28 layers x 8 KV heads x head dim 128 x 2 (K, V) x 2 bytes (bf16); docs/mocker.md)",
+  },
   "perf-profile": {
     type: "string",
     help: "JSON performance profile (prefill_isl/prefill_ttft_ms, decode_* arrays) replacing the timing defaults",
@@ -121,6 +128,7 @@ export function mockerConfigFromFlags(
     enablePrefixCaching: flags["enable-prefix-caching"],
     enableChunkedPrefill: flags["enable-chunked-prefill"],
     maxModelLen: flags["context-length"],
+    kvBytesPerToken: flags["kv-bytes-per-token"],
     ...(profile === undefined ? {} : { perfProfile: profile }),
   };
 }
@@ -167,6 +175,43 @@ export const workerFlags = defineFlags({
   ...advertiseFlags.defs,
   ...drainFlags.defs,
 });
+
+/** How a prefill or decode worker moves KV blocks (the mocker moves real bytes with Kvasir's transfer engine). */
+export const kvTransferFlags = defineFlags({
+  "disaggregation-transfer-backend": {
+    type: "string",
+    choices: ["nixl", "mooncake"],
+    help: "Accepted for Dynamo and SGLang command lines; Kvasir's mocker always moves KV with its native transfer engine (shared memory on one host, TCP across hosts)",
+    dynamo: true,
+    differs:
+      "No effect: there is no NIXL or Mooncake in Kvasir; either name maps onto the native transfer engine (native/), which has no RDMA",
+  },
+  "kv-transfer-lease": {
+    type: "number",
+    default: 30,
+    positive: true,
+    help: "Seconds a prefill worker holds a finished prefill's KV blocks for its decode worker before freeing them anyway",
+    dynamo: "kv_lease_duration (vLLM's NixlConnector kv_connector_extra_config)",
+    differs:
+      "A worker flag in seconds (same 30 s default) instead of a key of vLLM's --kv-transfer-config JSON",
+  },
+  "kv-transfer-timeout": {
+    type: "number",
+    default: 30,
+    positive: true,
+    help: "Seconds a decode worker waits for a KV pull before it recomputes the prefill itself",
+  },
+});
+
+export interface KvTransferConfig {
+  leaseSeconds: number;
+  timeoutSeconds: number;
+}
+
+export function kvTransferConfigFromFlags(values: FlagValues): KvTransferConfig {
+  const flags = kvTransferFlags.read(values);
+  return { leaseSeconds: flags["kv-transfer-lease"], timeoutSeconds: flags["kv-transfer-timeout"] };
+}
 
 /** Where KV events go: the event plane, or vLLM-style ZMQ PUB sockets with a replay ROUTER. */
 export const kvEventsPublisherFlags = defineFlags({
@@ -224,11 +269,6 @@ export const workerRefusedFlags: RefusedFlag[] = [
   },
   { name: "is-decode-worker", message: "use --disaggregation-mode decode" },
   {
-    name: "disaggregation-transfer-backend",
-    message:
-      "Kvasir does not move KV between workers yet; disaggregated serving with KV transfer is issue 10",
-  },
-  {
     name: "kv-events-config",
     message:
       "use --kv-events-publisher zmq with --zmq-endpoint and --zmq-topic; vLLM's JSON config comes with the vLLM adapter (issue 11)",
@@ -265,6 +305,12 @@ export const workerRefusedFlags: RefusedFlag[] = [
 
 /** Every flag of `kvasir worker`. */
 export const workerCommandFlags = defineFlags(
-  { ...runtimeFlags.defs, ...workerFlags.defs, ...kvEventsPublisherFlags.defs, ...mockerFlags.defs },
+  {
+    ...runtimeFlags.defs,
+    ...workerFlags.defs,
+    ...kvTransferFlags.defs,
+    ...kvEventsPublisherFlags.defs,
+    ...mockerFlags.defs,
+  },
   workerRefusedFlags,
 );

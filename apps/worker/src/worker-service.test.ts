@@ -35,6 +35,16 @@ describe("protocol <-> engine mapping", () => {
         InvalidEngineRequest,
       );
     }
+    for (const [json, message] of [
+      ['{"do_remote_prefill":"yes"}', /do_remote_prefill must be a boolean/],
+      ['{"remote_block_ids":[1,2]}', /remote_block_ids must be a list of lists/],
+      ['{"remote_port":"5600"}', /remote_port must be a positive integer/],
+      ['{"remote_host":7}', /remote_host must be a string/],
+    ] as const) {
+      expect(() => toEngineRequest(create(GenerateRequestSchema, { disaggParamsJson: json }))).toThrow(
+        message,
+      );
+    }
   });
 
   it("maps outputs, the finish reason and transfer parameters back", () => {

@@ -7,6 +7,7 @@ import {
   GenerateResponseSchema,
   type WorkerService,
 } from "@kvasir/protocol";
+import { disaggRoleOf } from "./disagg/transfer-params.js";
 import {
   type Engine,
   type EngineFinishReason,
@@ -41,6 +42,8 @@ function parseDisaggParams(json: string): Record<string, unknown> | undefined {
 export function toEngineRequest(request: GenerateRequest): EngineRequest {
   const { stop, sampling } = request;
   const disaggParams = parseDisaggParams(request.disaggParamsJson);
+  // Keys of the wrong type are refused here for every engine; what the params ask is each engine's business.
+  disaggRoleOf(disaggParams);
   return {
     // Callers that send none still get a stream the engine can tell apart from the others.
     requestId: request.requestId || crypto.randomUUID(),
@@ -78,6 +81,8 @@ export interface WorkerServiceHooks {
   started(request: GenerateRequest): void;
   /** Called once per stream with its outcome, for metrics and logs. */
   finished(request: GenerateRequest, outcome: GenerateOutcome, seconds: number): void;
+  /** Frees the KV blocks a prefill worker holds for the request; the number freed (0 when none are held). */
+  releaseKvBlocks?(requestId: string): number;
 }
 
 /** The Connect implementation of kvasir.worker.v1.WorkerService over any engine. */
@@ -86,6 +91,13 @@ export function workerServiceImpl(
   hooks: WorkerServiceHooks,
 ): ServiceImpl<typeof WorkerService> {
   return {
+    releaseKvBlocks(request) {
+      if (request.requestId === "")
+        throw new ConnectError("request_id must not be empty", Code.InvalidArgument);
+      // Workers that hold nothing (aggregated, decode) answer like a prefill worker whose hold already ended.
+      const numBlocks = hooks.releaseKvBlocks?.(request.requestId) ?? 0;
+      return { released: numBlocks > 0, numBlocks };
+    },
     async *generate(request: GenerateRequest, context: HandlerContext) {
       const started = performance.now();
       hooks.started(request);

@@ -4,6 +4,7 @@ import {
   type ZmqKvPublisher,
   type ZmqPublisherOptions,
 } from "@kvasir/engine-wire";
+import { DEFAULT_MOCKER_CONFIG } from "@kvasir/mocker";
 import type { InstanceRecord } from "@kvasir/protocol";
 import { create, KvEventBatchSchema, LoadMetricsSchema, toBinary, WorkerService } from "@kvasir/protocol";
 import {
@@ -19,6 +20,7 @@ import {
 import {
   createComponentMetrics,
   createKvStatsMetrics,
+  createKvTransferMetrics,
   createLogger,
   createMetricsRegistry,
   flushTracing,
@@ -29,8 +31,10 @@ import {
   setLogLevel,
   traceServerInterceptor,
 } from "@kvasir/telemetry";
+import { startKvTransfer } from "./disagg/kv-transfer.js";
 import type { Engine, EngineListener } from "./engine.js";
 import { createEngine, type EngineConfig } from "./engines/create.js";
+import type { KvTransferConfig } from "./flags.js";
 import { buildModelCard, type DisaggregationMode } from "./model-card.js";
 import { workerServiceImpl } from "./worker-service.js";
 
@@ -54,6 +58,8 @@ export interface WorkerConfig {
   instanceId?: bigint;
   /** Publish KV events on ZMQ as vLLM does instead of on the event plane (`--kv-events-publisher zmq`). */
   zmqKvEvents?: ZmqPublisherOptions;
+  /** KV transfer of prefill and decode workers (`--kv-transfer-lease`, `--kv-transfer-timeout`); 30 s each when absent. */
+  kvTransfer?: KvTransferConfig;
 }
 
 export interface Worker extends Service {
@@ -116,9 +122,33 @@ async function serveWorker(
     metrics: () => metricsText(metrics),
   });
 
+  // Disaggregated workers move KV blocks with the native transfer engine; closed after the engine (stop runs in
+  // reverse), so requests are aborted before pulls in flight fail.
+  let releaseUrl = "";
+  const mode = config.disaggregationMode;
+  const kv =
+    mode === "agg"
+      ? undefined
+      : await startKvTransfer(
+          {
+            role: mode,
+            workerIdHex: host.instanceHex,
+            bindHost: config.host,
+            advertiseHost: host.advertise(config.host),
+            blockSize: config.engine.mocker.blockSize ?? DEFAULT_MOCKER_CONFIG.blockSize,
+            kvBytesPerToken: config.engine.mocker.kvBytesPerToken ?? DEFAULT_MOCKER_CONFIG.kvBytesPerToken,
+            leaseSeconds: config.kvTransfer?.leaseSeconds ?? 30,
+            timeoutSeconds: config.kvTransfer?.timeoutSeconds ?? 30,
+            metrics: createKvTransferMetrics(metrics),
+            log,
+          },
+          () => releaseUrl,
+        );
+  if (kv) host.onStop("kv transfer", () => kv.close());
+
   const engine: Engine = await createEngine(config.engine, {
     workerId: instanceId,
-    prefill: config.disaggregationMode === "prefill",
+    ...(kv ? { kv } : {}),
   });
   const sinks: { zmq?: ZmqKvPublisher; unsubscribe?: () => void } = {};
   host.onStop("engine", async () => {
@@ -173,9 +203,11 @@ async function serveWorker(
             }
             log.debug("generate finished", { request_id: request.requestId, outcome, seconds });
           },
+          ...(kv?.export ? { releaseKvBlocks: kv.export.release } : {}),
         }),
       ),
   });
+  releaseUrl = server.url;
   host.onStop("drain log", () => log.info("draining", { active_requests: engine.activeRequests }));
 
   const record: InstanceRecord = {

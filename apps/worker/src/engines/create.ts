@@ -1,4 +1,5 @@
 import type { MockerConfig } from "@kvasir/mocker";
+import type { KvExport, KvImport } from "../disagg/kv-transfer.js";
 import type { Engine } from "../engine.js";
 import { MockerEngine } from "./mocker.js";
 
@@ -8,8 +9,8 @@ export type EngineConfig = { backend: "mocker"; mocker: Partial<MockerConfig> };
 export interface EngineContext {
   /** Stamped on KV events and load metrics. */
   workerId: bigint;
-  /** The engine serves the prefill side of disaggregated serving and returns transfer parameters. */
-  prefill: boolean;
+  /** Disaggregated serving: how a prefill worker exports its prompts' KV and a decode worker imports it. */
+  kv?: { export?: KvExport; import?: KvImport };
 }
 
 /** Starts the configured engine. */

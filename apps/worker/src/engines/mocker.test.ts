@@ -1,5 +1,6 @@
 import type { KvEvent, LoadMetrics } from "@kvasir/protocol";
 import { describe, expect, it } from "vitest";
+import type { KvExport, KvImport } from "../disagg/kv-transfer.js";
 import { type EngineOutput, type EngineRequest, InvalidEngineRequest } from "../engine.js";
 import { MockerEngine } from "./mocker.js";
 
@@ -83,14 +84,81 @@ describe("MockerEngine", () => {
     await engine.close();
   });
 
-  it("returns transfer parameters on a prefill engine's last output", async () => {
-    const engine = new MockerEngine(config, { workerId: 0x1fn, prefill: true });
-    const outputs = await collect(engine.generate(request("p", 1), new AbortController().signal));
-    expect(outputs.at(-1)?.disaggParams).toMatchObject({
-      do_remote_prefill: true,
-      remote_engine_id: "000000000000001f",
-      remote_request_id: "p",
-    });
+  it("exports the prompt's KV on a prefill engine's last output only when asked with do_remote_decode", async () => {
+    const exported: string[] = [];
+    const kv: { export: KvExport } = {
+      export: {
+        exportPrompt: (r) => {
+          exported.push(r.requestId);
+          return { do_remote_prefill: true, remote_request_id: r.requestId };
+        },
+        release: () => 0,
+      },
+    };
+    const engine = new MockerEngine(config, { workerId: 0x1fn, kv });
+    const signal = new AbortController().signal;
+    const prefillParams = { do_remote_decode: true, do_remote_prefill: false, remote_block_ids: null };
+    const outputs = await collect(
+      engine.generate({ ...request("p", 1), disaggParams: prefillParams }, signal),
+    );
+    expect(outputs.at(-1)?.disaggParams).toEqual({ do_remote_prefill: true, remote_request_id: "p" });
+    const plain = await collect(engine.generate(request("q", 1), signal));
+    expect(plain.at(-1)?.disaggParams).toBeUndefined();
+    expect(exported).toEqual(["p"]);
+    await engine.close();
+  });
+
+  it("imports the prompt's KV before a decode request runs, and recomputes when the import brings nothing", async () => {
+    const calls: Array<{ id: string; remote: unknown }> = [];
+    let tokens = 40;
+    const kv: { import: KvImport } = {
+      import: {
+        importPrompt: async (r, remote) => {
+          calls.push({ id: r.requestId, remote });
+          return tokens;
+        },
+      },
+    };
+    const engine = new MockerEngine(config, { workerId: 2n, kv });
+    const signal = new AbortController().signal;
+    const decodeParams = { do_remote_prefill: true, remote_block_ids: [[0]], remote_engine_id: "e" };
+    const first = await collect(engine.generate({ ...request("d", 2), disaggParams: decodeParams }, signal));
+    expect(first.flatMap((o) => o.tokenIds)).toHaveLength(2);
+    // Incomplete params are not pulled from: the import is told why, and its 0 means a local prefill.
+    expect(calls[0]).toEqual({ id: "d", remote: expect.stringMatching(/remote_request_id/) });
+    tokens = 0;
+    const second = await collect(
+      engine.generate({ ...request("e", 2, 60), disaggParams: decodeParams }, signal),
+    );
+    expect(second.at(-1)?.finishReason).toBe("length");
+    // Requests without params never reach the import.
+    await collect(engine.generate(request("f", 1), signal));
+    expect(calls.map((c) => c.id)).toEqual(["d", "e"]);
+    await engine.close();
+  });
+
+  it("ends a decode request aborted during its import without running it", async () => {
+    let importSignal: AbortSignal | undefined;
+    const kv: { import: KvImport } = {
+      import: {
+        importPrompt: (_r, _remote, signal) => {
+          importSignal = signal;
+          return new Promise((resolve) => signal.addEventListener("abort", () => resolve(0)));
+        },
+      },
+    };
+    const engine = new MockerEngine(config, { workerId: 2n, kv });
+    const controller = new AbortController();
+    const stream = engine
+      .generate({ ...request("d", 2), disaggParams: { do_remote_prefill: true } }, controller.signal)
+      [Symbol.asyncIterator]();
+    const next = stream.next();
+    await new Promise((r) => setImmediate(r));
+    expect(engine.activeRequests).toBe(1);
+    controller.abort();
+    expect(await next).toMatchObject({ done: true });
+    expect(importSignal?.aborted).toBe(true);
+    expect(engine.activeRequests).toBe(0);
     await engine.close();
   });
 

@@ -9,6 +9,8 @@ import {
 } from "@kvasir/mocker";
 import type { KvEvent, LoadMetrics } from "@kvasir/protocol";
 import { AsyncQueue } from "@kvasir/runtime";
+import type { KvExport, KvImport } from "../disagg/kv-transfer.js";
+import { disaggRoleOf, type RemoteKv } from "../disagg/transfer-params.js";
 import {
   type Engine,
   type EngineCapacity,
@@ -21,11 +23,15 @@ import {
 export interface MockerEngineOptions {
   /** Worker id stamped on KV events and load metrics. */
   workerId: bigint;
-  /** A prefill engine returns transfer parameters on its last output, as vLLM's prefill side does. */
-  prefill?: boolean;
+  /**
+   * Disaggregated serving: a prefill engine exports the KV blocks of prompts asked with `do_remote_decode`, and
+   * returns vLLM's transfer parameters on their last output; a decode engine imports the blocks of requests that
+   * come with `do_remote_prefill`. Without it, requests run whole and disaggregation params are ignored.
+   */
+  kv?: { export?: KvExport; import?: KvImport };
 }
 
-function toMockRequest(request: EngineRequest): MockRequest {
+function toMockRequest(request: EngineRequest, externalComputedTokens = 0): MockRequest {
   const { params } = request;
   return {
     requestId: request.requestId,
@@ -39,6 +45,7 @@ function toMockRequest(request: EngineRequest): MockRequest {
     ...(request.dpRank === undefined ? {} : { dpRank: request.dpRank }),
     ...(request.loraName ? { loraName: request.loraName } : {}),
     ...(request.cacheSalt ? { cacheSalt: request.cacheSalt } : {}),
+    ...(externalComputedTokens > 0 ? { externalComputedTokens } : {}),
   };
 }
 
@@ -50,6 +57,8 @@ export class MockerEngine implements Engine {
   readonly capacity: EngineCapacity;
   private readonly engine: MockEngine;
   private readonly streams = new Map<string, AsyncQueue<Omit<StepOutput, "requestId">>>();
+  /** Requests pulling their prompt's KV before they enter the engine; aborting one ends its pull. */
+  private readonly pulling = new Map<string, AbortController>();
   private readonly listeners = new Set<EngineListener>();
   private loop: Promise<void> | undefined;
   private closed = false;
@@ -71,17 +80,30 @@ export class MockerEngine implements Engine {
   }
 
   get activeRequests(): number {
-    return this.streams.size;
+    return this.streams.size + this.pulling.size;
   }
 
   generate(request: EngineRequest, signal: AbortSignal): AsyncIterable<EngineOutput> {
     const engine = this;
     return (async function* () {
-      const mock = toMockRequest(request);
       if (engine.closed) throw new Error("the engine is shutting down");
-      const invalid = engine.engine.validateRequest(mock);
+      const role = disaggRoleOf(request.disaggParams);
+      const invalid = engine.engine.validateRequest(toMockRequest(request));
       if (invalid !== undefined) throw new InvalidEngineRequest(invalid);
       if (signal.aborted) return;
+      const kvImport = engine.options.kv?.import;
+      let imported = 0;
+      if (kvImport && (role.kind === "pull" || role.kind === "recompute")) {
+        imported = await engine.importPrompt(
+          kvImport,
+          request,
+          role.kind === "pull" ? role.remote : role.why,
+          signal,
+        );
+        if (imported < 0) return;
+      }
+      const exportKv = role.kind === "hold" ? engine.options.kv?.export : undefined;
+      const mock = toMockRequest(request, imported);
       const queue = new AsyncQueue<Omit<StepOutput, "requestId">>();
       engine.streams.set(mock.requestId, queue);
       const onAbort = () => engine.abort(mock.requestId);
@@ -89,7 +111,7 @@ export class MockerEngine implements Engine {
       engine.engine.addRequest(mock);
       engine.ensureRunning();
       try {
-        for await (const output of queue) yield engine.toOutput(request, output);
+        for await (const output of queue) yield engine.toOutput(request, output, exportKv);
       } finally {
         signal.removeEventListener("abort", onAbort);
         // Still registered means the consumer left before the engine finished the request.
@@ -98,8 +120,9 @@ export class MockerEngine implements Engine {
     })();
   }
 
-  /** Aborts a request the engine still runs; a no-op once its last output was delivered. */
+  /** Aborts a request the engine still runs (or pulls KV for); a no-op once its last output was delivered. */
   abort(requestId: string): void {
+    this.pulling.get(requestId)?.abort();
     const queue = this.streams.get(requestId);
     if (!queue) return;
     this.streams.delete(requestId);
@@ -120,33 +143,47 @@ export class MockerEngine implements Engine {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const requestId of [...this.streams.keys()]) this.abort(requestId);
+    for (const requestId of [...this.streams.keys(), ...this.pulling.keys()]) this.abort(requestId);
     await this.loop;
   }
 
-  private toOutput(request: EngineRequest, output: Omit<StepOutput, "requestId">): EngineOutput {
+  /**
+   * Pulls the prompt's KV before the request enters the engine: the imported tokens, or -1 when the request was
+   * aborted (or the engine closed) meanwhile. A failed pull imports nothing, so the prefill runs here.
+   */
+  private async importPrompt(
+    kvImport: KvImport,
+    request: EngineRequest,
+    remote: RemoteKv | string,
+    signal: AbortSignal,
+  ): Promise<number> {
+    const controller = new AbortController();
+    const onAbort = () => controller.abort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    this.pulling.set(request.requestId, controller);
+    try {
+      const imported = await kvImport.importPrompt(request, remote, controller.signal);
+      return controller.signal.aborted || this.closed ? -1 : imported;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      this.pulling.delete(request.requestId);
+    }
+  }
+
+  private toOutput(
+    request: EngineRequest,
+    output: Omit<StepOutput, "requestId">,
+    exportKv: KvExport | undefined,
+  ): EngineOutput {
     const { tokenIds, finishReason, promptTokens, completionTokens, cachedTokens } = output;
     return {
       tokenIds,
       ...(finishReason ? { finishReason } : {}),
       usage: { promptTokens, completionTokens, cachedTokens },
-      ...(this.options.prefill && finishReason && finishReason !== "cancelled"
-        ? { disaggParams: this.transferParams(request) }
+      // The prompt's KV is complete once the request finishes; vLLM's prefill side holds it from then on.
+      ...(exportKv && finishReason && finishReason !== "cancelled"
+        ? { disaggParams: exportKv.exportPrompt(request) }
         : {}),
-    };
-  }
-
-  /**
-   * What a decode worker would need from this prefill (vLLM's NixlConnector names). The mocker moves no KV data,
-   * so these only identify the engine and the request.
-   */
-  private transferParams(request: EngineRequest): Record<string, unknown> {
-    return {
-      do_remote_prefill: true,
-      do_remote_decode: false,
-      remote_engine_id: this.options.workerId.toString(16).padStart(16, "0"),
-      remote_request_id: request.requestId,
-      remote_num_tokens: request.tokenIds.length,
     };
   }
 
