@@ -34,10 +34,26 @@ describe("kvasir serve flags", () => {
   it("refuses what either app refuses, and checks --workers", () => {
     expect(() => parse(["--strip-anthropic-preamble"])).toThrow(/issue 16/);
     expect(() => parse(["--tensor-parallel-size", "2"])).toThrow(/issue 11/);
-    expect(() => parse(["--workers", "0"])).toThrow(/--workers must be positive/);
+    expect(() => parse(["--workers", "0"])).toThrow(/at least one aggregated/);
+    expect(() => parse(["--workers", "-1"])).toThrow(/--workers/);
     // The worker refuses the parser flags (the frontend takes them); serve takes them.
     expect(parse(["--dyn-tool-call-parser", "hermes"]).frontend.toolCallParser).toBe("hermes");
     expect(serveCommand.refused.some((flag) => flag.name === "dyn-tool-call-parser")).toBe(false);
-    expect(parse(["--workers", "3"]).workers).toBe(3);
+    expect(parse(["--workers", "3"]).workers).toEqual({ agg: 3, prefill: 0, decode: 0 });
+    expect(parse([]).workers).toEqual({ agg: 2, prefill: 0, decode: 0 });
+  });
+
+  it("runs prefill and decode pools instead of aggregated workers when asked", () => {
+    expect(parse(["--prefill-workers", "1", "--decode-workers", "2"]).workers).toEqual({
+      agg: 0,
+      prefill: 1,
+      decode: 2,
+    });
+    expect(parse(["--prefill-workers", "1", "--decode-workers", "1", "--workers", "1"]).workers).toEqual({
+      agg: 1,
+      prefill: 1,
+      decode: 1,
+    });
+    expect(() => parse(["--prefill-workers", "2"])).toThrow(/--decode-workers/);
   });
 });

@@ -8,6 +8,7 @@ import {
   createDiscovery,
   createEventPlane,
   defineFlags,
+  FlagError,
   type FlagValues,
   newInstanceId,
   type Planes,
@@ -25,8 +26,10 @@ import {
 
 export interface ServeConfig {
   frontend: FrontendConfig;
+  /** Every worker's configuration; each pool's workers take it with their disaggregation mode. */
   worker: WorkerConfig;
-  workers: number;
+  /** Workers per pool: aggregated, prefill and decode. */
+  workers: Record<WorkerConfig["disaggregationMode"], number>;
 }
 
 export interface Serving extends Service {
@@ -47,7 +50,26 @@ export const serveFlags = defineFlags(
   {
     ...frontendFlags.defs,
     ...workerDefs,
-    workers: { type: "number", default: 2, integer: true, positive: true, help: "Mocker workers to start" },
+    workers: {
+      type: "number",
+      integer: true,
+      min: 0,
+      help: "Aggregated mocker workers to start (default: 2, or 0 with --prefill-workers/--decode-workers)",
+    },
+    "prefill-workers": {
+      type: "number",
+      default: 0,
+      integer: true,
+      min: 0,
+      help: "Prefill mocker workers (disaggregated serving, with --decode-workers)",
+    },
+    "decode-workers": {
+      type: "number",
+      default: 0,
+      integer: true,
+      min: 0,
+      help: "Decode mocker workers (disaggregated serving, with --prefill-workers)",
+    },
   },
   servedRefusals([...frontendFlags.refused, ...workerCommandFlags.refused]),
 );
@@ -77,10 +99,18 @@ export const serveCommand = {
       port: 0,
     });
     const frontend = frontendConfigFromFlags(values);
+    const prefill = flags["prefill-workers"];
+    const decode = flags["decode-workers"];
+    const disaggregated = prefill + decode > 0;
+    const agg = flags.workers ?? (disaggregated ? 0 : 2);
+    if (agg + decode < 1)
+      throw new FlagError(
+        "serve needs at least one aggregated (--workers) or decode (--decode-workers) worker",
+      );
     return {
       frontend: { ...frontend, modelPath: frontend.modelPath ?? worker.modelPath },
       worker,
-      workers: flags.workers,
+      workers: { agg, prefill, decode },
     };
   },
   start,
@@ -95,8 +125,7 @@ export async function start(config: ServeConfig): Promise<Serving> {
   // One process, one service name; the apps' own initTracing calls are then no-ops.
   initTracing({ serviceName: "kvasir" });
   const log = createLogger("serve");
-  if (!Number.isInteger(config.workers) || config.workers < 1)
-    throw new Error("--workers must be at least 1");
+  const { agg, prefill, decode } = config.workers;
   const { runtime } = config.frontend;
   const started: Service[] = [];
   const stopAll = async () => {
@@ -109,14 +138,23 @@ export async function start(config: ServeConfig): Promise<Serving> {
     started.push({ stop: () => events.close() });
     const planes: Planes = { discovery, events };
     const workers: Worker[] = [];
-    for (let i = 0; i < config.workers; i++) {
-      const worker = await startWorker(config.worker, { planes, instanceId: newInstanceId() });
-      workers.push(worker);
-      started.push(worker);
+    for (const [mode, count] of [
+      ["agg", agg],
+      ["prefill", prefill],
+      ["decode", decode],
+    ] as const) {
+      for (let i = 0; i < count; i++) {
+        const worker = await startWorker(
+          { ...config.worker, disaggregationMode: mode },
+          { planes, instanceId: newInstanceId() },
+        );
+        workers.push(worker);
+        started.push(worker);
+      }
     }
     const frontend = await startFrontend(config.frontend, { planes });
     started.push(frontend);
-    log.info("serving", { url: frontend.url, workers: workers.length });
+    log.info("serving", { url: frontend.url, aggregated: agg, prefill, decode });
     let stopping: Promise<void> | undefined;
     return {
       url: frontend.url,

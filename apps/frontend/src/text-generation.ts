@@ -11,6 +11,8 @@ export interface TextStep {
   usage: EngineUsage;
   /** The worker that produced the step (the last one, after a migration). */
   worker?: RouteDecision;
+  /** The worker that prefilled the prompt, when it was another (disaggregated serving). */
+  prefillWorker?: RouteDecision;
 }
 
 /**
@@ -49,6 +51,7 @@ export class TextReader {
         finishReason: step.finishReason,
         usage,
         worker: output.worker,
+        ...(output.prefillWorker ? { prefillWorker: output.prefillWorker } : {}),
       };
       if (typeof step.stopReason === "string") last.stopString = step.stopReason;
       return last;
@@ -62,6 +65,7 @@ export class TextReader {
         finishReason: output.finishReason,
         usage: output.usage,
         worker: output.worker,
+        ...(output.prefillWorker ? { prefillWorker: output.prefillWorker } : {}),
       };
     }
     return { text: step.text, tokenCount, usage: output.usage };

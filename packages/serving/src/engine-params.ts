@@ -65,6 +65,8 @@ export interface EngineOutput {
   usage: EngineUsage;
   /** The worker (and dp rank) that produced these tokens. */
   worker: RouteDecision;
+  /** The worker that prefilled the prompt, when that was another one (disaggregated serving). */
+  prefillWorker?: RouteDecision;
   /** Transfer parameters a prefill worker returns. */
   disaggParamsJson?: string;
 }

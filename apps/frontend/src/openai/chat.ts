@@ -83,7 +83,8 @@ export function chatFormat(
     error: (failure) => failure.toBody(),
     doneMarker: true,
     usage: (usage) => usageChunk(header, "chat.completion.chunk", usage),
-    complete(text, { finishReason: finish = "stop", usage, worker }) {
+    complete(text, last) {
+      const { finishReason: finish = "stop", usage } = last;
       const delta = toDelta(text, true);
       const message: ChatMessageOut = { role: "assistant", content: delta?.content ?? "" };
       if (delta?.reasoning_content) message.reasoning_content = delta.reasoning_content;
@@ -91,7 +92,7 @@ export function chatFormat(
         message.tool_calls = delta.tool_calls;
         if (!delta.content) message.content = null;
       }
-      return chatCompletion(header, message, toFinishReason(finish, parser.toolCallCount), usage, worker);
+      return chatCompletion(header, message, toFinishReason(finish, parser.toolCallCount), usage, last);
     },
   };
 }

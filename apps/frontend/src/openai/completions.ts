@@ -50,9 +50,15 @@ export function completionFormat(header: ResponseHeader, echo: string, includeUs
     error: (failure) => failure.toBody(),
     doneMarker: true,
     usage: (usage) => usageChunk(header, "text_completion", usage),
-    complete: (text, { finishReason: finish = "stop", usage, worker }) => ({
-      ...textCompletion(header, echo + text, toFinishReason(finish, 0), usage, false),
-      ...nvextOf(worker),
+    complete: (text, last) => ({
+      ...textCompletion(
+        header,
+        echo + text,
+        toFinishReason(last.finishReason ?? "stop", 0),
+        last.usage,
+        false,
+      ),
+      ...nvextOf(last),
     }),
   };
 }

@@ -40,22 +40,27 @@ export interface ChatMessageOut {
 }
 
 /**
- * Dynamo's `nvext.worker_id` on a non-streamed answer: which worker served it (aggregated serving, so prefill and
- * decode are the same). Ids are u64, so they are decimal strings (what `nvext.backend_instance_id` accepts).
+ * Dynamo's `nvext.worker_id` on a non-streamed answer: which workers prefilled and decoded it (the same one unless
+ * it was served disaggregated). Ids are u64, so they are decimal strings (what `nvext.backend_instance_id` accepts).
  */
-export function nvextOf(worker: RouteDecision | undefined) {
-  if (!worker) return {};
-  const id = worker.instanceId.toString();
+export function nvextOf({ worker, prefillWorker = worker }: ServedBy) {
+  if (!worker || !prefillWorker) return {};
   return {
     nvext: {
       worker_id: {
-        prefill_worker_id: id,
-        prefill_dp_rank: worker.dpRank,
-        decode_worker_id: id,
+        prefill_worker_id: prefillWorker.instanceId.toString(),
+        prefill_dp_rank: prefillWorker.dpRank,
+        decode_worker_id: worker.instanceId.toString(),
         decode_dp_rank: worker.dpRank,
       },
     },
   };
+}
+
+/** The workers that served a request: the decoding one, and the prefill one when that was another. */
+export interface ServedBy {
+  worker?: RouteDecision;
+  prefillWorker?: RouteDecision;
 }
 
 export function chatCompletion(
@@ -63,7 +68,7 @@ export function chatCompletion(
   message: ChatMessageOut,
   finish: OpenAIFinishReason,
   usage: EngineUsage,
-  worker: RouteDecision | undefined,
+  servedBy: ServedBy,
 ) {
   return {
     id: header.id,
@@ -72,7 +77,7 @@ export function chatCompletion(
     model: header.model,
     choices: [{ index: 0, message, logprobs: null, finish_reason: finish }],
     usage: toUsage(usage),
-    ...nvextOf(worker),
+    ...nvextOf(servedBy),
   };
 }
 

@@ -99,6 +99,7 @@ describe("disaggregation", () => {
     expect(decode?.stop).toMatchObject({ maxTokens: 3, minTokens: 2 });
     // The prefill's own token is not the client's: the decode worker's stream is.
     expect(outputs.flatMap((o) => o.tokenIds)).toEqual([100, 101, 102]);
+    expect(outputs.at(-1)).toMatchObject({ worker: { instanceId: 1n }, prefillWorker: { instanceId: 2n } });
     expect(outcomes).toEqual(["remote"]);
     expect(phases).toEqual(["route:prefill", "dispatch:prefill", "route:decode", "dispatch:decode"]);
   });

@@ -6,7 +6,7 @@
 
 import { getTracer, recordSpanError } from "@kvasir/telemetry";
 import { trace } from "@opentelemetry/api";
-import type { ServingRequest } from "../engine-params.js";
+import type { RouteDecision, ServingRequest } from "../engine-params.js";
 import { isRequestError } from "../errors.js";
 import { type Handler, type ServingContext, type Stage, servingContext } from "./types.js";
 
@@ -57,9 +57,9 @@ export function disaggregate(options: DisaggregationOptions): Stage {
         yield* next(request, ctx);
         return;
       }
-      let params: string;
+      let prefilled: { params: string; worker: RouteDecision };
       try {
-        params = await runPrefill(options.prefill, request, ctx);
+        prefilled = await runPrefill(options.prefill, request, ctx);
       } catch (error) {
         if (ctx.signal.aborted || isRequestError(error)) throw error;
         ctx.onDisaggregation?.("fallback", error);
@@ -67,12 +67,19 @@ export function disaggregate(options: DisaggregationOptions): Stage {
         return;
       }
       ctx.onDisaggregation?.("remote");
-      yield* next({ ...request, disaggParamsJson: params }, ctx);
+      for await (const output of next({ ...request, disaggParamsJson: prefilled.params }, ctx)) {
+        output.prefillWorker = prefilled.worker;
+        yield output;
+      }
     };
 }
 
-/** Runs the prefill leg to its end under a `prefill` span and returns the worker's transfer parameters. */
-async function runPrefill(prefill: Handler, request: ServingRequest, ctx: ServingContext): Promise<string> {
+/** Runs the prefill leg to its end under a `prefill` span: the worker's transfer parameters, and the worker. */
+async function runPrefill(
+  prefill: Handler,
+  request: ServingRequest,
+  ctx: ServingContext,
+): Promise<{ params: string; worker: RouteDecision }> {
   const span = getTracer().startSpan(
     "prefill",
     { attributes: { request_id: request.requestId, prompt_tokens: request.tokenIds.length } },
@@ -85,13 +92,13 @@ async function runPrefill(prefill: Handler, request: ServingRequest, ctx: Servin
   });
   leg.phase = "prefill";
   try {
-    let params: string | undefined;
+    let prefilled: { params: string; worker: RouteDecision } | undefined;
     for await (const output of prefill(prefillRequest(request), leg)) {
-      if (output.disaggParamsJson) params = output.disaggParamsJson;
+      if (output.disaggParamsJson) prefilled = { params: output.disaggParamsJson, worker: output.worker };
     }
-    if (params === undefined) throw new Error("the prefill worker returned no transfer parameters");
-    if (leg.attempt) span.setAttribute("worker_id", leg.attempt.worker.instanceId.toString(16));
-    return params;
+    if (prefilled === undefined) throw new Error("the prefill worker returned no transfer parameters");
+    span.setAttribute("worker_id", prefilled.worker.instanceId.toString(16));
+    return prefilled;
   } catch (error) {
     recordSpanError(span, error);
     throw error;
