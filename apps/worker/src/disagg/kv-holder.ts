@@ -2,6 +2,7 @@
 // of the transfer engine until the decode worker has pulled them (ReleaseKvBlocks), the lease runs out (vLLM's
 // kv_lease_duration), or the worker stops.
 import { randomFillSync } from "node:crypto";
+import { rmSync } from "node:fs";
 import { type Region, type TransferEngine, xxh3_64 } from "@kvasir/native";
 import type { KvReleaseReason } from "@kvasir/telemetry";
 import type { HeldKv } from "./transfer-params.js";
@@ -109,7 +110,9 @@ export class KvHolder {
     this.holds.delete(requestId);
     clearTimeout(hold.lease);
     this.heldBlocks -= hold.blocks;
-    // The engine refuses new reads at once; the promise only says when in-flight copies have drained.
+    // Unlinked now so no new shared-memory reader maps it (readers already in keep their mapping); TCP reads are
+    // refused at once by deregister, whose promise only says when copies in flight have drained.
+    if (hold.region.shmPath) rmSync(hold.region.shmPath, { force: true });
     this.engine.deregister(hold.region).catch(() => {});
     this.options.onChange?.(this.heldBlocks);
     this.options.onRelease?.(requestId, reason, hold.blocks);
