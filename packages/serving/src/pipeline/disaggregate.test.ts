@@ -1,7 +1,9 @@
 // The disaggregation stage with real in-process prefill and decode workers over Connect's router transport.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { FinishReason } from "@kvasir/protocol";
-import { describe, expect, it } from "vitest";
+import { getTracer, InMemorySpanExporter, initTracing, shutdownTracing } from "@kvasir/telemetry";
+import { ROOT_CONTEXT, trace } from "@opentelemetry/api";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EngineOutput, ServingRequest } from "../engine-params.js";
 import type { WorkerPool } from "../worker-pool.js";
 import { selectorRouter } from "../worker-router.js";
@@ -76,13 +78,26 @@ async function collect(
 ) {
   const outputs: EngineOutput[] = [];
   const phases: string[] = [];
+  // The request's own span, as the frontend's request scope makes one.
+  const root = getTracer().startSpan("request", {}, ROOT_CONTEXT);
   const ctx = servingContext(signal, {
+    trace: trace.setSpan(ROOT_CONTEXT, root),
     onDisaggregation: (outcome) => outcomes.push(outcome),
     onStage: (stage, phase) => phases.push(`${stage}:${phase}`),
   });
-  for await (const output of run(request, ctx)) outputs.push(output);
+  try {
+    for await (const output of run(request, ctx)) outputs.push(output);
+  } finally {
+    root.end();
+  }
   return { outputs, phases };
 }
+
+const spans = new InMemorySpanExporter();
+beforeAll(() => {
+  initTracing({ serviceName: "disaggregate-test", exporter: spans, env: {} });
+});
+afterAll(() => shutdownTracing());
 
 describe("disaggregation", () => {
   it("prefills remotely with one token, then decodes with the prefill's transfer parameters", async () => {
@@ -102,6 +117,18 @@ describe("disaggregation", () => {
     expect(outputs.at(-1)).toMatchObject({ worker: { instanceId: 1n }, prefillWorker: { instanceId: 2n } });
     expect(outcomes).toEqual(["remote"]);
     expect(phases).toEqual(["route:prefill", "dispatch:prefill", "route:decode", "dispatch:decode"]);
+    // One trace: prefill (its route and generate beneath) and decode (its route and generate beneath).
+    const finished = spans.getFinishedSpans();
+    const byName = (name: string) => finished.filter((s) => s.name === name);
+    expect(new Set(finished.map((s) => s.spanContext().traceId)).size).toBe(1);
+    const [prefillSpan] = byName("prefill");
+    const [decodeSpan] = byName("decode");
+    const parentsOf = (name: string) => byName(name).map((s) => s.parentSpanContext?.spanId);
+    expect(parentsOf("route").sort()).toEqual(
+      [prefillSpan?.spanContext().spanId, decodeSpan?.spanContext().spanId].sort(),
+    );
+    expect(parentsOf("generate").sort()).toEqual(parentsOf("route").sort());
+    spans.reset();
   });
 
   it("serves whole requests on the decode pool while no prefill worker is there", async () => {

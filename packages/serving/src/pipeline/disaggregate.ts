@@ -67,9 +67,23 @@ export function disaggregate(options: DisaggregationOptions): Stage {
         return;
       }
       ctx.onDisaggregation?.("remote");
-      for await (const output of next({ ...request, disaggParamsJson: prefilled.params }, ctx)) {
-        output.prefillWorker = prefilled.worker;
-        yield output;
+      // The decode leg's spans hang under a `decode` span, beside the `prefill` one.
+      const span = getTracer().startSpan(
+        "decode",
+        { attributes: { request_id: request.requestId } },
+        ctx.trace,
+      );
+      ctx.trace = trace.setSpan(ctx.trace, span);
+      try {
+        for await (const output of next({ ...request, disaggParamsJson: prefilled.params }, ctx)) {
+          output.prefillWorker = prefilled.worker;
+          yield output;
+        }
+      } catch (error) {
+        recordSpanError(span, error);
+        throw error;
+      } finally {
+        span.end();
       }
     };
 }
