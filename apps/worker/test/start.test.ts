@@ -148,7 +148,13 @@ describe("worker on the component host", () => {
     try {
       expect(worker.component).toBe("prefill");
       const client = localClient(worker.url);
-      const responses = await collect(client.generate(request("p", 1)));
+      // vLLM's prefill-side kv_transfer_params, as the pipeline sends them.
+      const prefillLeg = JSON.stringify({
+        do_remote_decode: true,
+        do_remote_prefill: false,
+        remote_block_ids: null,
+      });
+      const responses = await collect(client.generate(request("p", 1, { disaggParamsJson: prefillLeg })));
       const last = responses.at(-1);
       expect(JSON.parse(last?.disaggParamsJson ?? "{}")).toMatchObject({
         do_remote_prefill: true,

@@ -88,6 +88,11 @@ export class KvPuller {
     }
   }
 
+  /** Releases the blocks on the prefill worker without pulling them. */
+  abandon(remote: RemoteKv): void {
+    void this.options.release(remote.releaseUrl, remote.requestId);
+  }
+
   private async read(remote: RemoteKv, signal: AbortSignal): Promise<Omit<KvPullResult, "seconds">> {
     const { blockIds, bytesPerBlock } = remote;
     const size = blockIds.length * bytesPerBlock;
@@ -102,6 +107,7 @@ export class KvPuller {
     if (transport === "tcp" && !descriptor.tcp) {
       throw new KvPullError("unreachable", "the prefill worker's region is neither on this host nor on TCP");
     }
+    if (signal.aborted) throw new KvPullError("error", "the request was aborted before the pull");
     const local = this.engine.registerMemory(new Uint8Array(size));
     const wait = deadline(this.options.timeoutMs, signal);
     try {

@@ -27,6 +27,8 @@ export interface KvImport {
    * prefill must be recomputed locally (counted and logged). Never rejects.
    */
   importPrompt(request: EngineRequest, remote: RemoteKv | string, signal: AbortSignal): Promise<number>;
+  /** Lets the prefill worker free blocks this worker will not pull (the request ended first). */
+  abandon(remote: RemoteKv): void;
 }
 
 export interface KvTransferOptions {
@@ -126,6 +128,7 @@ export async function startKvTransfer(
       import: {
         importPrompt: (request, remote, signal) =>
           importPrompt(puller, options, bytesPerBlock, request, remote, signal),
+        abandon: (remote) => puller.abandon(remote),
       },
       close: () => engine.close(),
     };

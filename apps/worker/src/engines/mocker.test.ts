@@ -117,6 +117,7 @@ describe("MockerEngine", () => {
           calls.push({ id: r.requestId, remote });
           return tokens;
         },
+        abandon: () => {},
       },
     };
     const engine = new MockerEngine(config, { workerId: 2n, kv });
@@ -145,6 +146,7 @@ describe("MockerEngine", () => {
           importSignal = signal;
           return new Promise((resolve) => signal.addEventListener("abort", () => resolve(0)));
         },
+        abandon: () => {},
       },
     };
     const engine = new MockerEngine(config, { workerId: 2n, kv });
@@ -159,6 +161,37 @@ describe("MockerEngine", () => {
     expect(await next).toMatchObject({ done: true });
     expect(importSignal?.aborted).toBe(true);
     expect(engine.activeRequests).toBe(0);
+    await engine.close();
+  });
+
+  it("lets the prefill worker free its blocks when a decode request ends before its pull", async () => {
+    const abandoned: string[] = [];
+    const kv: { import: KvImport } = {
+      import: {
+        importPrompt: async () => 40,
+        abandon: (remote) => abandoned.push(remote.requestId),
+      },
+    };
+    const engine = new MockerEngine(config, { workerId: 2n, kv });
+    const remote = {
+      do_remote_prefill: true,
+      remote_block_ids: [[0]],
+      remote_engine_id: "e",
+      remote_request_id: "held",
+      remote_host: "h",
+      remote_port: 1,
+      kvasir_region: { v: 1, engine: "e", host: "h", region: 1, size: 64 },
+      kvasir_bytes_per_block: 64,
+      kvasir_block_checksums: ["00"],
+      kvasir_num_tokens: 40,
+      kvasir_release_url: "http://p",
+    };
+    const aborted = AbortSignal.abort();
+    expect(await collect(engine.generate({ ...request("a", 2), disaggParams: remote }, aborted))).toEqual([]);
+    await expect(
+      collect(engine.generate({ ...request("b", 0), disaggParams: remote }, new AbortController().signal)),
+    ).rejects.toBeInstanceOf(InvalidEngineRequest);
+    expect(abandoned).toEqual(["held", "held"]);
     await engine.close();
   });
 

@@ -86,12 +86,22 @@ export class MockerEngine implements Engine {
   generate(request: EngineRequest, signal: AbortSignal): AsyncIterable<EngineOutput> {
     const engine = this;
     return (async function* () {
-      if (engine.closed) throw new Error("the engine is shutting down");
       const role = disaggRoleOf(request.disaggParams);
-      const invalid = engine.engine.validateRequest(toMockRequest(request));
-      if (invalid !== undefined) throw new InvalidEngineRequest(invalid);
-      if (signal.aborted) return;
       const kvImport = engine.options.kv?.import;
+      // A request that ends before its pull still lets the prefill worker free the blocks it holds for it.
+      const abandon = () => {
+        if (kvImport && role.kind === "pull") kvImport.abandon(role.remote);
+      };
+      if (engine.closed) {
+        abandon();
+        throw new Error("the engine is shutting down");
+      }
+      const invalid = engine.engine.validateRequest(toMockRequest(request));
+      if (invalid !== undefined) {
+        abandon();
+        throw new InvalidEngineRequest(invalid);
+      }
+      if (signal.aborted) return abandon();
       let imported = 0;
       if (kvImport && (role.kind === "pull" || role.kind === "recompute")) {
         imported = await engine.importPrompt(
