@@ -510,6 +510,17 @@ uint32_t TransferEngine::register_shm_file(const std::string& path, uint64_t siz
     ::close(fd);
     return 0;
   }
+  // A sparse file on a full tmpfs maps fine and then kills the process with SIGBUS on first write; reserving the
+  // pages up front turns that into an error here.
+  if (create) {
+    const int rc = posix_fallocate(fd, 0, static_cast<off_t>(size));
+    if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) {
+      *error = "cannot reserve " + std::to_string(size) + " bytes for " + path + ": " + std::strerror(rc);
+      ::close(fd);
+      ::unlink(path.c_str());
+      return 0;
+    }
+  }
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   ::close(fd);
   if (p == MAP_FAILED) {
