@@ -69,20 +69,9 @@ export function start(config: FrontendConfig, deps?: HostDeps): Promise<Frontend
       const pools = await openWorkerPools(host.discovery, {
         namespace,
         events: host.events,
-        onError: (error, component) =>
-          log.error("discovery watch failed", { component, error: String(error) }),
+        log,
       });
       host.onStop("worker pools", () => pools.close());
-      for (const pool of pools.all) {
-        pool.onChange(({ type, worker }) =>
-          log.info(type === "added" ? "worker joined" : "worker left", {
-            component: pool.component,
-            worker_id: worker.instanceId.toString(16),
-            model: worker.model,
-            address: worker.address,
-          }),
-        );
-      }
       const kv = config.kvRouting ?? kvRoutingConfigFromFlags({});
       const remoteIndexer =
         kv.settings.useRemoteIndexer && !(config.routerMode === "kv" && kv.useRemoteRouter)

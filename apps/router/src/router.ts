@@ -67,31 +67,17 @@ export function start(config: RouterConfig, deps?: HostDeps): Promise<Router> {
       const pools = await openWorkerPools(host.discovery, {
         namespace,
         events: host.events,
-        onError: (error, component) =>
-          log.error("discovery watch failed", { component, error: String(error) }),
+        log,
       });
       host.onStop("worker pools", () => pools.close());
       // BestWorker, PotentialLoads and the bookings answer for --worker-component's pool.
-      const pool = pools.all.find((p) => p.component === config.workerComponent);
-      if (pool === undefined)
-        throw new Error(
-          `--worker-component must be one of backend, prefill, decode; got '${config.workerComponent}'`,
-        );
+      const pool = pools[config.workerComponent];
       const status = await host.serveStatus({
         host: config.host,
         port: config.systemPort,
         health: () => ({ workers: pool.size }),
         metrics: () => metricsText(registry),
       });
-      for (const p of pools.all) {
-        p.onChange(({ type, worker }) =>
-          log.info(type === "added" ? "worker joined" : "worker left", {
-            component: p.component,
-            worker_id: worker.instanceId.toString(16),
-            address: worker.address,
-          }),
-        );
-      }
       const remoteIndexer = config.router.useRemoteIndexer
         ? await followRemoteIndexer(host.discovery, namespace)
         : undefined;

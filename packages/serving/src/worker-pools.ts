@@ -22,7 +22,11 @@ export interface WorkerPools {
 export interface WorkerPoolsOptions {
   namespace: string;
   events?: EventPlane;
-  onError?(error: unknown, component: string): void;
+  /** Where workers joining and leaving, and failed discovery watches, are logged. */
+  log?: {
+    info(message: string, fields?: Record<string, unknown>): void;
+    error(message: string, fields?: Record<string, unknown>): void;
+  };
 }
 
 /** Opens and starts the three pools; nothing stays open when one fails to start. */
@@ -35,12 +39,25 @@ export async function openWorkerPools(
       namespace: options.namespace,
       component,
       ...(options.events ? { events: options.events } : {}),
-      onError: (error) => options.onError?.(error, component),
+      onError: (error) => options.log?.error("discovery watch failed", { component, error: String(error) }),
     });
   const backend = poolOf("backend");
   const prefill = poolOf("prefill");
   const decode = poolOf("decode");
   const all = [backend, prefill, decode];
+  const { log } = options;
+  if (log) {
+    for (const pool of all) {
+      pool.onChange(({ type, worker }) =>
+        log.info(type === "added" ? "worker joined" : "worker left", {
+          component: pool.component,
+          worker_id: worker.instanceId.toString(16),
+          model: worker.model,
+          address: worker.address,
+        }),
+      );
+    }
+  }
   try {
     await Promise.all(all.map((pool) => pool.start()));
   } catch (error) {
