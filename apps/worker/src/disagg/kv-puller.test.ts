@@ -68,12 +68,12 @@ describe("KvHolder and KvPuller", () => {
     expect(holder.has("r2")).toBe(false);
   });
 
-  it("fails with 'unreachable' once the blocks were freed, and on another host without TCP", async () => {
+  it("fails once the blocks were freed (their bytes scrambled), and with 'unreachable' on another host without TCP", async () => {
     const held = holder.hold("r3", 16);
     holder.release("r3", "lease_expired");
     const error = await puller.pull({ ...held, ...identity }, new AbortController().signal).catch((e) => e);
     expect(error).toBeInstanceOf(KvPullError);
-    expect(error.reason).toBe("unreachable");
+    expect(error.reason).toBe("checksum");
     const other = holder.hold("r4", 16);
     await expect(
       puller.pull({ ...other, ...identity, host: "10.9.9.9" }, new AbortController().signal),
@@ -81,8 +81,31 @@ describe("KvHolder and KvPuller", () => {
     expect(releases.at(-1)).toEqual(["r4", "released", 1]);
   });
 
+  it("reuses freed regions and pull buffers, with new bytes for every hold", async () => {
+    const first = holder.hold("u1", 64);
+    await puller.pull({ ...first, ...identity }, new AbortController().signal);
+    const pooled = holder.pooledBytes;
+    expect(pooled).toBeGreaterThanOrEqual(4 * 4096);
+    expect(puller.pooledBytes).toBeGreaterThanOrEqual(4 * 4096);
+    const second = holder.hold("u2", 60);
+    // Same region (same size class), fresh headers: different checksums.
+    expect(second.region.region).toBe(first.region.region);
+    expect(second.checksums).not.toEqual(first.checksums);
+    expect(holder.pooledBytes).toBe(pooled - second.region.size);
+    await expect(
+      puller.pull({ ...second, ...identity }, new AbortController().signal),
+    ).resolves.toMatchObject({
+      blocks: 4,
+    });
+  });
+
   it("frees held blocks when the lease runs out, and a new hold of the same id replaces the old", async () => {
-    const short = new KvHolder(prefill, { bytesPerBlock: 1024, blockSize: 16, leaseMs: 20 });
+    const short = new KvHolder(prefill, {
+      bytesPerBlock: 1024,
+      blockSize: 16,
+      leaseMs: 20,
+      maxPooledBytes: 0,
+    });
     short.hold("a", 17);
     short.hold("a", 1);
     expect(short.blocks).toBe(1);

@@ -9,6 +9,7 @@ import { isIPv4 } from "node:net";
 import type { TransferEngine, TransferSegment, TransportName } from "@kvasir/native";
 import type { KvTransferFallbackReason } from "@kvasir/telemetry";
 import { blockChecksums } from "./kv-holder.js";
+import { RegionPool } from "./region-pool.js";
 import type { RemoteKv } from "./transfer-params.js";
 
 export class KvPullError extends Error {
@@ -29,6 +30,8 @@ export interface KvPullResult {
 }
 
 export interface KvPullerOptions {
+  /** Pull buffers kept for reuse once free, in bytes (default 2 GiB). */
+  maxPooledBytes?: number;
   /** This worker's advertised host: a region advertised from the same host is read through shared memory. */
   selfHost: string;
   /** A pull that takes longer is abandoned (and the prefill recomputed). */
@@ -69,10 +72,27 @@ function deadline(ms: number, signal: AbortSignal): { promise: Promise<never>; c
 }
 
 export class KvPuller {
+  private readonly pool: RegionPool;
+
   constructor(
     private readonly engine: TransferEngine,
     private readonly options: KvPullerOptions,
-  ) {}
+  ) {
+    this.pool = new RegionPool(engine, {
+      create: (size) => engine.registerMemory(new Uint8Array(size)),
+      maxPooledBytes: options.maxPooledBytes ?? 2 ** 31,
+    });
+  }
+
+  /** Bytes of free pull buffers kept for reuse. */
+  get pooledBytes(): number {
+    return this.pool.pooledBytes;
+  }
+
+  /** Deregisters the pooled buffers. */
+  close(): void {
+    this.pool.close();
+  }
 
   /**
    * Pulls and verifies the blocks, then releases them on the prefill worker (also when the pull fails, so the
@@ -108,13 +128,18 @@ export class KvPuller {
       throw new KvPullError("unreachable", "the prefill worker's region is neither on this host nor on TCP");
     }
     if (signal.aborted) throw new KvPullError("error", "the request was aborted before the pull");
-    const local = this.engine.registerMemory(new Uint8Array(size));
+    const { region: local } = this.pool.acquire(size, bytesPerBlock);
     const wait = deadline(this.options.timeoutMs, signal);
+    // Until the native copy has settled the buffer may still be written: only then can it be reused.
+    let settled = false;
     try {
       const copy = this.engine.read(local, descriptor, segmentsOf(blockIds, bytesPerBlock), { transport });
+      const done = copy.finally(() => {
+        settled = true;
+      });
       // A copy abandoned on timeout or abort still settles later; its rejection is expected then.
-      copy.catch(() => {});
-      await Promise.race([copy, wait.promise]).catch((error: unknown) => {
+      done.catch(() => {});
+      await Promise.race([done, wait.promise]).catch((error: unknown) => {
         if (error instanceof KvPullError) throw error;
         throw new KvPullError(
           "unreachable",
@@ -132,8 +157,9 @@ export class KvPuller {
       return { bytes: size, blocks: blockIds.length, transport };
     } finally {
       wait.clear();
-      // Resolves once the native copy (if still running) has left the buffer; the buffer stays referenced till then.
-      this.engine.deregister(local).catch(() => {});
+      // deregister resolves once the native copy has left the buffer; the buffer stays referenced till then.
+      if (settled) this.pool.give(local);
+      else this.pool.drop(local);
     }
   }
 

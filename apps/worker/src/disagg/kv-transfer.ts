@@ -130,7 +130,10 @@ export async function startKvTransfer(
           importPrompt(puller, options, bytesPerBlock, request, remote, signal),
         abandon: (remote) => puller.abandon(remote),
       },
-      close: () => engine.close(),
+      close() {
+        puller.close();
+        engine.close();
+      },
     };
   } catch (error) {
     engine.close();
