@@ -51,6 +51,10 @@ describe("disaggregation params", () => {
     expect(disaggRoleOf(undefined)).toEqual({ kind: "none" });
     expect(disaggRoleOf({})).toEqual({ kind: "none" });
     expect(disaggRoleOf({ do_remote_prefill: false })).toEqual({ kind: "none" });
+    // SGLang's bootstrap fields: well formed, and not something the mocker pulls with.
+    expect(
+      disaggRoleOf({ bootstrap_host: "10.0.0.5", bootstrap_port: null, bootstrap_room: 2 ** 53 - 1 }),
+    ).toEqual({ kind: "none" });
   });
 
   it("recomputes, saying why, when a decode request's params cannot be pulled from", () => {
@@ -98,6 +102,9 @@ describe("disaggregation params", () => {
       { remote_request_id: {} },
       { remote_port: 0 },
       { remote_port: "80" },
+      { bootstrap_host: 1 },
+      { bootstrap_port: "8998" },
+      { bootstrap_room: -1 },
     ]) {
       expect(() => disaggRoleOf(params), JSON.stringify(params)).toThrow(InvalidEngineRequest);
     }

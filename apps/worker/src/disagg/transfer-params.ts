@@ -125,6 +125,19 @@ export function disaggRoleOf(params: Record<string, unknown> | undefined): Disag
   if (port !== undefined && port !== null && !(Number.isInteger(port) && (port as number) > 0)) {
     throw new InvalidEngineRequest("disagg_params_json: remote_port must be a positive integer");
   }
+  // SGLang's bootstrap fields pass through untouched (the mocker speaks vLLM's dict), but must be what SGLang takes.
+  const { bootstrap_host: bootstrapHost, bootstrap_port: bootstrapPort, bootstrap_room: room } = params;
+  if (bootstrapHost !== undefined && bootstrapHost !== null && typeof bootstrapHost !== "string") {
+    throw new InvalidEngineRequest("disagg_params_json: bootstrap_host must be a string");
+  }
+  for (const [key, v] of [
+    ["bootstrap_port", bootstrapPort],
+    ["bootstrap_room", room],
+  ] as const) {
+    if (v !== undefined && v !== null && !(Number.isInteger(v) && (v as number) >= 0)) {
+      throw new InvalidEngineRequest(`disagg_params_json: ${key} must be a non-negative integer`);
+    }
+  }
   if (remoteDecode) return { kind: "hold" };
   if (!remotePrefill) return { kind: "none" };
   return pullOf(params);
