@@ -281,17 +281,23 @@ class TcpTransport : public Transport {
     }
   }
 
+  void interrupt(const Region* local) override {
+    std::lock_guard<std::mutex> g(mu_);
+    for (const auto& [fd, region] : busy_)
+      if (region == local) ::shutdown(fd, SHUT_RDWR);
+  }
+
   void shutdown() override {
     std::lock_guard<std::mutex> g(mu_);
     closed_ = true;
-    for (int fd : busy_) ::shutdown(fd, SHUT_RDWR);
+    for (const auto& [fd, region] : busy_) ::shutdown(fd, SHUT_RDWR);
     for (auto& [peer, fds] : idle_)
       for (int fd : fds) ::close(fd);
     idle_.clear();
   }
 
  private:
-  int checkout(const sockaddr_in& addr, const std::string& peer, std::string* error) {
+  int checkout(const sockaddr_in& addr, const std::string& peer, const Region* local, std::string* error) {
     {
       std::lock_guard<std::mutex> g(mu_);
       if (closed_) {
@@ -302,7 +308,7 @@ class TcpTransport : public Transport {
       if (!fds.empty()) {
         const int fd = fds.back();
         fds.pop_back();
-        busy_.insert(fd);
+        busy_[fd] = local;
         return fd;
       }
     }
@@ -323,7 +329,7 @@ class TcpTransport : public Transport {
       *error = "transfer engine is closed";
       return -1;
     }
-    busy_.insert(fd);
+    busy_[fd] = local;
     return fd;
   }
 
@@ -339,7 +345,7 @@ class TcpTransport : public Transport {
 
   void stream(Job* job, const sockaddr_in& addr, const std::string& peer, uint64_t region) {
     std::string error;
-    const int fd = checkout(addr, peer, &error);
+    const int fd = checkout(addr, peer, job->local.get(), &error);
     if (fd < 0) {
       job->fail(error);
       job->stream_done();
@@ -388,7 +394,7 @@ class TcpTransport : public Transport {
   std::mutex mu_;
   bool closed_ = false;
   std::map<std::string, std::vector<int>> idle_;
-  std::set<int> busy_;
+  std::map<int, const Region*> busy_;  // connections in use, by the local region their transfer copies into
 };
 
 // Wraps CopyTransport for shared-memory files named in descriptors: maps each file once.
@@ -431,6 +437,7 @@ class ShmTransport : public Transport {
     if (it != maps_.end() && it->second.region->size >= size && it->second.dev == now.st_dev &&
         it->second.ino == now.st_ino)
       return it->second.region;
+    sweep();
     const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) {
       *error = "cannot open shared memory " + path + ": " + std::strerror(errno);
@@ -454,6 +461,17 @@ class ShmTransport : public Transport {
     r->mapping = p;
     maps_[path] = Mapped{r, st.st_dev, st.st_ino};
     return r;
+  }
+
+  // Forgets mappings of files that were removed or replaced: an unlinked file's memory is only returned once
+  // every mapping of it is gone (copies in flight keep theirs until they finish). Called with mu_ held.
+  void sweep() {
+    for (auto it = maps_.begin(); it != maps_.end();) {
+      struct stat st{};
+      const bool gone = ::stat(it->first.c_str(), &st) != 0 || st.st_dev != it->second.dev ||
+                        st.st_ino != it->second.ino;
+      it = gone ? maps_.erase(it) : std::next(it);
+    }
   }
 
   struct Mapped {
@@ -548,6 +566,8 @@ bool TransferEngine::deregister(uint32_t id, std::function<void()> drained) {
   }
   r->on_drained = std::move(drained);
   r->alive.store(false);
+  // A TCP stream blocked on a silent peer would hold the region (and a data-path thread) until its socket timeout.
+  tcp_->interrupt(r.get());
   if (r->users.load() == 0 && !r->drained_fired.exchange(true) && r->on_drained) r->on_drained();
   return true;
 }

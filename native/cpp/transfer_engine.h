@@ -80,6 +80,8 @@ class Transport {
                         std::vector<Segment> segments, uint32_t streams, Done done) = 0;
   // Fails every transfer in flight and refuses new ones.
   virtual void shutdown() = 0;
+  // Fails the transfers in flight that copy into or out of `local` (it is being deregistered).
+  virtual void interrupt(const Region* /*local*/) {}
 };
 
 class TransferEngine {
@@ -90,7 +92,8 @@ class TransferEngine {
   uint32_t register_memory(uint8_t* base, uint64_t size);
   // Maps a shared-memory file (created with `size` bytes when `create`); returns 0 with `error` set on failure.
   uint32_t register_shm_file(const std::string& path, uint64_t size, bool create, std::string* error);
-  // Marks the region dead and forgets it; `drained` runs once no copy uses it any more (maybe right away).
+  // Marks the region dead and forgets it, failing TCP copies in flight on it; `drained` runs once no copy uses it any
+  // more (maybe right away).
   bool deregister(uint32_t id, std::function<void()> drained);
   std::shared_ptr<Region> region(uint32_t id);
 
