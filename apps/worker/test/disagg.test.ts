@@ -205,9 +205,18 @@ describe("disaggregated prefill and decode workers", () => {
   describe("against a transfer peer that accepts and never answers", () => {
     let blackhole: Server;
     const sockets: Socket[] = [];
+    let closed = 0;
     let port = 0;
     beforeAll(async () => {
-      blackhole = createServer((s) => sockets.push(s));
+      blackhole = createServer((s) => {
+        sockets.push(s);
+        s.resume();
+        // The decode worker hangs up once it gives up: its transfer thread is not left waiting on us.
+        s.on("end", () => {
+          closed++;
+          s.end();
+        });
+      });
       await new Promise<void>((resolve) => blackhole.listen(0, "127.0.0.1", resolve));
       const address = blackhole.address();
       port = typeof address === "object" && address ? address.port : 0;
@@ -236,6 +245,7 @@ describe("disaggregated prefill and decode workers", () => {
       expect(out.at(-1)?.usage?.completionTokens).toBe(2);
       expect(performance.now() - started).toBeGreaterThanOrEqual(290);
       expect(await metric(d, "dynamo_component_kv_transfer_fallbacks_total", { reason: "timeout" })).toBe(1);
+      await waitFor(() => closed === sockets.length);
       await waitFor(async () => (await metric(p, "dynamo_component_kv_transfer_held_blocks")) === 0);
     });
 
@@ -255,6 +265,7 @@ describe("disaggregated prefill and decode workers", () => {
       expect(ended instanceof ConnectError && ended.code).toBe(Code.Canceled);
       await waitFor(async () => (await metric(p, "dynamo_component_kv_transfer_held_blocks")) === 0);
       expect(await metric(p, "dynamo_component_kv_transfer_releases_total", { reason: "released" })).toBe(1);
+      await waitFor(() => closed === sockets.length);
       // An abort is not a failed transfer.
       expect(await metric(d, "dynamo_component_kv_transfer_fallbacks_total")).toBe(0);
       await waitFor(async () => (await metric(d, "dynamo_component_inflight_requests")) === 0);
