@@ -94,7 +94,11 @@ export interface Completion {
   status: number;
   body: {
     choices?: { text?: string; message?: { content?: string }; finish_reason?: string }[];
-    usage?: { completion_tokens: number; prompt_tokens?: number };
+    usage?: {
+      completion_tokens: number;
+      prompt_tokens?: number;
+      prompt_tokens_details?: { cached_tokens?: number };
+    };
     nvext?: { worker_id?: { prefill_worker_id?: string; decode_worker_id?: string } };
     error?: { message: string; type: string; code?: number | string | null };
   };
