@@ -1,8 +1,19 @@
 // Public surface of @kvasir/bench: trace loading and synthesis, open-loop replay, a timed OpenAI client, and
-// the percentile/report helpers shared by every `pnpm bench:*` script.
+// the percentile/report, goodput and /metrics-reading helpers shared by every `pnpm bench:*` script.
+
+export { failureReasons, type Goodput, goodput, meetsSla, type Sla } from "./goodput.js";
 export { type HitBounds, prefixHitBounds } from "./hit-bounds.js";
 export { type LoadModel, offeredLoad, speedupForLoad } from "./offered-load.js";
 export { type CompletionTiming, timedCompletion } from "./openai-client.js";
+export { type PoissonWorkload, poissonWorkload, seededUniform } from "./poisson.js";
+export {
+  type HistogramData,
+  histogram,
+  histogramQuantile,
+  parsePromText,
+  type Sample,
+  sumBy,
+} from "./prom-text.js";
 export { type ReplayClock, realClock, replayOpenLoop, replaySchedule } from "./replay.js";
 export { type Cell, formatCell, formatTable, toJson, writeBenchResult } from "./report.js";
 export { type RunSummary, summarizeRun } from "./run-summary.js";
