@@ -48,7 +48,7 @@ describe("kvasir worker flags", () => {
   it("derives the KV bytes per token from the simulated model and takes the transfer lease and timeout", () => {
     const config = parse([]);
     expect(config.engine.mocker.kvBytesPerToken).toBe(28 * 8 * 128 * 2 * 2);
-    expect(config.kvTransfer).toEqual({ leaseSeconds: 30, timeoutSeconds: 30 });
+    expect(config.kvTransfer).toEqual({ leaseSeconds: 30, timeoutSeconds: 30, maxHeldBytes: 8 * 2 ** 30 });
     const custom = parse([
       "--kv-bytes-per-token",
       "4096",
@@ -56,9 +56,11 @@ describe("kvasir worker flags", () => {
       "5",
       "--kv-transfer-timeout",
       "2",
+      "--kv-transfer-max-held-mb",
+      "64",
     ]);
     expect(custom.engine.mocker.kvBytesPerToken).toBe(4096);
-    expect(custom.kvTransfer).toEqual({ leaseSeconds: 5, timeoutSeconds: 2 });
+    expect(custom.kvTransfer).toEqual({ leaseSeconds: 5, timeoutSeconds: 2, maxHeldBytes: 64 * 2 ** 20 });
     expect(() => parse(["--kv-bytes-per-token", "0"])).toThrow(/--kv-bytes-per-token/);
   });
 

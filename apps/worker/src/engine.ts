@@ -81,6 +81,11 @@ export class InvalidEngineRequest extends Error {
   override readonly name = "InvalidEngineRequest";
 }
 
+/** The engine cannot take the request now, though another worker may (maps to Connect's ResourceExhausted). */
+export class EngineOverloaded extends Error {
+  override readonly name = "EngineOverloaded";
+}
+
 export interface Engine {
   readonly capacity: EngineCapacity;
   /** Requests the engine holds now (waiting or running). */

@@ -195,6 +195,13 @@ export const kvTransferFlags = defineFlags({
     differs:
       "A worker flag in seconds (same 30 s default) instead of a key of vLLM's --kv-transfer-config JSON",
   },
+  "kv-transfer-max-held-mb": {
+    type: "number",
+    default: 8192,
+    integer: true,
+    positive: true,
+    help: "MiB of KV a prefill worker holds for decode workers at most (finished prefills plus running ones); beyond it prefills are refused (ResourceExhausted) and go to another worker or prefill on the decode worker",
+  },
   "kv-transfer-timeout": {
     type: "number",
     default: 30,
@@ -206,11 +213,17 @@ export const kvTransferFlags = defineFlags({
 export interface KvTransferConfig {
   leaseSeconds: number;
   timeoutSeconds: number;
+  /** Most KV bytes a prefill worker holds at once. */
+  maxHeldBytes?: number;
 }
 
 export function kvTransferConfigFromFlags(values: FlagValues): KvTransferConfig {
   const flags = kvTransferFlags.read(values);
-  return { leaseSeconds: flags["kv-transfer-lease"], timeoutSeconds: flags["kv-transfer-timeout"] };
+  return {
+    leaseSeconds: flags["kv-transfer-lease"],
+    timeoutSeconds: flags["kv-transfer-timeout"],
+    maxHeldBytes: flags["kv-transfer-max-held-mb"] * 2 ** 20,
+  };
 }
 
 /** Where KV events go: the event plane, or vLLM-style ZMQ PUB sockets with a replay ROUTER. */

@@ -12,6 +12,7 @@ import {
   type Engine,
   type EngineFinishReason,
   type EngineOutput,
+  EngineOverloaded,
   type EngineRequest,
   InvalidEngineRequest,
 } from "./engine.js";
@@ -112,6 +113,10 @@ export function workerServiceImpl(
         if (error instanceof InvalidEngineRequest) {
           outcome = "invalid";
           throw new ConnectError(error.message, Code.InvalidArgument);
+        }
+        if (error instanceof EngineOverloaded) {
+          outcome = "error";
+          throw new ConnectError(error.message, Code.ResourceExhausted);
         }
         outcome = "error";
         throw ConnectError.from(error, Code.Internal);

@@ -139,6 +139,9 @@ async function serveWorker(
             kvBytesPerToken: config.engine.mocker.kvBytesPerToken ?? DEFAULT_MOCKER_CONFIG.kvBytesPerToken,
             leaseSeconds: config.kvTransfer?.leaseSeconds ?? 30,
             timeoutSeconds: config.kvTransfer?.timeoutSeconds ?? 30,
+            ...(config.kvTransfer?.maxHeldBytes === undefined
+              ? {}
+              : { maxHeldBytes: config.kvTransfer.maxHeldBytes }),
             metrics: createKvTransferMetrics(metrics),
             log,
           },

@@ -1,6 +1,7 @@
 // A real prefill worker and real decode workers in one process (component host, memory planes this test owns),
 // driven over Connect as the serving pipeline drives them: the prefill leg returns vLLM's kv_transfer_params, the
 // decode leg pulls the KV bytes through the native transfer engine and then decodes.
+import { readdirSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { create, GenerateRequestSchema, type GenerateResponse, WorkerService } from "@kvasir/protocol";
@@ -13,7 +14,7 @@ import {
   type RuntimeConfig,
 } from "@kvasir/runtime";
 import { metricsText } from "@kvasir/telemetry";
-import { waitFor } from "@kvasir/testing";
+import { freePort, spawnNode, waitFor } from "@kvasir/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { start, type Worker, type WorkerConfig } from "../src/worker.js";
 
@@ -270,6 +271,75 @@ describe("disaggregated prefill and decode workers", () => {
       expect(await metric(d, "dynamo_component_kv_transfer_fallbacks_total")).toBe(0);
       await waitFor(async () => (await metric(d, "dynamo_component_inflight_requests")) === 0);
     });
+  });
+
+  it("completes through the fallback when the prefill worker process dies mid-transfer", async () => {
+    const port = await freePort();
+    const main = new URL("../src/main.ts", import.meta.url).pathname;
+    const child = await spawnNode(
+      main,
+      [
+        ...["--disaggregation-mode", "prefill", "--host", "127.0.0.1", "--port", String(port)],
+        ...[
+          "--speedup-ratio",
+          "100",
+          "--kv-bytes-per-token",
+          String(BYTES_PER_TOKEN),
+          "--context-length",
+          "1024",
+        ],
+        ...["--served-model-name", "test-model", "--discovery-backend", "memory", "--event-plane", "memory"],
+      ],
+      { readyLine: /worker ready/ },
+    );
+    const shmFiles = new Set(readdirSync("/dev/shm"));
+    let params = "";
+    try {
+      const prefillClient = createClient(WorkerService, `http://127.0.0.1:${port}`);
+      for await (const r of prefillClient.generate(request("k1", 1, PREFILL_LEG)))
+        params ||= r.disaggParamsJson;
+      expect(JSON.parse(params)).toMatchObject({ remote_request_id: "k1", remote_host: "127.0.0.1" });
+      // Another advertised host, so the pull goes over TCP; the frozen prefill worker accepts and never answers.
+      const d = await startWorker(configFor("decode", { advertiseHost: "decode-4.test" }));
+      child.kill("SIGSTOP");
+      const started = performance.now();
+      const out = collect(client(d).generate(request("k1", 3, params)));
+      await waitFor(async () => (await metric(d, "dynamo_component_inflight_requests")) === 1);
+      await new Promise((r) => setTimeout(r, 100));
+      child.kill("SIGKILL");
+      const responses = await out;
+      expect(responses.at(-1)?.usage?.completionTokens).toBe(3);
+      // Well before --kv-transfer-timeout (10 s): the dead peer's connection failed the pull.
+      expect(performance.now() - started).toBeLessThan(5000);
+      expect(await metric(d, "dynamo_component_kv_transfer_fallbacks_total", { reason: "unreachable" })).toBe(
+        1,
+      );
+    } finally {
+      child.kill("SIGKILL");
+      await child.exited;
+      // A killed worker cannot unlink its shared-memory files.
+      for (const file of readdirSync("/dev/shm")) {
+        if (shmFiles.has(file)) continue;
+        if (file.startsWith("kvasir-") && params.includes(file)) rmSync(`/dev/shm/${file}`, { force: true });
+      }
+    }
+  });
+
+  it("refuses prefills beyond --kv-transfer-max-held-mb with ResourceExhausted before running them", async () => {
+    // Room for one prompt's 3 blocks.
+    const maxHeldBytes = 3 * BLOCK * BYTES_PER_TOKEN;
+    const p = await startWorker(
+      configFor("prefill", { kvTransfer: { leaseSeconds: 30, timeoutSeconds: 10, maxHeldBytes } }),
+    );
+    await prefill(p, "m1");
+    const refused = await collect(client(p).generate(request("m2", 1, PREFILL_LEG))).catch((error: unknown) =>
+      ConnectError.from(error),
+    );
+    expect(refused instanceof ConnectError && refused.code).toBe(Code.ResourceExhausted);
+    // Plain requests are not held, so they still run.
+    expect((await collect(client(p).generate(request("m3", 1)))).at(-1)?.disaggParamsJson).toBe("");
+    await client(p).releaseKvBlocks({ requestId: "m1" });
+    expect((await prefill(p, "m2")).remote_request_id).toBe("m2");
   });
 
   it("frees held blocks when the lease runs out", async () => {

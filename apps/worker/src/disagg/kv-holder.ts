@@ -16,6 +16,8 @@ export interface KvHolderOptions {
   leaseMs: number;
   /** Freed regions kept for reuse, in bytes (default 2 GiB). */
   maxPooledBytes?: number;
+  /** Most bytes held and reserved at once (default unlimited); a prefill beyond it is refused up front. */
+  maxHeldBytes?: number;
   /** Called whenever the number of held blocks changes. */
   onChange?: (heldBlocks: number) => void;
   onRelease?: (requestId: string, reason: KvReleaseReason, blocks: number) => void;
@@ -60,6 +62,10 @@ export class KvHolder {
   private readonly holds = new Map<string, Hold>();
   private readonly pool: RegionPool;
   private heldBlocks = 0;
+  private heldBytes = 0;
+  /** Bytes promised to prefills still running, by request id. */
+  private readonly reserved = new Map<string, number>();
+  private reservedBytes = 0;
 
   constructor(
     private readonly engine: TransferEngine,
@@ -90,11 +96,38 @@ export class KvHolder {
     return this.holds.has(requestId);
   }
 
+  /** Bytes the blocks of a `numTokens`-token prompt take. */
+  bytesFor(numTokens: number): number {
+    return Math.ceil(numTokens / this.options.blockSize) * this.options.bytesPerBlock;
+  }
+
+  /**
+   * Sets aside room for a prefill that is about to run, so it can hold its blocks when it finishes; false when
+   * that would exceed maxHeldBytes. hold() takes the reservation; unreserve() returns it (the prefill ended early).
+   */
+  reserve(requestId: string, numTokens: number): boolean {
+    const bytes = this.bytesFor(numTokens);
+    const limit = this.options.maxHeldBytes ?? Number.POSITIVE_INFINITY;
+    this.unreserve(requestId);
+    if (this.heldBytes + this.reservedBytes + bytes > limit) return false;
+    this.reserved.set(requestId, bytes);
+    this.reservedBytes += bytes;
+    return true;
+  }
+
+  unreserve(requestId: string): void {
+    const bytes = this.reserved.get(requestId);
+    if (bytes === undefined) return;
+    this.reserved.delete(requestId);
+    this.reservedBytes -= bytes;
+  }
+
   /** Writes and registers the KV blocks of a `numTokens`-token prompt; replaces an earlier hold of the same id. */
   hold(requestId: string, numTokens: number): HeldKv {
     const { bytesPerBlock, blockSize } = this.options;
     const blocks = Math.ceil(numTokens / blockSize);
     if (this.holds.has(requestId)) this.release(requestId, "replaced");
+    this.unreserve(requestId);
     const { region, fresh } = this.pool.acquire(blocks * bytesPerBlock, bytesPerBlock);
     if (fresh) fillTiles(region.bytes);
     stampHeaders(region.bytes, blocks, bytesPerBlock);
@@ -103,6 +136,7 @@ export class KvHolder {
     lease.unref();
     this.holds.set(requestId, { region, blocks, lease });
     this.heldBlocks += blocks;
+    this.heldBytes += blocks * bytesPerBlock;
     this.options.onChange?.(this.heldBlocks);
     return {
       requestId,
@@ -125,6 +159,7 @@ export class KvHolder {
     this.holds.delete(requestId);
     clearTimeout(hold.lease);
     this.heldBlocks -= hold.blocks;
+    this.heldBytes -= hold.blocks * this.options.bytesPerBlock;
     stampHeaders(hold.region.bytes, hold.blocks, this.options.bytesPerBlock);
     this.pool.give(hold.region);
     this.options.onChange?.(this.heldBlocks);

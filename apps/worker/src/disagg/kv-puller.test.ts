@@ -99,6 +99,25 @@ describe("KvHolder and KvPuller", () => {
     });
   });
 
+  it("keeps held and reserved bytes within maxHeldBytes", () => {
+    const capped = new KvHolder(prefill, {
+      bytesPerBlock: 1024,
+      blockSize: 16,
+      leaseMs: 60_000,
+      maxHeldBytes: 4096,
+    });
+    expect(capped.reserve("a", 48)).toBe(true); // 3 blocks
+    expect(capped.reserve("b", 32)).toBe(false); // 3 + 2 > 4
+    expect(capped.reserve("b", 16)).toBe(true);
+    capped.hold("a", 48);
+    expect(capped.reserve("c", 1)).toBe(false);
+    capped.unreserve("b");
+    expect(capped.reserve("c", 1)).toBe(true);
+    capped.release("a", "released");
+    expect(capped.reserve("d", 48)).toBe(true);
+    capped.close();
+  });
+
   it("frees held blocks when the lease runs out, and a new hold of the same id replaces the old", async () => {
     const short = new KvHolder(prefill, {
       bytesPerBlock: 1024,

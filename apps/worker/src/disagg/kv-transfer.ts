@@ -14,6 +14,13 @@ import { type PrefillIdentity, type RemoteKv, transferParams } from "./transfer-
 
 /** Prefill side: keeps a finished prefill's KV blocks and says where they are. */
 export interface KvExport {
+  /**
+   * Sets aside room to hold the prompt's blocks before its prefill runs; false when the worker holds as much as
+   * it may (--kv-transfer-max-held-mb), and another prefill worker should take the request.
+   */
+  reserve(request: EngineRequest): boolean;
+  /** Gives back the room of a prefill that ends without holding (cancelled, failed). */
+  unreserve(requestId: string): void;
   /** Holds the prompt's blocks; returns the vLLM-shaped transfer parameters for the decode worker. */
   exportPrompt(request: EngineRequest): Record<string, unknown>;
   /** Frees a request's held blocks (ReleaseKvBlocks); the number freed, 0 when none were held. */
@@ -43,6 +50,8 @@ export interface KvTransferOptions {
   kvBytesPerToken: number;
   leaseSeconds: number;
   timeoutSeconds: number;
+  /** Most KV bytes a prefill worker holds (and reserves for running prefills) at once. */
+  maxHeldBytes?: number;
   metrics: KvTransferMetrics;
   log: Logger;
 }
@@ -80,6 +89,7 @@ export async function startKvTransfer(
         bytesPerBlock,
         blockSize: options.blockSize,
         leaseMs: options.leaseSeconds * 1000,
+        ...(options.maxHeldBytes === undefined ? {} : { maxHeldBytes: options.maxHeldBytes }),
         onChange: (blocks) => metrics.heldBlocks.set(blocks),
         onRelease: (requestId, reason, blocks) => {
           metrics.releasesTotal.inc({ reason });
@@ -95,6 +105,8 @@ export async function startKvTransfer(
       });
       return {
         export: {
+          reserve: (request) => holder.reserve(request.requestId, request.tokenIds.length),
+          unreserve: (requestId) => holder.unreserve(requestId),
           exportPrompt(request) {
             const held = holder.hold(request.requestId, request.tokenIds.length);
             log.debug("kv blocks held", {

@@ -93,6 +93,8 @@ describe("MockerEngine", () => {
           return { do_remote_prefill: true, remote_request_id: r.requestId };
         },
         release: () => 0,
+        reserve: () => true,
+        unreserve: () => {},
       },
     };
     const engine = new MockerEngine(config, { workerId: 0x1fn, kv });

@@ -16,6 +16,7 @@ import {
   type EngineCapacity,
   type EngineListener,
   type EngineOutput,
+  EngineOverloaded,
   type EngineRequest,
   InvalidEngineRequest,
 } from "../engine.js";
@@ -113,6 +114,12 @@ export class MockerEngine implements Engine {
         if (imported < 0) return;
       }
       const exportKv = role.kind === "hold" ? engine.options.kv?.export : undefined;
+      // Room for the blocks is set aside before the prefill runs, so a full worker wastes no compute on it.
+      if (exportKv && !exportKv.reserve(request)) {
+        throw new EngineOverloaded(
+          "this prefill worker holds as much KV for decode workers as it may (--kv-transfer-max-held-mb)",
+        );
+      }
       const mock = toMockRequest(request, imported);
       const queue = new AsyncQueue<Omit<StepOutput, "requestId">>();
       engine.streams.set(mock.requestId, queue);
@@ -126,6 +133,8 @@ export class MockerEngine implements Engine {
         signal.removeEventListener("abort", onAbort);
         // Still registered means the consumer left before the engine finished the request.
         engine.abort(mock.requestId);
+        // A no-op once the blocks are held; else the prefill ended without them.
+        exportKv?.unreserve(request.requestId);
       }
     })();
   }
