@@ -18,6 +18,7 @@ export { EVENT_HEADER_BYTES, EVENT_KIND, PackedEventWriter, packEvents } from ".
 export {
   Region,
   type RegionDescriptor,
+  removeOrphanedShmFiles,
   type TransferBackend,
   TransferEngine,
   type TransferEngineOptions,

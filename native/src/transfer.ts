@@ -2,7 +2,7 @@
 // Bytes move on native threads (memcpy for same-process and shared-memory regions, TCP streams otherwise);
 // JavaScript only starts transfers and sees the promise settle.
 import { randomBytes } from "node:crypto";
-import { existsSync, unlinkSync } from "node:fs";
+import { existsSync, readdirSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { type RawTransferEngine, requireAddon } from "./addon.js";
 
@@ -74,6 +74,44 @@ function toSegments(segments: TransferSegment | readonly TransferSegment[]): rea
   return Array.isArray(segments) ? segments : [segments as TransferSegment];
 }
 
+const SHM_DIR = "/dev/shm";
+const SHM_FILE = /^kvasir-(\d+)-[0-9a-f]{16}-\d+$/;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, but another user's.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes the shared-memory region files of engines whose process is gone (a SIGKILLed worker cannot unlink its
+ * own), so they do not hold memory until reboot. Returns how many were removed.
+ */
+export function removeOrphanedShmFiles(dir = SHM_DIR): number {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    const pid = SHM_FILE.exec(name)?.[1];
+    if (pid === undefined || processAlive(Number(pid))) continue;
+    try {
+      unlinkSync(`${dir}/${name}`);
+      removed++;
+    } catch {
+      // Removed by another process meanwhile, or not ours to remove.
+    }
+  }
+  return removed;
+}
+
 export class TransferEngine {
   readonly engineId = randomBytes(8).toString("hex");
   private readonly raw: RawTransferEngine;
@@ -113,7 +151,8 @@ export class TransferEngine {
   /** Maps a shared-memory file (created under /dev/shm unless a path is given) as a region. */
   registerShm(opts: { size: number; path?: string; create?: boolean }): Region {
     const create = opts.create ?? opts.path === undefined;
-    const path = opts.path ?? `/dev/shm/kvasir-${this.engineId}-${++this.shmCount}`;
+    // The creating process's id in the name lets a later process remove files a killed one could not.
+    const path = opts.path ?? `${SHM_DIR}/kvasir-${process.pid}-${this.engineId}-${++this.shmCount}`;
     const id = this.raw.registerShmFile(path, opts.size, create);
     const r = new Region(id, opts.size, new Uint8Array(this.raw.regionView(id)), path, create);
     this.regions.set(id, r);

@@ -3,7 +3,7 @@
 // metrics, logs and spans. Real engines (vLLM, SGLang) move KV themselves and need none of this.
 import { lookup } from "node:dns/promises";
 import { isIPv4 } from "node:net";
-import { TransferEngine } from "@kvasir/native";
+import { removeOrphanedShmFiles, TransferEngine } from "@kvasir/native";
 import { WorkerService } from "@kvasir/protocol";
 import { createClient, isWildcardHost } from "@kvasir/runtime";
 import { type KvTransferMetrics, type Logger, withSpan } from "@kvasir/telemetry";
@@ -77,6 +77,8 @@ export async function startKvTransfer(
   releaseUrl: () => string,
 ): Promise<KvTransfer> {
   const { metrics, log } = options;
+  const orphans = removeOrphanedShmFiles();
+  if (orphans > 0) log.info("removed shared-memory KV regions of workers that are gone", { files: orphans });
   const engine = new TransferEngine({ threads: 2 });
   const bytesPerBlock = options.blockSize * options.kvBytesPerToken;
   try {
