@@ -186,6 +186,8 @@ describe("KvRouter", () => {
     const high = router
       .route({ requestId: "high", tokenIds: tokens(16), priority: 5 }, [small])
       .then(() => order.push("high"));
+    // Each looks its prompt up first (a microtask), then joins the queue.
+    await new Promise((resolve) => setImmediate(resolve));
     expect(router.queueSize).toBe(2);
     await expect(router.route({ requestId: "shed", tokenIds: tokens(16) }, [small])).rejects.toBeInstanceOf(
       QueueFullError,
@@ -198,6 +200,36 @@ describe("KvRouter", () => {
     router.free("high");
     await low;
     expect(order).toEqual(["high", "low"]);
+  });
+
+  it("counts every request of a burst before the next is admitted, even with a slow index lookup", async () => {
+    // A remote indexer that answers after a delay: every request of the burst is awaiting it at once.
+    const slowIndex = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return [];
+    };
+    const small = worker(1n, 8);
+    const router = new KvRouter({
+      blockSize: BS,
+      queueThreshold: 0.5,
+      maxQueueSize: 3,
+      remoteFindMatches: slowIndex,
+      rng: () => 0,
+    });
+    const burst = Array.from({ length: 40 }, (_, i) =>
+      router.route({ requestId: `b${i}`, tokenIds: tokens(16) }, [small]).then(
+        () => "routed",
+        (error: unknown) => (error instanceof QueueFullError ? "shed" : "failed"),
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    // One admitted (it makes the worker busy), three queued, the rest shed at once.
+    expect(router.activeRequests).toBe(1);
+    expect(router.queueSize).toBe(3);
+    router.close();
+    const outcomes = await Promise.all(burst);
+    expect(outcomes.filter((o) => o === "routed")).toHaveLength(1);
+    expect(outcomes.filter((o) => o === "shed")).toHaveLength(36);
   });
 
   it("drops a queued request whose caller gave up, and rejects the rest on close", async () => {

@@ -130,10 +130,17 @@ interface Prepared {
   hashMs: number;
 }
 
-interface Waiting {
+/** A request with its prompt hashed and its overlaps looked up: all the awaiting done, ready to choose and book. */
+interface Looked {
   request: KvRouteRequest;
   workers: readonly KvRouterWorker[];
   options: RouteOptions;
+  prepared: Prepared;
+  overlaps: readonly WorkerMatch[];
+  findMatchesMs: number;
+}
+
+interface Waiting extends Looked {
   resolve(d: KvRouteDecision): void;
   reject(e: unknown): void;
 }
@@ -155,7 +162,6 @@ export class KvRouter {
   private readonly bookings = new Map<string, string>();
   private bookingCounter = 0;
   private closed = false;
-  private draining = false;
   /** KV events applied to the embedded index. */
   eventsApplied = 0;
 
@@ -226,6 +232,10 @@ export class KvRouter {
   /**
    * Chooses a worker among `workers` for the request. When every worker is over the queue threshold the request
    * waits (ordered by policy and priority) until capacity frees; a full queue rejects with QueueFullError.
+   *
+   * The index lookup, the only await, comes first: from the admission check to the booking nothing awaits, so
+   * each request of a burst sees the bookings of those admitted before it and is queued or shed as the
+   * thresholds say.
    */
   async route(
     request: KvRouteRequest,
@@ -234,13 +244,26 @@ export class KvRouter {
   ): Promise<KvRouteDecision> {
     if (this.closed) throw new RouterClosedError();
     if (workers.length === 0) throw new NoWorkersError();
+    const prepared = this.prepare(request);
+    const t0 = performance.now();
+    const overlaps = await this.findMatches(prepared.localHashes);
+    const looked: Looked = {
+      request,
+      workers,
+      options,
+      prepared,
+      overlaps,
+      findMatchesMs: performance.now() - t0,
+    };
+    if (this.closed) throw new RouterClosedError();
     // Only requests that will be booked wait; a query (book: false) is answered at once.
-    if (options.book === false || !this.mustQueue(workers)) return this.decide(request, workers, options);
+    if (options.book === false || !this.mustQueue(workers)) return this.choose(looked);
     if (options.signal?.aborted) throw options.signal.reason;
     return new Promise<KvRouteDecision>((resolve, reject) => {
-      const waiting: Waiting = { request, workers, options, resolve, reject };
-      const prompt = request.promptTokens ?? request.tokenIds?.length ?? 0;
-      if (!this.queue.push(waiting, { priority: request.priority ?? 0, promptTokens: prompt })) {
+      const waiting: Waiting = { ...looked, resolve, reject };
+      if (
+        !this.queue.push(waiting, { priority: request.priority ?? 0, promptTokens: prepared.promptTokens })
+      ) {
         reject(new QueueFullError(this.queue.size));
         return;
       }
@@ -313,31 +336,26 @@ export class KvRouter {
   }
 
   /**
-   * Routes queued requests while some worker is under the threshold, one at a time: each booking changes the
-   * loads the next check reads.
+   * Routes queued requests while some worker is under the threshold, in order: each booking changes the loads the
+   * next check reads. Synchronous, with the overlaps looked up at admission.
    */
   private drainQueue(): void {
-    if (this.draining) return;
-    const next = this.queue.peek();
-    if (next === undefined || this.mustQueue(next.workers)) return;
-    this.queue.pop();
-    this.draining = true;
-    this.decide(next.request, next.workers, next.options)
-      .then(next.resolve, next.reject)
-      .finally(() => {
-        this.draining = false;
-        this.drainQueue();
-      });
+    for (
+      let next = this.queue.peek();
+      next !== undefined && !this.mustQueue(next.workers);
+      next = this.queue.peek()
+    ) {
+      this.queue.pop();
+      try {
+        next.resolve(this.choose(next));
+      } catch (error) {
+        next.reject(error);
+      }
+    }
   }
 
-  private async decide(
-    request: KvRouteRequest,
-    workers: readonly KvRouterWorker[],
-    options: RouteOptions,
-  ): Promise<KvRouteDecision> {
-    const prepared = this.prepare(request);
-    const t0 = performance.now();
-    const overlaps = await this.findMatches(prepared.localHashes);
+  /** Chooses and books (unless a query) without awaiting anything. */
+  private choose({ request, workers, options, prepared, overlaps, findMatchesMs }: Looked): KvRouteDecision {
     const t1 = performance.now();
     const chosen = this.selector.select(this.candidates(workers), this.selectionRequest(prepared, overlaps));
     if (chosen === undefined) throw new NoWorkersError();
@@ -349,7 +367,7 @@ export class KvRouter {
       overlapBlocks: chosen.overlapBlocks,
       promptTokens: prepared.promptTokens,
       blockSize: prepared.blockSize,
-      timings: { hashMs: prepared.hashMs, findMatchesMs: t1 - t0, selectMs: performance.now() - t1 },
+      timings: { hashMs: prepared.hashMs, findMatchesMs, selectMs: performance.now() - t1 },
     };
   }
 
