@@ -133,7 +133,7 @@ async function snapshot() {
 function shmPrefixesOf(pid: number | undefined): string[] {
   const maps = readFileSync(`/proc/${pid}/maps`, "utf8");
   const prefixes = new Set<string>();
-  for (const [, engine] of maps.matchAll(/\/dev\/shm\/(kvasir-[0-9a-f]+-)\d+/g)) {
+  for (const [, engine] of maps.matchAll(/\/dev\/shm\/(kvasir-\S*-)\d+(?= |$)/gm)) {
     if (engine) prefixes.add(engine);
   }
   return [...prefixes];
