@@ -67,8 +67,11 @@ const kvWorker = (w: PoolWorker): KvRouterWorker => ({
 
 export function routerServiceImpl(deps: RouterServiceDeps): ServiceImpl<typeof RouterService> {
   const { kv, pool } = deps;
-  const candidates = (model: string): PoolWorker[] => {
-    const workers = pool.workers(model === "" ? undefined : model);
+  /** The pool's workers for `model` (every model when empty), less those the caller says failed the request. */
+  const candidates = (model: string, excluded: readonly bigint[] = []): PoolWorker[] => {
+    const workers = pool
+      .workers(model === "" ? undefined : model)
+      .filter((w) => !excluded.includes(w.instanceId));
     if (workers.length === 0) {
       throw new ConnectError(
         model ? `no worker is serving '${model}'` : "no worker is registered",
@@ -83,7 +86,7 @@ export function routerServiceImpl(deps: RouterServiceDeps): ServiceImpl<typeof R
       if (req.updateStates && req.requestId === "") {
         throw new ConnectError("update_states needs a request_id to free it by", Code.InvalidArgument);
       }
-      const workers = candidates(req.model);
+      const workers = candidates(req.model, req.excludeWorkerIds);
       try {
         const d = await kv.core.route(routeRequest(req, workers, deps.blockSize), workers.map(kvWorker), {
           book: req.updateStates,
@@ -131,7 +134,9 @@ export function routerServiceImpl(deps: RouterServiceDeps): ServiceImpl<typeof R
       deps.inFlight.started();
       try {
         let first = true;
-        for await (const output of deps.generate(request, servingContext(ctx.signal))) {
+        const context = servingContext(ctx.signal);
+        for (const id of req.excludeWorkerIds) context.failed.add(id);
+        for await (const output of deps.generate(request, context)) {
           const response = { output: toWorkerResponse(output) };
           if (first) {
             first = false;

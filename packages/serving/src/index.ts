@@ -75,6 +75,7 @@ export {
 } from "./worker-pools.js";
 export {
   directRouter,
+  type RouteContext,
   type RouterMode,
   routerModes,
   selectorRouter,

@@ -105,7 +105,8 @@ export function hostKvRouter(settings: KvRouterSettings, deps: KvRouterHostDeps)
   return {
     core,
     indexer,
-    async route(request, workers, signal) {
+    async route(request, workers, context) {
+      const signal = context?.signal;
       try {
         const decision = await core.route(
           kvRouteRequest(request, deps.blockSize ?? workers[0]?.blockSize),

@@ -17,7 +17,8 @@ export function remoteRouter(routers: FollowedAddresses): WorkerRouter {
       .catch(() => {});
   };
   return {
-    async route(request, workers, signal) {
+    async route(request, workers, context) {
+      const signal = context?.signal;
       const all = routers.all();
       const address = all[turn++ % Math.max(all.length, 1)];
       if (address === undefined) throw new ServingError("no_worker_available", "No KV router is registered.");
@@ -31,6 +32,7 @@ export function remoteRouter(routers: FollowedAddresses): WorkerRouter {
             cacheSalt: request.cacheSalt ?? "",
             priority: request.priority,
             updateStates: true,
+            excludeWorkerIds: [...(context?.failed ?? [])],
           },
           signal ? { signal } : {},
         );

@@ -41,6 +41,31 @@ describe("WorkerPool", () => {
     await discovery.close();
   });
 
+  it("skips a suspect worker while another serves, until discovery writes its record again", async () => {
+    const pool = new WorkerPool(await createDiscovery({ backend: "memory" }), {
+      namespace: "pool-test",
+      component: "backend",
+    });
+    for (const id of ["1", "2"]) {
+      pool.apply({
+        type: "put",
+        key: `v1/instances/pool-test/backend/generate/${id}`,
+        value: record(Number(id)),
+      });
+      pool.apply({ type: "put", key: `v1/mdc/pool-test/m/${id}`, value: card("m") });
+    }
+    pool.markSuspect(1n);
+    expect(pool.workers("m").map((w) => w.instanceId)).toEqual([2n]);
+    // With every worker suspect, trying one beats refusing the request.
+    pool.markSuspect(2n);
+    expect(pool.workers("m").map((w) => w.instanceId)).toEqual([1n, 2n]);
+    pool.apply({ type: "put", key: "v1/instances/pool-test/backend/generate/2", value: record(2) });
+    expect(pool.workers("m").map((w) => w.instanceId)).toEqual([2n]);
+    // Suspicion lapses on its own.
+    pool.markSuspect(2n, -1);
+    expect(pool.workers("m").map((w) => w.instanceId)).toEqual([2n]);
+  });
+
   it("ignores malformed entries", async () => {
     const pool = new WorkerPool(await createDiscovery({ backend: "memory" }), {
       namespace: "pool-test",

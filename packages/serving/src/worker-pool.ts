@@ -55,6 +55,8 @@ export interface WorkerPoolOptions {
 }
 
 const rankKey = (instanceId: bigint, dpRank: number) => `${instanceId}:${dpRank}`;
+/** How long a worker that failed a connection is skipped, at most: about a discovery TTL. */
+const SUSPECT_MS = 10_000;
 
 function idOf(key: string): bigint | undefined {
   try {
@@ -74,6 +76,8 @@ export class WorkerPool {
   private readonly reported = new Map<string, LoadMetrics>();
   private readonly inFlight = new Map<string, number>();
   private readonly listeners = new Set<(change: PoolChange) => void>();
+  /** Workers whose connection failed, until when (ms): skipped while others can serve. */
+  private readonly suspects = new Map<bigint, number>();
   private readonly stops: (() => void)[] = [];
   private readonly instancePrefix: string;
   private readonly mdcPrefix: string;
@@ -124,14 +128,36 @@ export class WorkerPool {
     return () => this.listeners.delete(listener);
   }
 
-  /** Routable workers answering to `model` (a served name or alias), or all when model is undefined. */
+  /**
+   * Routable workers answering to `model` (a served name or alias), or all when model is undefined. Suspects are
+   * left out while another worker can serve.
+   */
   workers(model?: string): PoolWorker[] {
-    const out: PoolWorker[] = [];
+    const now = Date.now();
+    const matching: PoolWorker[] = [];
     for (const worker of this.ready.values()) {
-      if (model === undefined || worker.names.includes(model)) out.push(worker);
+      if (model === undefined || worker.names.includes(model)) matching.push(worker);
     }
+    const trusted = matching.filter((w) => !this.isSuspect(w.instanceId, now));
+    const out = trusted.length > 0 ? trusted : matching;
     // A stable order, so ties break the same way in every process.
     return out.sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
+  }
+
+  /**
+   * A worker whose connection failed: skipped for `forMs` while others can serve, or until discovery writes its
+   * record again (a dead worker stays in discovery until its lease or heartbeat TTL runs out).
+   */
+  markSuspect(instanceId: bigint, forMs = SUSPECT_MS): void {
+    if (this.ready.has(instanceId)) this.suspects.set(instanceId, Date.now() + forMs);
+  }
+
+  private isSuspect(instanceId: bigint, now: number): boolean {
+    const until = this.suspects.get(instanceId);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.suspects.delete(instanceId);
+    return false;
   }
 
   worker(instanceId: bigint): PoolWorker | undefined {
@@ -201,6 +227,8 @@ export class WorkerPool {
     const id = idOf(event.key);
     if (id === undefined) return;
     if (event.key.startsWith(this.instancePrefix)) {
+      // Discovery speaks for the worker again: whatever it says replaces the suspicion.
+      this.suspects.delete(id);
       if (event.type === "delete") this.records.delete(id);
       else {
         const record = parseInstanceRecord(event.value);

@@ -17,11 +17,19 @@ export interface WorkerRouter {
   route(
     request: ServingRequest,
     workers: readonly PoolWorker[],
-    signal?: AbortSignal,
+    context?: RouteContext,
   ): RouteDecision | Promise<RouteDecision>;
   prefillComplete?(requestId: string): void;
   free?(requestId: string): void;
   close?(): void | Promise<void>;
+}
+
+/** What a router may need beyond the request and its candidates. */
+export interface RouteContext {
+  /** Cancels a request still waiting in a router's queue. */
+  signal?: AbortSignal;
+  /** Workers that already failed this request (left out of the candidates; a remote router is told). */
+  failed?: ReadonlySet<bigint>;
 }
 
 const NO_HASHES = new BigUint64Array(0);

@@ -87,6 +87,14 @@ describe("the request pipeline", () => {
     expect(moves).toMatchObject([{ kind: "retry", instanceId: 1n, generated: 0 }]);
   });
 
+  it("marks an unreachable worker suspect, so the next request does not try it first", async () => {
+    const setup = workers({ a: failing(0), b: healthy() });
+    const router = selectorRouter("round-robin", setup.pool);
+    await collect(chain(setup, router)(request(), context()));
+    await collect(chain(setup, router)(request({ requestId: "r2" }), context()));
+    expect(setup.calls.map((c) => c.worker)).toEqual(["a", "b", "b"]);
+  });
+
   it("migrates mid-stream with the tokens so far appended to the prompt", async () => {
     const setup = workers({ a: failing(2), b: healthy(200) });
     const moves: MoveInfo[] = [];

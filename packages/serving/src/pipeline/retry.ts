@@ -1,4 +1,5 @@
 // A worker that fails before the request's first token is replaced by another, up to `limit` times.
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { ServingRequest } from "../engine-params.js";
 import { isRequestError, ServingError } from "../errors.js";
 import type { MoveInfo, ServingContext, Stage } from "./types.js";
@@ -19,6 +20,8 @@ export function moveOff(
   if (error instanceof ServingError || isRequestError(error)) return false;
   const instanceId = attempt.worker.instanceId;
   ctx.failed.add(instanceId);
+  // Unreachable (refused, reset, cut off): other requests should not pick it either until discovery decides.
+  if (error instanceof ConnectError && error.code === Code.Unavailable) attempt.pool.markSuspect(instanceId);
   ctx.onMove?.({ kind, requestId: request.requestId, model: request.model, instanceId, generated, error });
   return true;
 }

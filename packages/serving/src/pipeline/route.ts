@@ -30,7 +30,7 @@ export function route(targetFor: TargetFor): Stage {
         "route",
         { request_id: request.requestId, model: request.model, candidates: workers.length },
         async (span) => {
-          const chosen = await router.route(request, workers, ctx.signal);
+          const chosen = await router.route(request, workers, { signal: ctx.signal, failed: ctx.failed });
           span.setAttributes({ worker_id: formatInstanceId(chosen.instanceId), dp_rank: chosen.dpRank });
           return chosen;
         },
@@ -41,7 +41,7 @@ export function route(targetFor: TargetFor): Stage {
         router.free?.(request.requestId);
         throw new ServingError("worker_failed", "The router chose a worker that is not serving this model.");
       }
-      ctx.attempt = { worker, dpRank: decision.dpRank };
+      ctx.attempt = { worker, dpRank: decision.dpRank, pool };
       ctx.onStage?.("dispatch", ctx.phase);
       pool.started(worker.instanceId, decision.dpRank);
       let first = true;

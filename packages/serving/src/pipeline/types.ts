@@ -5,10 +5,11 @@ import type { EngineOutput, ServingRequest } from "../engine-params.js";
 import type { PoolWorker, WorkerPool } from "../worker-pool.js";
 import type { WorkerRouter } from "../worker-router.js";
 
-/** The worker and dp rank one attempt of a request runs on. */
+/** The worker and dp rank one attempt of a request runs on, and the pool it came from. */
 export interface Attempt {
   worker: PoolWorker;
   dpRank: number;
+  pool: WorkerPool;
 }
 
 /** Why a request moved to another worker: before its first token (retry) or mid-stream (migration). */
