@@ -47,6 +47,29 @@ describe("protocol <-> engine mapping", () => {
     }
   });
 
+  it("refuses sampling and stop values no engine can honour", () => {
+    const refused = [
+      [{ sampling: { temperature: Number.NaN } }, /temperature must be a finite number/],
+      [{ sampling: { temperature: -1 } }, /temperature must be a finite number/],
+      [{ sampling: { topP: 0 } }, /top_p must be in/],
+      [{ sampling: { topP: Number.POSITIVE_INFINITY } }, /top_p must be in/],
+      [{ sampling: { topK: -2 } }, /top_k must be -1/],
+      [{ stop: { maxTokens: 4, minTokens: 5 } }, /min_tokens \(5\) exceeds max_tokens \(4\)/],
+    ] as const;
+    for (const [fields, message] of refused) {
+      expect(() => toEngineRequest(create(GenerateRequestSchema, { tokenIds: [1], ...fields }))).toThrow(
+        message,
+      );
+    }
+    const accepted = {
+      sampling: { temperature: 0, topP: 1, topK: -1 },
+      stop: { maxTokens: 4, minTokens: 4 },
+    };
+    expect(toEngineRequest(create(GenerateRequestSchema, { tokenIds: [1], ...accepted })).params.topK).toBe(
+      -1,
+    );
+  });
+
   it("maps outputs, the finish reason and transfer parameters back", () => {
     const last = toResponse({
       tokenIds: [5],

@@ -39,12 +39,29 @@ function parseDisaggParams(json: string): Record<string, unknown> | undefined {
   return Object.fromEntries(Object.entries(value));
 }
 
+/**
+ * Sampling and stop values every engine must refuse: the wire types hold them (a float may be NaN or infinite,
+ * an int32 negative) but no engine can honour them. Refused as InvalidArgument, which callers do not retry.
+ */
+function checkParams({ stop, sampling }: GenerateRequest): void {
+  const { temperature, topP, topK } = sampling ?? {};
+  if (temperature !== undefined && !(Number.isFinite(temperature) && temperature >= 0))
+    throw new InvalidEngineRequest(`temperature must be a finite number >= 0, got ${temperature}`);
+  if (topP !== undefined && !(topP > 0 && topP <= 1))
+    throw new InvalidEngineRequest(`top_p must be in (0, 1], got ${topP}`);
+  if (topK !== undefined && topK < -1)
+    throw new InvalidEngineRequest(`top_k must be -1 (off) or positive, got ${topK}`);
+  if (stop && stop.maxTokens > 0 && stop.minTokens > stop.maxTokens)
+    throw new InvalidEngineRequest(`min_tokens (${stop.minTokens}) exceeds max_tokens (${stop.maxTokens})`);
+}
+
 /** The engine's view of a kvasir.worker.v1.GenerateRequest; throws InvalidEngineRequest on bad fields. */
 export function toEngineRequest(request: GenerateRequest): EngineRequest {
   const { stop, sampling } = request;
   const disaggParams = parseDisaggParams(request.disaggParamsJson);
   // Keys of the wrong type are refused here for every engine; what the params ask is each engine's business.
   disaggRoleOf(disaggParams);
+  checkParams(request);
   return {
     // Callers that send none still get a stream the engine can tell apart from the others.
     requestId: request.requestId || crypto.randomUUID(),

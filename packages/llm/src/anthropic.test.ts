@@ -62,3 +62,22 @@ describe("Anthropic Messages requests", () => {
     expect(errorMessage([])).toBe("body: Input should be object");
   });
 });
+
+describe("integers beyond their protobuf wire type", () => {
+  it("refuses max_tokens beyond uint32, naming the field", () => {
+    expect(errorMessage({ ...base, max_tokens: 2 ** 32 })).toMatch(/^max_tokens: Too big/);
+  });
+
+  it("refuses top_k beyond int32, naming the field", () => {
+    expect(errorMessage({ ...base, top_k: 2 ** 31 })).toMatch(/^top_k: Too big/);
+  });
+
+  it("refuses nvext priority beyond int32, naming the field", () => {
+    const message = errorMessage({ ...base, nvext: { agent_hints: { priority: 2 ** 31 } } });
+    expect(message).toMatch(/^nvext\.agent_hints\.priority: Too big/);
+  });
+
+  it("accepts the largest values the wire takes", () => {
+    expect(validateMessagesRequest({ ...base, max_tokens: 2 ** 32 - 1, top_k: 2 ** 31 - 1 }).ok).toBe(true);
+  });
+});

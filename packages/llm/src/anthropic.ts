@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { nvextSchema } from "./nvext.js";
 import { parseRequest, type ValidationResult } from "./validation.js";
+import { int32, uint32 } from "./wire.js";
 
 /** Anthropic's error body: `{ type: "error", error: { type, message } }`. */
 export interface AnthropicErrorBody {
@@ -69,20 +70,20 @@ const toolChoiceSchema = z.discriminatedUnion("type", [
 ]);
 
 const thinkingSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("enabled"), budget_tokens: z.int().min(1024) }),
+  z.object({ type: z.literal("enabled"), budget_tokens: uint32().min(1024) }),
   z.object({ type: z.literal("disabled") }),
 ]);
 
 /** Anthropic Messages API request (`POST /v1/messages`). */
 export const messagesRequestSchema = z.object({
   model: z.string().min(1),
-  max_tokens: z.int().min(1),
+  max_tokens: uint32().min(1),
   messages: z.array(messageSchema).min(1),
   system: z.union([z.string(), z.array(textBlock)], { error: "expected a string or text blocks" }).optional(),
   stop_sequences: z.array(z.string()).optional(),
   temperature: z.number().min(0).max(1).optional(),
   top_p: z.number().gt(0).max(1).optional(),
-  top_k: z.int().min(0).optional(),
+  top_k: int32().min(0).optional(),
   stream: z.boolean().optional(),
   tools: z.array(toolSchema).optional(),
   tool_choice: toolChoiceSchema.optional(),

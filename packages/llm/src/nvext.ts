@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { int32, uint32 } from "./wire.js";
 
 // Instance ids are u64 and JSON numbers lose precision above 2^53, so larger ids travel as strings.
 const instanceId = z
@@ -21,9 +22,9 @@ export const nvextSchema = z.object({
   agent_hints: z
     .object({
       /** Higher is more important. */
-      priority: z.int().optional(),
+      priority: int32().optional(),
       /** Expected output sequence length in tokens. */
-      osl: z.int().min(0).optional(),
+      osl: uint32().optional(),
       speculative_prefill: z.boolean().optional(),
       latency_sensitivity: z.number().optional(),
     })

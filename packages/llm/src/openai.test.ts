@@ -180,3 +180,40 @@ describe("completion requests", () => {
     expect(completionError({ ...base, prompt: "x", logprobs: 6 }).param).toBe("logprobs");
   });
 });
+
+describe("integers beyond their protobuf wire type", () => {
+  const cases: [Record<string, unknown>, string][] = [
+    [{ max_tokens: 2 ** 32 }, "max_tokens"],
+    [{ max_completion_tokens: 2 ** 32 }, "max_completion_tokens"],
+    [{ min_tokens: 2 ** 32 }, "min_tokens"],
+    [{ top_k: 2 ** 31 }, "top_k"],
+    [{ stop_token_ids: [1, 2 ** 32] }, "stop_token_ids[1]"],
+    [{ nvext: { agent_hints: { priority: 2 ** 31 } } }, "nvext.agent_hints.priority"],
+    [{ nvext: { agent_hints: { priority: -(2 ** 31) - 1 } } }, "nvext.agent_hints.priority"],
+    [{ nvext: { agent_hints: { osl: 2 ** 32 } } }, "nvext.agent_hints.osl"],
+  ];
+  for (const [extra, param] of cases) {
+    it(`refuses ${JSON.stringify(extra)} naming ${param}`, () => {
+      const error = chatError({ ...chat, ...extra });
+      expect(error.param).toBe(param);
+      expect(error.code).toBe("invalid_value");
+      expect(error.message).toMatch(/Too (big|small)/);
+    });
+  }
+
+  it("accepts the largest values each field's type holds", () => {
+    const result = validateChatCompletionRequest({
+      ...chat,
+      max_tokens: 2 ** 32 - 1,
+      min_tokens: 2 ** 32 - 1,
+      top_k: 2 ** 31 - 1,
+      stop_token_ids: [2 ** 32 - 1],
+      nvext: { agent_hints: { priority: -(2 ** 31) } },
+    });
+    expect(result.ok).toBe(true);
+  });
+
+  it("refuses prompt token ids beyond uint32", () => {
+    expect(completionError({ model: "m", prompt: [1, 2 ** 32] }).param).toBe("prompt[1]");
+  });
+});

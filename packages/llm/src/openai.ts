@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { nvextSchema } from "./nvext.js";
 import { parseRequest, type RequestProblem, type ValidationResult } from "./validation.js";
+import { int32, uint32 } from "./wire.js";
 
 /** OpenAI's error body: `{ error: { message, type, param, code } }`. */
 export interface OpenAIErrorBody {
@@ -75,15 +76,15 @@ const toolChoiceSchema = z.union(
   { error: 'expected "none", "auto", "required" or {"type": "function", "function": {"name": ...}}' },
 );
 
-const tokenId = z.int().min(0);
+const tokenId = uint32();
 
 // Sampling and stopping fields common to chat completions and completions (OpenAI plus vLLM/Dynamo extensions).
 const samplingFields = {
   model: z.string().min(1),
-  max_tokens: z.int().min(1).nullish(),
+  max_tokens: uint32().min(1).nullish(),
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().gt(0).max(1).nullish(),
-  top_k: z.int().min(-1).nullish(),
+  top_k: int32().min(-1).nullish(),
   min_p: z.number().min(0).max(1).nullish(),
   seed: z.int().nullish(),
   n: z.int().min(1).max(128).nullish(),
@@ -96,7 +97,7 @@ const samplingFields = {
     .nullish(),
   stop_token_ids: z.array(tokenId).nullish(),
   ignore_eos: z.boolean().nullish(),
-  min_tokens: z.int().min(0).nullish(),
+  min_tokens: uint32().nullish(),
   include_stop_str_in_output: z.boolean().nullish(),
   skip_special_tokens: z.boolean().nullish(),
   frequency_penalty: z.number().min(-2).max(2).nullish(),
@@ -125,7 +126,7 @@ export const chatCompletionRequestSchema = z
   .object({
     ...samplingFields,
     messages: z.array(messageSchema).min(1),
-    max_completion_tokens: z.int().min(1).nullish(),
+    max_completion_tokens: uint32().min(1).nullish(),
     tools: z.array(toolSchema).nullish(),
     tool_choice: toolChoiceSchema.nullish(),
     parallel_tool_calls: z.boolean().nullish(),

@@ -47,6 +47,10 @@ export function prepare(
   const stopTokenIds = [...(body.stop_token_ids ?? [])];
   if (!ignoreEos) stopTokenIds.push(...eosTokenIds);
   const minTokens = body.min_tokens ?? 0;
+  // The engine would generate past its own limit otherwise (vLLM refuses this too).
+  if (minTokens > maxTokens) {
+    throw badRequest(`min_tokens must be at most max_tokens (${maxTokens}); got ${minTokens}.`, "min_tokens");
+  }
   const params: EngineParams = { maxTokens, stopTokenIds, ignoreEos, minTokens };
   if (body.temperature != null) params.temperature = body.temperature;
   if (body.top_p != null) params.topP = body.top_p;
