@@ -8,6 +8,7 @@ import {
   type RefusedFlag,
 } from "./flags.js";
 import { type LifecycleLog, runUntilSignal, type Service } from "./lifecycle.js";
+import { redactedError, redactFields } from "./redact.js";
 
 /** A `kvasir <name>` subcommand: its flags, how they become a config, and how to start it. */
 export interface Command<C> {
@@ -38,7 +39,7 @@ export async function runCommand(
       process.stdout.write(formatHelp(`kvasir ${command.name}`, command.summary, command.flags));
       process.exit(0);
     }
-    const message = error instanceof Error ? error.message : String(error);
+    const message = redactedError(error);
     const hint = error instanceof FlagError ? `\nRun 'kvasir ${command.name} --help' for its flags.` : "";
     process.stderr.write(`kvasir ${command.name}: ${message}${hint}\n`);
     process.exit(2);
@@ -54,7 +55,7 @@ export async function runCommand(
 function stderrLog(component: string): LifecycleLog {
   const write = (level: string, message: string, fields?: Record<string, unknown>) =>
     process.stderr.write(
-      `${JSON.stringify({ time: new Date().toISOString(), level, component, message, ...fields })}\n`,
+      `${JSON.stringify({ time: new Date().toISOString(), level, component, message, ...redactFields(fields) })}\n`,
     );
   return {
     info: (message, fields) => write("info", message, fields),

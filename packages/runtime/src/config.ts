@@ -4,6 +4,15 @@ import { DEFAULT_ETCD_ENDPOINTS } from "./discovery/etcd-endpoints.js";
 import type { DiscoveryOptions } from "./discovery/types.js";
 import type { EventPlaneOptions } from "./event-plane/types.js";
 import { defineFlags, type FlagValues } from "./flags.js";
+import {
+  type ConnectSecurity,
+  connectSecurityFlags,
+  connectSecurityFromFlags,
+  etcdAuthFromFlags,
+  etcdSecurityFlags,
+  natsAuthFromFlags,
+  natsSecurityFlags,
+} from "./plane-security.js";
 
 export const LOG_LEVELS = ["error", "warn", "info", "debug", "trace"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -14,6 +23,8 @@ export interface RuntimeConfig {
   discovery: DiscoveryOptions;
   eventPlane: EventPlaneOptions;
   logLevel: LogLevel;
+  /** TLS and the service token of the Connect plane (servers this process runs, clients it dials). */
+  connect?: ConnectSecurity;
 }
 
 export const DEFAULT_NAMESPACE = "dynamo";
@@ -93,12 +104,18 @@ export const runtimeFlags = defineFlags({
     env: "KVASIR_LOG_LEVEL",
     help: "Least severe log level written",
   },
+  ...connectSecurityFlags.defs,
+  ...natsSecurityFlags.defs,
+  ...etcdSecurityFlags.defs,
 });
 
 /** Builds the RuntimeConfig from values parsed with (at least) runtimeFlags. */
 export function runtimeConfigFromFlags(values: FlagValues): RuntimeConfig {
   const flags = runtimeFlags.read(values);
   const natsServers = flags["nats-server"];
+  const natsAuth = natsAuthFromFlags(values);
+  const etcdAuth = etcdAuthFromFlags(values);
+  const connect = connectSecurityFromFlags(values);
   return {
     namespace: flags.namespace,
     discovery: {
@@ -108,12 +125,16 @@ export function runtimeConfigFromFlags(values: FlagValues): RuntimeConfig {
       etcdEndpoints: flags["etcd-endpoints"],
       ttlMs: Math.round(flags["discovery-ttl"] * 1000),
       bucket: flags["discovery-bucket"],
+      ...(natsAuth ? { natsAuth } : {}),
+      ...(etcdAuth ? { etcdAuth } : {}),
     },
     eventPlane: {
       backend: flags["event-plane"] ?? defaultEventPlane(flags["discovery-backend"]),
       natsServers,
+      ...(natsAuth ? { natsAuth } : {}),
     },
     logLevel: flags["log-level"],
+    ...(Object.keys(connect).length > 0 ? { connect } : {}),
   };
 }
 

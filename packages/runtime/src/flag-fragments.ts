@@ -2,6 +2,14 @@
 import { DEFAULT_DRAIN_TIMEOUT_SECONDS } from "./config.js";
 import { defineFlags, type FlagValues } from "./flags.js";
 
+// TLS and tokens of every plane; composed into runtimeFlags, so every app takes them.
+export {
+  connectSecurityFlags,
+  connectSecurityFromFlags,
+  etcdSecurityFlags,
+  natsSecurityFlags,
+} from "./plane-security.js";
+
 /** The Connect server's bind address. Apps with another default spread `serverFlags.defs` and override it. */
 export const serverFlags = defineFlags({
   host: { type: "string", default: "127.0.0.1", help: "Address the Connect server binds" },

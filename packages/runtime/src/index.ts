@@ -69,6 +69,7 @@ export {
   type HostDeps,
   type HostedServer,
   type HostLog,
+  isLoopbackHost,
   type Planes,
   type ServeConnectOptions,
   type ServeStatusOptions,
@@ -84,7 +85,25 @@ export {
   parseInstanceKey,
 } from "./identity.js";
 export { type LifecycleLog, runUntilSignal, type Service } from "./lifecycle.js";
+export {
+  type ConnectSecurity,
+  connectSecurityFlags,
+  connectSecurityFromFlags,
+  type EtcdAuth,
+  etcdAuthFromFlags,
+  etcdSecurityFlags,
+  type NatsAuth,
+  natsAuthFromFlags,
+  natsSecurityFlags,
+  type ServerTls,
+} from "./plane-security.js";
+export { redactedError, redactFields, redactText, redactUrl } from "./redact.js";
 export { type ClientOptions, createClient, transportFor } from "./rpc/client.js";
+export {
+  serviceTokenClientInterceptor,
+  serviceTokenServerInterceptor,
+  tokenMatches,
+} from "./rpc/service-token.js";
 export { type ConnectServer, type ConnectServerOptions, startConnectServer } from "./rpc/server.js";
 export { type StatusServer, type StatusServerOptions, startStatusServer } from "./status-server.js";
 export { kvEventsSubject, loadMetricsSubject, subjectMatches } from "./subjects.js";

@@ -1,3 +1,5 @@
+import { redactedError } from "./redact.js";
+
 /** Anything long-running that can be stopped gracefully. */
 export interface Service {
   stop(): Promise<void>;
@@ -46,6 +48,5 @@ export function runUntilSignal(service: Service | Promise<Service>, log: Lifecyc
   });
 }
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+// Start-up errors often quote a URL or config; they are redacted before they reach a log.
+const errorText = (error: unknown): string => redactedError(error);

@@ -20,8 +20,13 @@ export async function createDiscovery(options: DiscoveryOptions): Promise<Discov
         bucket: options.bucket ?? DEFAULT_DISCOVERY_BUCKET,
         ttlMs,
         ...(options.natsServers === undefined ? {} : { natsServers: options.natsServers }),
+        ...(options.natsAuth === undefined ? {} : { natsAuth: options.natsAuth }),
       });
     case "etcd":
-      return EtcdDiscovery.open({ endpoints: options.etcdEndpoints ?? DEFAULT_ETCD_ENDPOINTS, ttlMs });
+      return EtcdDiscovery.open({
+        endpoints: options.etcdEndpoints ?? DEFAULT_ETCD_ENDPOINTS,
+        ttlMs,
+        ...(options.etcdAuth === undefined ? {} : { auth: options.etcdAuth }),
+      });
   }
 }

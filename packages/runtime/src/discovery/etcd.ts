@@ -1,4 +1,7 @@
 import { Etcd3, type Lease as EtcdLease, EtcdLeaseInvalidError, type Namespace, type Watcher } from "etcd3";
+import type { EtcdAuth } from "../plane-security.js";
+import { redactText, redactUrl } from "../redact.js";
+import { etcdClientAuth } from "./etcd-auth.js";
 import { parseEtcdEndpoints } from "./etcd-endpoints.js";
 import type { Discovery, DiscoveryEntry, DiscoveryWatch, Lease } from "./types.js";
 import { WatchState } from "./watch-state.js";
@@ -12,6 +15,8 @@ export interface EtcdDiscoveryOptions {
   root?: string;
   /** Most time to wait for etcd at open() and for any single request afterwards. */
   timeoutMs?: number;
+  /** User/password and TLS (Dynamo's ETCD_AUTH_*); TLS needs https:// endpoints. */
+  auth?: EtcdAuth;
   /** Told when the lease is lost and the entries are re-registered (default: console.warn). */
   warn?: (message: string) => void;
 }
@@ -63,6 +68,7 @@ export class EtcdDiscovery implements Discovery {
     const client = new Etcd3({
       hosts,
       dialTimeout: timeoutMs,
+      ...etcdClientAuth(options.auth),
       // Streams (watch, keep-alive) live on; every single request gets a deadline so nothing hangs on a dead etcd.
       defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeoutMs }),
     });
@@ -71,7 +77,7 @@ export class EtcdDiscovery implements Discovery {
     } catch (error) {
       client.close();
       throw new Error(
-        `cannot connect to etcd at ${hosts.join(",")} (${errorMessage(error)}); is etcd running (--etcd-endpoints, ETCD_ENDPOINTS)?`,
+        `cannot connect to etcd at ${redactUrl(hosts.join(","))} (${redactText(errorMessage(error), [options.auth?.password])}); is etcd running (--etcd-endpoints, ETCD_ENDPOINTS) and are its credentials right (ETCD_AUTH_*)?`,
       );
     }
     return new EtcdDiscovery(client, client.namespace(options.root ?? DEFAULT_ETCD_ROOT), timeoutMs, options);

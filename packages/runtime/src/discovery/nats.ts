@@ -1,12 +1,14 @@
 import type { KV, KvEntry, NatsConnection, QueuedIterator } from "nats";
 import { KvWatchInclude } from "nats";
 import { connectNats, drainNats } from "../nats-connection.js";
+import type { NatsAuth } from "../plane-security.js";
 import { decodeKvKey, encodeKvKey } from "./key-codec.js";
 import type { Discovery, DiscoveryEntry, DiscoveryWatch, Lease } from "./types.js";
 import { WatchState } from "./watch-state.js";
 
 export interface NatsDiscoveryOptions {
   natsServers?: string;
+  natsAuth?: NatsAuth;
   bucket: string;
   ttlMs: number;
 }
@@ -38,7 +40,7 @@ export class NatsDiscovery implements Discovery {
   }
 
   static async open(options: NatsDiscoveryOptions): Promise<NatsDiscovery> {
-    const connection = await connectNats(options.natsServers, "kvasir-discovery");
+    const connection = await connectNats(options.natsServers, "kvasir-discovery", options.natsAuth);
     try {
       const kv = await connection.jetstream().views.kv(options.bucket, { ttl: options.ttlMs, history: 1 });
       const { ttl } = await kv.status();

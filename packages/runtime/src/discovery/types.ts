@@ -1,3 +1,5 @@
+import type { EtcdAuth, NatsAuth } from "../plane-security.js";
+
 /**
  * A registration that lives until revoked (or, for the file, nats and etcd backends, until its owner stops
  * heartbeating).
@@ -37,6 +39,10 @@ export interface DiscoveryOptions {
   filePath?: string;
   /** nats backend: server URL(s), comma-separated. */
   natsServers?: string;
+  /** nats backend: credentials and TLS. */
+  natsAuth?: NatsAuth;
+  /** etcd backend: credentials and TLS. */
+  etcdAuth?: EtcdAuth;
   /** etcd backend: client URLs, comma-separated (Dynamo's ETCD_ENDPOINTS). */
   etcdEndpoints?: string;
   /** file, nats and etcd backends: how long an entry outlives its owner's last heartbeat (etcd: the lease TTL). */

@@ -8,6 +8,6 @@ export async function createEventPlane(options: EventPlaneOptions): Promise<Even
     case "memory":
       return new MemoryEventPlane();
     case "nats":
-      return NatsEventPlane.open(options.natsServers);
+      return NatsEventPlane.open(options.natsServers, options.natsAuth);
   }
 }

@@ -1,5 +1,6 @@
 import { type MsgHdrs, type NatsConnection, headers as natsHeaders } from "nats";
 import { connectNats, drainNats } from "../nats-connection.js";
+import type { NatsAuth } from "../plane-security.js";
 import { assertSubject } from "../subjects.js";
 import { reportHandlerError } from "./report.js";
 import type { EventMessage, EventPlane, Subscription } from "./types.js";
@@ -8,8 +9,8 @@ import type { EventMessage, EventPlane, Subscription } from "./types.js";
 export class NatsEventPlane implements EventPlane {
   private constructor(private readonly connection: NatsConnection) {}
 
-  static async open(natsServers: string | undefined): Promise<NatsEventPlane> {
-    return new NatsEventPlane(await connectNats(natsServers, "kvasir-events"));
+  static async open(natsServers: string | undefined, natsAuth?: NatsAuth): Promise<NatsEventPlane> {
+    return new NatsEventPlane(await connectNats(natsServers, "kvasir-events", natsAuth));
   }
 
   publish(subject: string, data: Uint8Array, headers?: Record<string, string>): void {

@@ -1,3 +1,4 @@
+import type { NatsAuth } from "../plane-security.js";
 export interface EventMessage {
   subject: string;
   data: Uint8Array;
@@ -23,4 +24,6 @@ export interface EventPlaneOptions {
   backend: EventPlaneBackend;
   /** nats backend: server URL(s), comma-separated. */
   natsServers?: string;
+  /** nats backend: credentials and TLS. */
+  natsAuth?: NatsAuth;
 }

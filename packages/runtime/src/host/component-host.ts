@@ -11,7 +11,9 @@ import { createEventPlane } from "../event-plane/create.js";
 import type { EventPlane } from "../event-plane/types.js";
 import { formatInstanceId, instanceKey, newInstanceId } from "../identity.js";
 import type { Service } from "../lifecycle.js";
+import type { ClientOptions } from "../rpc/client.js";
 import { type ConnectServer, startConnectServer } from "../rpc/server.js";
+import { serviceTokenServerInterceptor } from "../rpc/service-token.js";
 import { type StatusServer, startStatusServer } from "../status-server.js";
 import { advertisedHost, httpUrl, localHost } from "./advertise.js";
 
@@ -76,6 +78,12 @@ export interface HostedServer {
 }
 
 type StopAction = { name: string; run: () => unknown };
+
+/** 127.0.0.0/8, ::1 and localhost: reachable from this host only. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, "");
+  return bare === "localhost" || bare === "::1" || /^127\.\d+\.\d+\.\d+$/.test(bare);
+}
 
 export class ComponentHost implements Service {
   readonly instanceId: bigint;
@@ -146,16 +154,57 @@ export class ComponentHost implements Service {
     return advertisedHost(bindHost, this.options.advertiseHost);
   }
 
-  /** Serves Connect routes over HTTP/2; stop drains in-flight streams for `drainMs`. */
+  /**
+   * TLS, client certificate and service token for the Connect clients this app creates (`runtime.connect`);
+   * spread into createClient's options: `{ ...host.clientOptions, interceptors }`.
+   */
+  get clientOptions(): ClientOptions {
+    const connect = this.options.runtime.connect ?? {};
+    return {
+      ...(connect.caPath ? { caPath: connect.caPath } : {}),
+      ...(connect.clientCertPath && connect.clientKeyPath
+        ? { certPath: connect.clientCertPath, keyPath: connect.clientKeyPath }
+        : {}),
+      ...(connect.serviceToken ? { serviceToken: connect.serviceToken } : {}),
+    };
+  }
+
+  /**
+   * Serves Connect routes over HTTP/2 (over TLS with `runtime.connect.tls`, refusing calls without the service
+   * token when one is set); stop drains in-flight streams for `drainMs`.
+   */
   async serveConnect(options: ServeConnectOptions): Promise<HostedServer> {
+    const { tls, serviceToken } = this.options.runtime.connect ?? {};
+    const interceptors = [
+      ...(serviceToken ? [serviceTokenServerInterceptor(serviceToken)] : []),
+      ...(options.interceptors ?? []),
+    ];
     const server: ConnectServer = await startConnectServer({
       host: options.host,
       port: options.port,
       routes: options.routes,
-      ...(options.interceptors ? { interceptors: options.interceptors } : {}),
+      ...(interceptors.length > 0 ? { interceptors } : {}),
+      ...(tls ? { tls } : {}),
     });
     this.onStop("connect server", () => server.close({ graceMs: options.drainMs }));
-    return this.hosted(options.host, server.port);
+    this.warnIfOpen(options.host, "Connect", tls !== undefined, !!serviceToken || !!tls?.clientCaPath);
+    return this.hosted(options.host, server.port, tls ? "https" : "http");
+  }
+
+  /**
+   * Warns once per server when it listens beyond loopback with neither TLS nor authentication: anyone who can
+   * reach the port can use it.
+   */
+  warnIfOpen(bindHost: string, server: string, tls: boolean, authenticated: boolean): void {
+    if (isLoopbackHost(bindHost) || (tls && authenticated)) return;
+    const missing = [tls ? undefined : "TLS", authenticated ? undefined : "authentication"].filter(Boolean);
+    this.options.log.warn(`${server} server listens beyond loopback without ${missing.join(" or ")}`, {
+      host: bindHost,
+      hint:
+        server === "HTTP"
+          ? "set --api-key (and --tls-cert-path/--tls-key-path), or bind --http-host 127.0.0.1"
+          : "set --service-token and/or --tls-cert-path/--tls-key-path, or bind --host 127.0.0.1",
+    });
   }
 
   /**
@@ -218,10 +267,10 @@ export class ComponentHost implements Service {
     return this.stopping;
   }
 
-  private hosted(bindHost: string, port: number): HostedServer {
+  private hosted(bindHost: string, port: number, scheme = "http"): HostedServer {
     return {
-      url: httpUrl(this.advertise(bindHost), port),
-      localUrl: httpUrl(localHost(bindHost), port),
+      url: httpUrl(this.advertise(bindHost), port, scheme),
+      localUrl: httpUrl(localHost(bindHost), port, scheme),
       port,
     };
   }

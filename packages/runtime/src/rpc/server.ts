@@ -17,8 +17,8 @@ export interface ConnectServerOptions {
   port?: number;
   routes: (router: ConnectRouter) => void;
   interceptors?: Interceptor[];
-  /** Serve HTTP/2 over TLS (PEM files) instead of cleartext h2c. */
-  tls?: { certPath: string; keyPath: string };
+  /** Serve HTTP/2 over TLS (PEM files) instead of cleartext h2c; with `clientCaPath`, clients need a certificate it signed. */
+  tls?: { certPath: string; keyPath: string; clientCaPath?: string };
 }
 
 export interface ConnectServer {
@@ -45,6 +45,9 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
           cert: readFileSync(options.tls.certPath),
           key: readFileSync(options.tls.keyPath),
           allowHTTP1: true,
+          ...(options.tls.clientCaPath
+            ? { ca: readFileSync(options.tls.clientCaPath), requestCert: true, rejectUnauthorized: true }
+            : {}),
         },
         handler,
       )
