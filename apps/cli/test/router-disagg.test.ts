@@ -53,6 +53,7 @@ beforeAll(async () => {
       router: DEFAULT_KV_ROUTER_SETTINGS,
       workerComponent: "decode",
       maxLocalPrefillLength: 0,
+      bookingLeaseSeconds: 60,
       host: "127.0.0.1",
       port: 0,
       drainTimeoutSeconds: 5,

@@ -86,6 +86,8 @@ export function start(config: FrontendConfig, deps?: HostDeps): Promise<Frontend
           kv: kv.settings,
           useRemoteRouter: kv.useRemoteRouter,
           maxLocalPrefillLength: config.maxLocalPrefillLength,
+          bookingLeaseMs: config.requestTimeoutSeconds * 1000,
+          onExpired: (ids) => log.warn("router bookings expired without a free", { bookings: ids.length }),
           ...(config.blockSize !== undefined ? { blockSize: config.blockSize } : {}),
           ...(remoteIndexer ? { remoteIndexer } : {}),
         },

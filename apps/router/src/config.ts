@@ -30,6 +30,8 @@ export interface RouterConfig {
   workerComponent: WorkerComponent;
   /** Conditional disaggregation in Generate (`--max-local-prefill-length`). */
   maxLocalPrefillLength: number;
+  /** Longest a booking lives without a free (`--router-booking-lease-secs`). */
+  bookingLeaseSeconds: number;
   host: string;
   port: number;
   /** Port of the status server (/health, /live, /metrics); none when undefined. */
@@ -71,6 +73,12 @@ export const routerFlags = defineFlags(
     },
     ...kvRouterFlags.defs,
     ...disaggregationFlags.defs,
+    "router-booking-lease-secs": {
+      type: "number",
+      default: 600,
+      positive: true,
+      help: "Seconds a booking (BestWorker with update_states, or Generate) lives unless freed first; callers may ask for less",
+    },
   },
   kvRouterFlags.refused,
 );
@@ -101,6 +109,7 @@ export function routerConfigFromFlags(values: FlagValues): RouterConfig {
     router: kvRouterSettingsFromFlags(flags),
     workerComponent,
     maxLocalPrefillLength: flags["max-local-prefill-length"],
+    bookingLeaseSeconds: flags["router-booking-lease-secs"],
     host: flags.host,
     port: flags.port,
     drainTimeoutSeconds: flags["drain-timeout"],

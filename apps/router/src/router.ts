@@ -89,6 +89,11 @@ export function start(config: RouterConfig, deps?: HostDeps): Promise<Router> {
           mode: "kv",
           kv: config.router,
           maxLocalPrefillLength: config.maxLocalPrefillLength,
+          bookingLeaseMs: config.bookingLeaseSeconds * 1000,
+          onExpired: (ids) => {
+            metrics.bookingsExpiredTotal.inc(ids.length);
+            log.warn("router bookings expired without a free", { bookings: ids.length });
+          },
           ...(config.blockSize !== undefined ? { blockSize: config.blockSize } : {}),
           ...(remoteIndexer ? { remoteIndexer } : {}),
           onRoute: (decision) => observeRoute(metrics, decision),
@@ -124,6 +129,7 @@ export function start(config: RouterConfig, deps?: HostDeps): Promise<Router> {
               kv,
               pool,
               generate,
+              maxLeaseMs: config.bookingLeaseSeconds * 1000,
               onDecision: (decision) => observeRoute(metrics, decision),
               ...(config.blockSize !== undefined ? { blockSize: config.blockSize } : {}),
               inFlight: { started: () => inFlight++, ended: () => inFlight-- },

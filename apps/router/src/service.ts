@@ -25,6 +25,8 @@ export interface RouterServiceDeps {
   blockSize?: number;
   /** Told of the decisions BestWorker makes (Generate's go through the KvRouter host's own hook). */
   onDecision?(decision: KvRouteDecision): void;
+  /** The longest a booking made by BestWorker lives without a free. */
+  maxLeaseMs: number;
   /** Counts streams in flight, for draining. */
   inFlight: { started(): void; ended(): void };
 }
@@ -90,6 +92,7 @@ export function routerServiceImpl(deps: RouterServiceDeps): ServiceImpl<typeof R
       try {
         const d = await kv.core.route(routeRequest(req, workers, deps.blockSize), workers.map(kvWorker), {
           book: req.updateStates,
+          leaseMs: Math.min(req.leaseMs ?? deps.maxLeaseMs, deps.maxLeaseMs),
           signal: ctx.signal,
         });
         deps.onDecision?.(d);

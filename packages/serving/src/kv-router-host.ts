@@ -23,7 +23,8 @@ import type { WorkerRouter } from "./worker-router.js";
 
 /** Bookings older than this lost their free (a peer replica crashed mid-request) and are swept. */
 const STALE_BOOKING_MS = 30 * 60 * 1000;
-const SWEEP_EVERY_MS = 60_000;
+/** Leases are checked this often, so a lapsed booking stops holding load within a second. */
+const SWEEP_EVERY_MS = 1000;
 /** Batch budget assumed when a card does not give one. */
 const DEFAULT_MAX_NUM_BATCHED_TOKENS = 8192;
 
@@ -40,6 +41,10 @@ export interface KvRouterHostDeps {
   blockSize?: number;
   /** Replica id in shared bookings; random otherwise. */
   replicaId?: string;
+  /** Lease of the bookings this host makes (the request timeout): a caller that never frees cannot hold load. */
+  bookingLeaseMs?: number;
+  /** Told of bookings freed because their lease ran out. */
+  onExpired?(requestIds: readonly string[]): void;
   /** Told of every routing decision (overlap, timings), for the router metrics. */
   onRoute?(decision: KvRouteDecision): void;
   /** Told of every KV event batch applied (`ok`) or dropped (`malformed`), for the indexer metrics. */
@@ -61,6 +66,7 @@ export function hostKvRouter(settings: KvRouterSettings, deps: KvRouterHostDeps)
   const options: KvRouterOptions = {
     ...kvRouterOptionsFromSettings(settings, deps.replicaId ?? formatInstanceId(newInstanceId())),
     ...(deps.blockSize !== undefined ? { blockSize: deps.blockSize } : {}),
+    ...(deps.bookingLeaseMs !== undefined ? { bookingLeaseMs: deps.bookingLeaseMs } : {}),
   };
   let indexer: string;
   if (settings.useRemoteIndexer) {
@@ -90,7 +96,11 @@ export function hostKvRouter(settings: KvRouterSettings, deps: KvRouterHostDeps)
   if (settings.replicaSync)
     options.replicaSync = replicaSyncOver(events, activeSequencesSubject(pool.namespace));
   const core = new KvRouter(options);
-  const sweep = setInterval(() => core.sweepStale(STALE_BOOKING_MS), SWEEP_EVERY_MS);
+  const sweep = setInterval(() => {
+    const expired = core.sweepExpired();
+    if (expired.length > 0) deps.onExpired?.(expired);
+    core.sweepStale(STALE_BOOKING_MS);
+  }, SWEEP_EVERY_MS);
   sweep.unref();
   // A worker that leaves takes its cached blocks and booked requests with it.
   const stopFollowing = pool.onChange((change) => {

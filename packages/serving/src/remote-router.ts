@@ -5,7 +5,8 @@ import { createClient, type FollowedAddresses } from "@kvasir/runtime";
 import { routingError, ServingError } from "./errors.js";
 import type { WorkerRouter } from "./worker-router.js";
 
-export function remoteRouter(routers: FollowedAddresses): WorkerRouter {
+/** `leaseMs`: how long the standalone router keeps a booking this process fails to free (its request timeout). */
+export function remoteRouter(routers: FollowedAddresses, leaseMs?: number): WorkerRouter {
   // Which router booked each request: MarkPrefillComplete and Free must reach that one.
   const bookedOn = new Map<string, string>();
   let turn = 0;
@@ -33,6 +34,7 @@ export function remoteRouter(routers: FollowedAddresses): WorkerRouter {
             priority: request.priority,
             updateStates: true,
             excludeWorkerIds: [...(context?.failed ?? [])],
+            ...(leaseMs !== undefined ? { leaseMs } : {}),
           },
           signal ? { signal } : {},
         );

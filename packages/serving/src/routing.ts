@@ -32,6 +32,9 @@ export interface RoutingOptions {
   /** Told of every KV routing decision and every KV event batch (the router app's metrics). */
   onRoute?: KvRouterHostDeps["onRoute"];
   onEvents?: KvRouterHostDeps["onEvents"];
+  /** Lease of every booking (the request timeout), and who hears of lapsed ones. */
+  bookingLeaseMs?: number;
+  onExpired?: KvRouterHostDeps["onExpired"];
 }
 
 export interface RoutingPlanes {
@@ -70,7 +73,10 @@ export async function createRouting(
   const { mode } = options;
   const remote =
     mode === "kv" && options.useRemoteRouter
-      ? remoteRouter(await followAddresses(planes.discovery, `v1/instances/${planes.namespace}/router/`))
+      ? remoteRouter(
+          await followAddresses(planes.discovery, `v1/instances/${planes.namespace}/router/`),
+          options.bookingLeaseMs,
+        )
       : undefined;
   const kvHosts = new Map<WorkerPool, KvRouterHost>();
   const kvRouter = (pool: WorkerPool): KvRouterHost => {
@@ -85,6 +91,8 @@ export async function createRouting(
       ...(options.remoteIndexer ? { remoteIndexer: options.remoteIndexer } : {}),
       ...(options.onRoute ? { onRoute: options.onRoute } : {}),
       ...(options.onEvents ? { onEvents: options.onEvents } : {}),
+      ...(options.bookingLeaseMs !== undefined ? { bookingLeaseMs: options.bookingLeaseMs } : {}),
+      ...(options.onExpired ? { onExpired: options.onExpired } : {}),
     });
     kvHosts.set(pool, host);
     routers.set(pool, host);

@@ -15,6 +15,8 @@ export type ActiveSequenceUpdate =
       prefillTokens: number;
       /** Blocks the request holds until freed. */
       blocks: number;
+      /** Milliseconds the booking lives without a free; forever when absent. */
+      leaseMs?: number;
     }
   | { type: "prefill_complete"; requestId: string }
   | { type: "free"; requestId: string };
@@ -30,6 +32,8 @@ interface ActiveRequest {
   blocks: number;
   inPrefill: boolean;
   addedAt: number;
+  /** When the booking lapses if nobody frees it. */
+  expiresAt: number;
 }
 
 export interface AddRequestInput {
@@ -40,6 +44,8 @@ export interface AddRequestInput {
   /** Leading prompt blocks already cached on the worker. */
   overlapBlocks: number;
   blockSize: number;
+  /** Milliseconds the booking lives unless freed first (the caller's request timeout). */
+  leaseMs?: number;
 }
 
 export interface ActiveSequencesOptions {
@@ -68,6 +74,7 @@ export class ActiveSequences {
       dpRank: input.dpRank,
       prefillTokens: Math.max(input.promptTokens - input.overlapBlocks * bs, 0),
       blocks: Math.ceil(input.promptTokens / bs),
+      ...(input.leaseMs !== undefined ? { leaseMs: input.leaseMs } : {}),
     };
     this.apply(update);
     return update;
@@ -99,6 +106,7 @@ export class ActiveSequences {
           blocks: u.blocks,
           inPrefill: true,
           addedAt: this.now(),
+          expiresAt: u.leaseMs === undefined ? Number.POSITIVE_INFINITY : this.now() + u.leaseMs,
         };
         this.requests.set(u.requestId, r);
         const l = this.loadEntry(r);
@@ -160,6 +168,19 @@ export class ActiveSequences {
     return gone;
   }
 
+  /** Frees bookings whose lease ran out (their caller never freed them); returns their ids. */
+  sweepExpired(): string[] {
+    const now = this.now();
+    const expired: string[] = [];
+    for (const [id, r] of this.requests) {
+      if (r.expiresAt <= now) {
+        this.release(id, r);
+        expired.push(id);
+      }
+    }
+    return expired;
+  }
+
   /** Frees requests booked more than maxAgeMs ago (their free was lost); returns their ids. */
   sweepStale(maxAgeMs: number): string[] {
     const cutoff = this.now() - maxAgeMs;
@@ -215,6 +236,7 @@ export function parseActiveSequenceUpdate(v: unknown): ActiveSequenceUpdate | un
         return undefined;
       }
       if (!count(o.dpRank) || !count(o.prefillTokens) || !count(o.blocks)) return undefined;
+      if (o.leaseMs !== undefined && !count(o.leaseMs)) return undefined;
       return {
         type: "add",
         requestId,
@@ -222,6 +244,7 @@ export function parseActiveSequenceUpdate(v: unknown): ActiveSequenceUpdate | un
         dpRank: o.dpRank,
         prefillTokens: o.prefillTokens,
         blocks: o.blocks,
+        ...(o.leaseMs !== undefined ? { leaseMs: o.leaseMs } : {}),
       };
     case "prefill_complete":
     case "free":

@@ -202,6 +202,44 @@ describe("KvRouter", () => {
     expect(order).toEqual(["high", "low"]);
   });
 
+  it("frees a booking whose lease ran out, and lets the queue move", async () => {
+    let now = 1_000;
+    const small = worker(1n, 8);
+    const router = new KvRouter({
+      blockSize: BS,
+      queueThreshold: 0.5,
+      bookingLeaseMs: 5_000,
+      now: () => now,
+      rng: () => 0,
+    });
+    // A caller that books and never frees (BestWorker with update_states, then nothing).
+    await router.route({ requestId: "leaked", tokenIds: tokens(16) }, [small]);
+    const waiting = router.route({ requestId: "waits", tokenIds: tokens(16) }, [small]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(router.queueSize).toBe(1);
+    now += 4_000;
+    expect(router.sweepExpired()).toHaveLength(0);
+    now += 1_000;
+    expect(router.sweepExpired()).toHaveLength(1);
+    await waiting;
+    expect(router.queueSize).toBe(0);
+    // A freed request's lease lapsing later does nothing more.
+    router.free("waits");
+    now += 10_000;
+    expect(router.sweepExpired()).toHaveLength(0);
+    expect(router.activeRequests).toBe(0);
+  });
+
+  it("takes a caller's own shorter lease", async () => {
+    let now = 0;
+    const router = new KvRouter({ blockSize: BS, bookingLeaseMs: 5_000, now: () => now });
+    await router.route({ requestId: "a", tokenIds: tokens(16) }, [A], { leaseMs: 100 });
+    await router.route({ requestId: "b", tokenIds: tokens(16) }, [A]);
+    now = 200;
+    expect(router.sweepExpired()).toHaveLength(1);
+    expect(router.activeRequests).toBe(1);
+  });
+
   it("counts every request of a burst before the next is admitted, even with a slow index lookup", async () => {
     // A remote indexer that answers after a delay: every request of the burst is awaiting it at once.
     const slowIndex = async () => {

@@ -58,6 +58,8 @@ export interface KvRouteRequest {
 export interface RouteOptions {
   /** Book the request on the chosen worker (active sequences, approximate index). Default true. */
   book?: boolean;
+  /** Milliseconds the booking lives unless freed first; the router's default lease when absent. */
+  leaseMs?: number;
   /** Cancels a request still waiting in the queue. */
   signal?: AbortSignal;
 }
@@ -95,6 +97,8 @@ export interface KvRouterOptions {
   maxQueueSize?: number;
   /** Prefixes booking ids so replicas never collide on one request id. */
   replicaId?: string;
+  /** Lease of a booking routed without its own `leaseMs`; unbounded when absent. */
+  bookingLeaseMs?: number;
   now?: () => number;
   rng?: Rng;
 }
@@ -157,6 +161,7 @@ export class KvRouter {
   private readonly queueThreshold: number | undefined;
   private readonly replicaSync: ReplicaSyncPort | undefined;
   private readonly replicaId: string;
+  private readonly bookingLeaseMs: number | undefined;
   private readonly subscriptions: Unsubscribe[] = [];
   /** Request id -> its current booking id (a retried request is booked afresh under a new one). */
   private readonly bookings = new Map<string, string>();
@@ -172,6 +177,7 @@ export class KvRouter {
     this.queueThreshold = opts.queueThreshold;
     this.replicaSync = opts.replicaSync;
     this.replicaId = opts.replicaId ?? "";
+    this.bookingLeaseMs = opts.bookingLeaseMs;
     this.active = new ActiveSequences({ now });
     this.queue = new RequestQueue<Waiting>({
       policy: opts.queuePolicy ?? "fcfs",
@@ -309,6 +315,20 @@ export class KvRouter {
     this.drainQueue();
   }
 
+  /**
+   * Frees bookings whose lease ran out (a caller that booked and never freed); the app calls it periodically.
+   * Returns the request ids so the app can count and log them.
+   */
+  sweepExpired(): string[] {
+    const expired = this.active.sweepExpired();
+    for (const booking of expired) {
+      const requestId = booking.slice(booking.indexOf("/") + 1, booking.lastIndexOf("/"));
+      if (this.bookings.get(requestId) === booking) this.bookings.delete(requestId);
+    }
+    if (expired.length > 0) this.drainQueue();
+    return expired;
+  }
+
   /** Frees bookings older than maxAgeMs whose free never came (a crashed peer); the app calls it periodically. */
   sweepStale(maxAgeMs: number): number {
     const n = this.active.sweepStale(maxAgeMs).length;
@@ -359,8 +379,10 @@ export class KvRouter {
     const t1 = performance.now();
     const chosen = this.selector.select(this.candidates(workers), this.selectionRequest(prepared, overlaps));
     if (chosen === undefined) throw new NoWorkersError();
-    if (options.book ?? true)
-      this.book(request.requestId, chosen.workerId, chosen.dpRank, chosen.overlapBlocks, prepared);
+    if (options.book ?? true) {
+      const leaseMs = options.leaseMs ?? this.bookingLeaseMs;
+      this.book(request.requestId, chosen.workerId, chosen.dpRank, chosen.overlapBlocks, prepared, leaseMs);
+    }
     return {
       workerId: chosen.workerId,
       dpRank: chosen.dpRank,
@@ -377,6 +399,7 @@ export class KvRouter {
     dpRank: number,
     overlapBlocks: number,
     p: Prepared,
+    leaseMs: number | undefined,
   ): void {
     // A request routed again (a retry after a worker failed) replaces its earlier booking.
     const previous = this.bookings.get(requestId);
@@ -391,6 +414,7 @@ export class KvRouter {
         promptTokens: p.promptTokens,
         overlapBlocks,
         blockSize: p.blockSize,
+        ...(leaseMs !== undefined ? { leaseMs } : {}),
       }),
     );
     this.approx?.recordRouting(workerId, dpRank, p.localHashes);

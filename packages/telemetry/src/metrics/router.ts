@@ -9,6 +9,8 @@ type HistogramChild = ReturnType<Histogram<"router_id">["labels"]>;
 
 export interface RouterMetrics {
   requestsTotal: CounterChild;
+  /** Kvasir's: bookings freed because their lease ran out (a caller that booked and never freed). */
+  bookingsExpiredTotal: CounterChild;
   timeToFirstToken: HistogramChild;
   interTokenLatency: HistogramChild;
   inputSequenceTokens: HistogramChild;
@@ -36,6 +38,12 @@ export function createRouterMetrics(registry: MetricsRegistry, routerId: string)
     requestsTotal: new Counter({
       name: "dynamo_component_router_requests_total",
       help: "Total number of requests processed by the router",
+      labelNames,
+      registers,
+    }).labels(bound),
+    bookingsExpiredTotal: new Counter({
+      name: "dynamo_component_router_bookings_expired_total",
+      help: "Bookings freed because their lease ran out before the caller freed them",
       labelNames,
       registers,
     }).labels(bound),
