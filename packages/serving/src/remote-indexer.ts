@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { IndexerService, type WorkerOverlap } from "@kvasir/protocol";
-import { createClient, type Discovery, followAddresses } from "@kvasir/runtime";
+import { type ClientOptions, createClient, type Discovery, followAddresses } from "@kvasir/runtime";
 
 /** The standalone indexers (`kvasir indexer`) of a namespace, found in discovery and asked in turn. */
 export interface RemoteIndexer {
@@ -11,7 +11,12 @@ export interface RemoteIndexer {
   stop(): void;
 }
 
-export async function followRemoteIndexer(discovery: Discovery, namespace: string): Promise<RemoteIndexer> {
+/** `clientOptions`: TLS and service token of the Connect plane (the component host's). */
+export async function followRemoteIndexer(
+  discovery: Discovery,
+  namespace: string,
+  clientOptions: ClientOptions = {},
+): Promise<RemoteIndexer> {
   const indexers = await followAddresses(discovery, `v1/instances/${namespace}/indexer/`);
   let turn = 0;
   return {
@@ -20,7 +25,7 @@ export async function followRemoteIndexer(discovery: Discovery, namespace: strin
       const address = all[turn++ % Math.max(all.length, 1)];
       if (address === undefined)
         throw new ConnectError("no KV indexer is registered in discovery", Code.Unavailable);
-      const response = await createClient(IndexerService, address).findMatches({
+      const response = await createClient(IndexerService, address, clientOptions).findMatches({
         localHashes: [...localHashes],
       });
       return response.overlaps;

@@ -1,19 +1,23 @@
 // `--use-remote-router`: decisions come from standalone routers (`kvasir router`, RouterService.BestWorker with
 // update_states), and the request's progress is reported back to the router instance that booked it.
 import { RouterService } from "@kvasir/protocol";
-import { createClient, type FollowedAddresses } from "@kvasir/runtime";
+import { type ClientOptions, createClient, type FollowedAddresses } from "@kvasir/runtime";
 import { routingError, ServingError } from "./errors.js";
 import type { WorkerRouter } from "./worker-router.js";
 
 /** `leaseMs`: how long the standalone router keeps a booking this process fails to free (its request timeout). */
-export function remoteRouter(routers: FollowedAddresses, leaseMs?: number): WorkerRouter {
+export function remoteRouter(
+  routers: FollowedAddresses,
+  leaseMs?: number,
+  clientOptions: ClientOptions = {},
+): WorkerRouter {
   // Which router booked each request: MarkPrefillComplete and Free must reach that one.
   const bookedOn = new Map<string, string>();
   let turn = 0;
   const report = (address: string | undefined, call: "markPrefillComplete" | "free", requestId: string) => {
     if (address === undefined) return;
     // Best effort: a router that went away has dropped the booking with its state.
-    createClient(RouterService, address)
+    createClient(RouterService, address, clientOptions)
       [call]({ requestId })
       .catch(() => {});
   };
@@ -24,7 +28,7 @@ export function remoteRouter(routers: FollowedAddresses, leaseMs?: number): Work
       const address = all[turn++ % Math.max(all.length, 1)];
       if (address === undefined) throw new ServingError("no_worker_available", "No KV router is registered.");
       try {
-        const d = await createClient(RouterService, address).bestWorker(
+        const d = await createClient(RouterService, address, clientOptions).bestWorker(
           {
             requestId: request.requestId,
             model: request.model,

@@ -4,7 +4,7 @@
 // Each pool gets its own router of the configured mode, made when the pool is first used (for `kv`, the KvRouter
 // host over that pool); with `--use-remote-router` whole requests ask the standalone routers.
 import type { KvRouterSettings } from "@kvasir/kv";
-import { type Discovery, type EventPlane, followAddresses } from "@kvasir/runtime";
+import { type ClientOptions, type Discovery, type EventPlane, followAddresses } from "@kvasir/runtime";
 import type { ServingRequest } from "./engine-params.js";
 import { ServingError } from "./errors.js";
 import { hostKvRouter, type KvRouterHost, type KvRouterHostDeps, kvRouteRequest } from "./kv-router-host.js";
@@ -43,6 +43,8 @@ export interface RoutingPlanes {
   events: EventPlane;
   /** This process's id in shared router bookings. */
   replicaId: string;
+  /** TLS and service token for calls to standalone routers (the component host's clientOptions). */
+  clientOptions?: ClientOptions;
 }
 
 export interface Routing {
@@ -76,6 +78,7 @@ export async function createRouting(
       ? remoteRouter(
           await followAddresses(planes.discovery, `v1/instances/${planes.namespace}/router/`),
           options.bookingLeaseMs,
+          planes.clientOptions,
         )
       : undefined;
   const kvHosts = new Map<WorkerPool, KvRouterHost>();
