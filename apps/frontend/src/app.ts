@@ -2,9 +2,10 @@ import { formatInstanceId } from "@kvasir/runtime";
 import type { Handler, MoveInfo } from "@kvasir/serving";
 import { createFrontendMetrics, type Logger, type MetricsRegistry } from "@kvasir/telemetry";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { apiKeyAuth } from "./api-key.js";
+import { readBody } from "./body.js";
 import type { FrontendConfig } from "./config.js";
-import { bodyTooLarge, HttpError, toHttpError } from "./errors.js";
+import { HttpError, toHttpError } from "./errors.js";
 import { addGenerationRoutes, MESSAGES_PATH } from "./generation-routes.js";
 import type { InFlight } from "./inflight.js";
 import type { ModelCatalog } from "./model-catalog.js";
@@ -13,8 +14,15 @@ import { addStatusRoutes } from "./status-routes.js";
 
 export type AppConfig = Pick<
   FrontendConfig,
-  "requestTimeoutSeconds" | "maxBodyBytes" | "migrationLimit" | "reasoningParser" | "toolCallParser"
+  | "requestTimeoutSeconds"
+  | "maxBodyBytes"
+  | "bodyReadTimeoutSeconds"
+  | "migrationLimit"
+  | "reasoningParser"
+  | "toolCallParser"
 >;
+
+const DEFAULT_BODY_READ_TIMEOUT_SECONDS = 30;
 
 export interface AppDeps {
   models: ModelCatalog;
@@ -25,6 +33,8 @@ export interface AppDeps {
   config: AppConfig;
   /** Counts requests for draining on stop. */
   inFlight?: InFlight;
+  /** `--api-key`: /v1 answers only requests carrying one of these. */
+  apiKeys?: readonly string[];
 }
 
 /** The frontend's HTTP API as a hono app, with every dependency injected (tests call `app.request()`). */
@@ -45,6 +55,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.notFound((c) =>
     c.json(new HttpError(404, `No route for ${c.req.method} ${c.req.path}.`).toBody(), 404),
   );
+  app.use("/v1/*", apiKeyAuth(deps.apiKeys));
   app.use("/v1/*", requestScope(log, deps.inFlight));
 
   const onMove = ({ kind, requestId, model, instanceId, generated, error }: MoveInfo) => {
@@ -57,9 +68,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       error: String(error),
     });
   };
-  const limit = bodyLimit({
-    maxSize: config.maxBodyBytes,
-    onError: (c) => c.json(errorBody(c.req.path, bodyTooLarge(config.maxBodyBytes)), 413),
+  const limit = readBody({
+    maxBytes: config.maxBodyBytes,
+    timeoutMs: (config.bodyReadTimeoutSeconds ?? DEFAULT_BODY_READ_TIMEOUT_SECONDS) * 1000,
+    errorBody,
   });
   addGenerationRoutes(
     app,

@@ -31,6 +31,8 @@ export interface FrontendConfig {
   /** Whole-request limit in seconds; past it the client gets 504 (or an error event once streaming). */
   requestTimeoutSeconds: number;
   maxBodyBytes: number;
+  /** Seconds from a request's headers to its body's last byte; past it the client gets 408 (default 30). */
+  bodyReadTimeoutSeconds?: number;
   /** Times a request may move to another worker after its first token. */
   migrationLimit: number;
   /** Seconds `stop()` lets in-flight streams finish. */
@@ -51,6 +53,8 @@ export interface FrontendConfig {
   blockSize?: number;
   /** Conditional disaggregation: prompts with at most this many uncached tokens are prefilled on the decode worker. */
   maxLocalPrefillLength: number;
+  /** `--api-key`: the HTTP API requires one of these (Bearer token, or x-api-key on /v1/messages); open when absent. */
+  apiKeys?: string[];
 }
 
 /** `kvasir frontend`'s own flags (the runtime's, status, drain and advertise fragments are composed in). */
@@ -114,6 +118,12 @@ export const frontendFlags = defineFlags(
       dynamo: "DYN_HTTP_BODY_LIMIT_MB (env only)",
       differs: "In bytes, default 8 MiB (Dynamo: 192 MB): a chat request near the limit is already an abuse",
     },
+    "body-read-timeout": {
+      type: "number",
+      default: 30,
+      positive: true,
+      help: "Seconds a client may take to send a request body before a 408 (a slow body holds a connection)",
+    },
     "migration-limit": {
       type: "number",
       default: 3,
@@ -161,6 +171,11 @@ export const frontendFlags = defineFlags(
       help: "Refuse new requests (503) while every worker has more than this many prompt tokens waiting for prefill",
       dynamo: true,
     },
+    "api-key": {
+      type: "list",
+      env: ["KVASIR_API_KEY", "VLLM_API_KEY"],
+      help: "Keys the HTTP API accepts (Authorization: Bearer <key>; x-api-key on /v1/messages), several allowed, as vLLM's --api-key; /health, /live and /metrics stay open. Open to anyone when unset",
+    },
     ...drainFlags.defs,
     ...kvRoutingFlags.defs,
     ...disaggregationFlags.defs,
@@ -191,6 +206,7 @@ export function frontendConfigFromFlags(values: FlagValues): FrontendConfig {
     routerMode: flags["router-mode"],
     requestTimeoutSeconds: flags["request-timeout"],
     maxBodyBytes: flags["max-body-bytes"],
+    bodyReadTimeoutSeconds: flags["body-read-timeout"],
     migrationLimit: flags["migration-limit"],
     drainTimeoutSeconds: flags["drain-timeout"],
     busyThresholds: {},
@@ -202,6 +218,8 @@ export function frontendConfigFromFlags(values: FlagValues): FrontendConfig {
   const prefill = flags["active-prefill-tokens-threshold"];
   if (prefill !== undefined) config.busyThresholds.activePrefillTokens = prefill;
   if (flags["model-path"]) config.modelPath = flags["model-path"];
+  const apiKeys = flags["api-key"].filter((key) => key !== "");
+  if (apiKeys.length > 0) config.apiKeys = apiKeys;
   if (flags["dyn-reasoning-parser"]) config.reasoningParser = flags["dyn-reasoning-parser"];
   if (flags["dyn-tool-call-parser"]) config.toolCallParser = flags["dyn-tool-call-parser"];
   if (flags["kv-cache-block-size"] !== undefined) config.blockSize = flags["kv-cache-block-size"];

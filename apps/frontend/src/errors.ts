@@ -18,6 +18,7 @@ export interface AnthropicErrorBody {
 const anthropicTypeOfStatus: Record<number, string> = {
   400: "invalid_request_error",
   404: "not_found_error",
+  408: "timeout_error",
   413: "request_too_large",
   503: "overloaded_error",
 };
@@ -25,6 +26,7 @@ const anthropicTypeOfStatus: Record<number, string> = {
 const typeOfStatus: Record<number, string> = {
   400: "invalid_request_error",
   404: "not_found_error",
+  408: "timeout",
   413: "invalid_request_error",
   499: "request_cancelled",
   500: "internal_server_error",
@@ -71,6 +73,8 @@ export const timedOut = (seconds: number) =>
   new HttpError(504, `The request did not finish within ${seconds} s.`, "request_timeout");
 export const clientClosed = () =>
   new HttpError(CLIENT_CLOSED, "The client closed the request.", "client_closed_request");
+export const bodyTimedOut = (seconds: number) =>
+  new HttpError(408, `The request body did not arrive within ${seconds} s.`, "request_timeout");
 export const bodyTooLarge = (limit: number) =>
   new HttpError(413, `The request body is larger than ${limit} bytes.`, "request_too_large");
 

@@ -2,7 +2,8 @@ import type { ChatOutputParserOptions } from "@kvasir/llm";
 import { type FrontendMetrics, REQUEST_ID_HEADER, withSpan } from "@kvasir/telemetry";
 import type { Context, Hono, MiddlewareHandler } from "hono";
 import { messagesFormat, prepareMessages, validateMessages } from "./anthropic/messages.js";
-import { badRequest, modelNotFound, toHttpError } from "./errors.js";
+import { jsonBody } from "./body.js";
+import { modelNotFound, toHttpError } from "./errors.js";
 import type { ModelCatalog } from "./model-catalog.js";
 import type { ServedModel } from "./model-registry.js";
 import { chatFormat, prepareChat, validateChat } from "./openai/chat.js";
@@ -54,7 +55,7 @@ export function addGenerationRoutes(
     build: (body: B, model: ServedModel<Preprocessor>, pre: Preprocessor) => Preparation,
   ): Promise<Response> {
     const scope = c.get("scope");
-    const body = validate(await readJson(c));
+    const body = validate(await jsonBody(c));
     const model = deps.models.resolve(body.model);
     if (!model) throw modelNotFound(body.model);
     const metrics = new RequestMetrics(deps.metrics, {
@@ -115,13 +116,4 @@ export function addGenerationRoutes(
       return { prepared, format: (header) => messagesFormat(header, deps.parsers, prompt, inputTokens) };
     }),
   );
-}
-
-async function readJson(c: Context<AppEnv>): Promise<unknown> {
-  const text = await c.req.text();
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw badRequest("The request body is not valid JSON.");
-  }
 }
