@@ -37,9 +37,10 @@ function result(
     goodput: goodput(timings, { ttftMs: 2000, itlMs: 50 }, summary.wallSeconds),
     transfer: { count: 2, p50Ms: 120, p99Ms: 240, meanMs: 130 },
     prefill,
-    transferFallbacks: {},
+    transferFallbacks: name.includes("p") ? { checksum: 2, timeout: 1 } : {},
+    releases: {},
     failures: {},
-    host: { loopDelayP99Ms: 12, cpuSeconds: 3 },
+    host: { loopDelayP99Ms: 12, cpuSeconds: 3, loadAverage: 1 },
   };
 }
 
@@ -92,6 +93,8 @@ describe("tableRow", () => {
     expect(agg[col("remote/local/fallback")]).toBe("-");
     expect(pd[col("xfer p99 ms")]).toBe(240);
     expect(pd[col("remote/local/fallback")]).toBe("5/0/1");
+    expect(pd[col("xfer recompute")]).toBe(3);
+    expect(agg[col("xfer recompute")]).toBeUndefined();
     expect(pd[col("SLA met %")]).toBe(100);
   });
 });

@@ -87,9 +87,12 @@ export interface TopologyResult {
   prefill: Record<string, number>;
   /** dynamo_component_kv_transfer_fallbacks_total by reason, over the decode workers. */
   transferFallbacks: Record<string, number>;
+  /** dynamo_component_kv_transfer_releases_total by reason, over the prefill workers (released, lease_expired, ...). */
+  releases: Record<string, number>;
   /** Failed requests by reason, as the client saw them. */
   failures: Record<string, number>;
-  host: { loopDelayP99Ms: number; cpuSeconds: number };
+  /** The serving process's event-loop delay and CPU, and the machine's 1-minute load average at the end (2 cores). */
+  host: { loopDelayP99Ms: number; cpuSeconds: number; loadAverage: number };
 }
 
 export const TABLE_HEADERS = [
@@ -106,13 +109,17 @@ export const TABLE_HEADERS = [
   "xfer p50 ms",
   "xfer p99 ms",
   "remote/local/fallback",
+  "xfer recompute",
   "goodput req/s",
   "strict req/s",
   "SLA met %",
   "loop p99 ms",
 ] as const;
 
-/** One table row; transfer cells are empty for a topology that moved no KV. */
+/**
+ * One table row; transfer cells are empty for a topology that moved no KV. The frontend counts a prefill leg that
+ * failed as `fallback`; a pull that failed after a good prefill is recomputed by the decode worker, which counts it.
+ */
 export function tableRow(r: TopologyResult): Cell[] {
   const s = r.summary;
   const disaggregated = r.topology.prefill > 0;
@@ -131,6 +138,7 @@ export function tableRow(r: TopologyResult): Cell[] {
     disaggregated ? r.transfer.p50Ms : undefined,
     disaggregated ? r.transfer.p99Ms : undefined,
     disaggregated ? `${count("remote")}/${count("local")}/${count("fallback")}` : "-",
+    disaggregated ? Object.values(r.transferFallbacks).reduce((a, b) => a + b, 0) : undefined,
     r.goodput.requestsPerSecond,
     r.goodput.strictRequestsPerSecond,
     100 * r.goodput.fraction,

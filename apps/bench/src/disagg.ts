@@ -3,6 +3,7 @@
 // per topology, run as a child process so the load generator's SSE parsing does not share the serving event loop;
 // the engine flags are identical for every topology, only the worker roles differ. Prints a table and writes
 // bench-results/<result-name>.json.
+import { loadavg } from "node:os";
 import {
   type CompletionTiming,
   failureReasons,
@@ -233,8 +234,13 @@ async function runTopology(
       },
       prefill: sumBy(frontendSamples, "dynamo_frontend_disaggregated_requests_total", "prefill"),
       transferFallbacks: sumBy(workerSamples, "dynamo_component_kv_transfer_fallbacks_total", "reason"),
+      releases: sumBy(workerSamples, "dynamo_component_kv_transfer_releases_total", "reason"),
       failures: failureReasons(timings),
-      host: { loopDelayP99Ms: host.loopDelayP99Ms, cpuSeconds: host.cpuSeconds },
+      host: {
+        loopDelayP99Ms: host.loopDelayP99Ms,
+        cpuSeconds: host.cpuSeconds,
+        loadAverage: loadavg()[0] ?? 0,
+      },
     };
     return { result, timings };
   } catch (error) {
@@ -360,24 +366,30 @@ async function main(): Promise<void> {
     results.push(result);
     log(
       `  ${run.topology.name}: ${result.summary.succeeded} ok, ${result.summary.failed} failed, goodput ` +
-        `${result.goodput.requestsPerSecond.toFixed(2)} req/s, ITL p99 ${result.summary.itlMs.p99.toFixed(1)} ms`,
+        `${result.goodput.requestsPerSecond.toFixed(2)} req/s, ITL p99 ${result.summary.itlMs.p99.toFixed(1)} ms, ` +
+        `serving CPU ${result.host.cpuSeconds.toFixed(0)} s, load average ${result.host.loadAverage.toFixed(1)}`,
     );
   }
 
   process.stdout.write(`${formatTable(TABLE_HEADERS, results.map(tableRow), 1)}\n`);
   for (const r of results) {
     const problems = { ...r.failures };
-    for (const [reason, n] of Object.entries(r.transferFallbacks))
-      problems[`transfer fallback: ${reason}`] = n;
+    for (const [reason, n] of Object.entries(r.transferFallbacks)) {
+      problems[`transfer recompute: ${reason}`] = n;
+    }
+    for (const [reason, n] of Object.entries(r.releases)) {
+      if (reason !== "released") problems[`KV hold ended: ${reason}`] = n;
+    }
     if (Object.keys(problems).length > 0) {
       process.stdout.write(`${r.topology.name} failures: ${JSON.stringify(problems)}\n`);
     }
   }
   const comparisons = compare(results);
+  const times = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}x` : "n/a (baseline 0)");
   for (const c of comparisons) {
     process.stdout.write(
-      `${c.topology} vs ${c.baseline}: goodput ${c.goodputRatio.toFixed(2)}x (goal 2x: ${c.goodputGoalMet ? "met" : "not met"}; ` +
-        `strict ${c.strictGoodputRatio.toFixed(2)}x), ITL p99 ${c.itlP99Reduction.toFixed(2)}x lower ` +
+      `${c.topology} vs ${c.baseline}: goodput ${times(c.goodputRatio)} (goal 2x: ${c.goodputGoalMet ? "met" : "not met"}; ` +
+        `strict ${times(c.strictGoodputRatio)}), ITL p99 ${times(c.itlP99Reduction)} lower ` +
         `(goal 3x: ${c.itlGoalMet ? "met" : "not met"})\n`,
     );
   }
