@@ -25,6 +25,7 @@ export type {
   DiscoveryEntry,
   DiscoveryEvent,
   DiscoveryOptions,
+  DiscoveryStatusEvent,
   DiscoveryWatch,
   Lease,
 } from "./discovery/types.js";

@@ -48,6 +48,8 @@ export interface NatsServerOptions extends ServerOptions {
    * dial the server, so readiness is read from the server's log instead of a TCP probe.
    */
   commandPrefix?: string[];
+  /** Port to listen on (a NATS restarted in place, for outage tests); a free one otherwise. */
+  port?: number;
 }
 
 const NATS_SERVER = "nats-server";
@@ -64,7 +66,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const binary = requireBinary(NATS_SERVER, "nats-server");
   const { host = "127.0.0.1", commandPrefix = [] } = options;
   return withRetries(async () => {
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
     const storeDir = mkdtempSync(join(tmpdir(), "kvasir-nats-"));
     trackDir(storeDir);
     const args = ["-js", "-a", host, "-p", String(port), "-sd", storeDir];

@@ -3,7 +3,8 @@ import type { EtcdAuth } from "../plane-security.js";
 import { redactText, redactUrl } from "../redact.js";
 import { etcdClientAuth } from "./etcd-auth.js";
 import { parseEtcdEndpoints } from "./etcd-endpoints.js";
-import type { Discovery, DiscoveryEntry, DiscoveryWatch, Lease } from "./types.js";
+import { DiscoveryStatus } from "./status.js";
+import type { Discovery, DiscoveryEntry, DiscoveryStatusEvent, DiscoveryWatch, Lease } from "./types.js";
 import { WatchState } from "./watch-state.js";
 
 export interface EtcdDiscoveryOptions {
@@ -42,6 +43,7 @@ export class EtcdDiscovery implements Discovery {
   private readonly own = new Map<string, OwnEntry>();
   private readonly watches = new Set<WatchState>();
   private readonly ttlSeconds: number;
+  private readonly status = new DiscoveryStatus();
   private readonly warn: (message: string) => void;
   private lease: EtcdLease | undefined;
   /** Registrations, revokes and restores run one at a time, so a restore never resurrects a revoked key. */
@@ -50,6 +52,8 @@ export class EtcdDiscovery implements Discovery {
   private restoreBackoffMs = RESTORE_BACKOFF_MS.first;
   private restoring = false;
   private closed = false;
+  /** The lease TTL in force (whole seconds). */
+  readonly ttlMs: number;
 
   private constructor(
     private readonly client: Etcd3,
@@ -58,6 +62,7 @@ export class EtcdDiscovery implements Discovery {
     options: EtcdDiscoveryOptions,
   ) {
     this.ttlSeconds = Math.max(1, Math.ceil(options.ttlMs / 1000));
+    this.ttlMs = this.ttlSeconds * 1000;
     this.warn = options.warn ?? ((message) => console.warn(message));
   }
 
@@ -81,6 +86,10 @@ export class EtcdDiscovery implements Discovery {
       );
     }
     return new EtcdDiscovery(client, client.namespace(options.root ?? DEFAULT_ETCD_ROOT), timeoutMs, options);
+  }
+
+  onStatus(listener: (event: DiscoveryStatusEvent) => void): () => void {
+    return this.status.on(listener);
   }
 
   async register(key: string, value: unknown): Promise<Lease> {
@@ -124,8 +133,9 @@ export class EtcdDiscovery implements Discovery {
           state.sync(entries);
           current = this.follow(prefix, revision + 1n, state, () => mine === generation, resync);
           return;
-        } catch {
+        } catch (error) {
           // etcd unreachable: keep the entries last seen and try again.
+          this.status.disconnected(`cannot list ${prefix} (${errorMessage(error)})`);
           await sleep(delay);
         }
       }
@@ -168,9 +178,12 @@ export class EtcdDiscovery implements Discovery {
     });
     watcher.on("disconnected", () => {
       disconnected = true;
+      this.status.disconnected("lost the watch connection to etcd");
     });
     watcher.on("connected", () => {
-      if (disconnected && isCurrent()) void resync();
+      if (!disconnected) return;
+      this.status.reconnected();
+      if (isCurrent()) void resync();
     });
     // Cancelled by etcd (e.g. the revision was compacted): start over from a fresh listing.
     watcher.on("error", () => {
@@ -220,6 +233,15 @@ export class EtcdDiscovery implements Discovery {
     const lease = this.ns.lease(this.ttlSeconds);
     this.lease = lease;
     lease.on("lost", (error) => this.onLeaseLost(lease, error));
+    // Keep-alives are the heartbeats: a failing one means etcd is unreachable from here.
+    lease.on("keepaliveFailed", (error) => {
+      this.status.disconnected(`lease keep-alive failed (${errorMessage(error)})`);
+      this.status.heartbeatFailed(errorMessage(error));
+    });
+    lease.on("keepaliveSucceeded", () => {
+      this.status.reconnected();
+      this.status.heartbeatOk();
+    });
     try {
       await lease.grant();
     } catch (error) {
@@ -257,6 +279,8 @@ export class EtcdDiscovery implements Discovery {
         this.restoring = true;
         try {
           for (const [key, own] of this.own) await this.putOwn(key, own);
+          this.status.reconnected();
+          this.status.reregistered(this.own.size);
         } finally {
           this.restoring = false;
         }

@@ -39,7 +39,7 @@ export class FileDiscovery implements Discovery {
 
   constructor(
     private readonly filePath: string,
-    private readonly ttlMs: number,
+    readonly ttlMs: number,
   ) {
     this.heartbeat = setInterval(() => {
       this.beating = this.refresh().catch(() => {

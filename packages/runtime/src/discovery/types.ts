@@ -22,7 +22,19 @@ export interface DiscoveryEntry {
   value: unknown;
 }
 
+/** A change in a backend's connection or heartbeats, as the component host logs and counts it. */
+export type DiscoveryStatusEvent =
+  | { type: "disconnected"; reason: string }
+  | { type: "reconnected" }
+  | { type: "reregistered"; entries: number }
+  | { type: "heartbeat_failed"; reason: string }
+  | { type: "heartbeat_recovered" };
+
 export interface Discovery {
+  /** How long an entry outlives its owner's last heartbeat (backends with a TTL). */
+  readonly ttlMs?: number;
+  /** Told of every connection transition (backends with a connection: nats, etcd); returns the unsubscribe. */
+  onStatus?(listener: (event: DiscoveryStatusEvent) => void): () => void;
   /** Publishes `value` (JSON-serializable) under `key`, kept alive by this Discovery's heartbeat. */
   register(key: string, value: unknown): Promise<Lease>;
   list(prefix: string): Promise<DiscoveryEntry[]>;

@@ -6,7 +6,7 @@ import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { InstanceRecord } from "@kvasir/protocol";
 import type { RuntimeConfig } from "../config.js";
 import { createDiscovery } from "../discovery/create.js";
-import type { Discovery, Lease } from "../discovery/types.js";
+import type { Discovery, DiscoveryStatusEvent, Lease } from "../discovery/types.js";
 import { createEventPlane } from "../event-plane/create.js";
 import type { EventPlane } from "../event-plane/types.js";
 import { formatInstanceId, instanceKey, newInstanceId } from "../identity.js";
@@ -16,6 +16,7 @@ import { type ConnectServer, startConnectServer } from "../rpc/server.js";
 import { serviceTokenServerInterceptor } from "../rpc/service-token.js";
 import { type StatusServer, startStatusServer } from "../status-server.js";
 import { advertisedHost, httpUrl, localHost } from "./advertise.js";
+import { PlaneStatus } from "./plane-status.js";
 
 /** The planes an app talks over; given by `kvasir serve` and tests so several apps share one process's planes. */
 export interface Planes {
@@ -96,6 +97,8 @@ export class ComponentHost implements Service {
   private stopping: Promise<void> | undefined;
   private drainingNow = false;
   private registered = false;
+  /** Discovery disconnects and reconnects as this component saw them: logged, counted, served on /metrics. */
+  readonly planeStatus: PlaneStatus;
 
   private constructor(
     private readonly options: ComponentHostOptions,
@@ -107,6 +110,9 @@ export class ComponentHost implements Service {
     this.component = options.component;
     this.discovery = planes.discovery;
     this.events = planes.events;
+    this.planeStatus = new PlaneStatus({ namespace: this.namespace, component: this.component });
+    const unsubscribe = this.discovery.onStatus?.((event) => this.onDiscoveryStatus(event));
+    if (unsubscribe) this.onStop("discovery status", unsubscribe);
   }
 
   /** Opens the planes the caller did not give. On failure nothing stays open. */
@@ -222,7 +228,11 @@ export class ComponentHost implements Service {
         component: this.component,
         ...options.health?.(),
       }),
-      metrics: options.metrics,
+      // The plane counters go on every component's /metrics without each app registering them.
+      metrics: async () => {
+        const text = await options.metrics();
+        return `${text}${text === "" || text.endsWith("\n") ? "" : "\n"}${this.planeStatus.metricsText()}`;
+      },
     });
     this.onStop("status server", () => server.close());
     return this.hosted(options.host, Number(new URL(server.url).port));
@@ -265,6 +275,21 @@ export class ComponentHost implements Service {
       if (firstError !== undefined) throw firstError;
     })();
     return this.stopping;
+  }
+
+  private onDiscoveryStatus(event: DiscoveryStatusEvent): void {
+    // Closing the planes on stop disconnects them: not an outage.
+    if (this.drainingNow) return;
+    this.planeStatus.record(event);
+    const log = this.options.log;
+    const backend = this.options.runtime.discovery.backend;
+    if (event.type === "disconnected") log.warn("discovery disconnected", { backend, reason: event.reason });
+    else if (event.type === "reconnected") log.info("discovery reconnected", { backend });
+    else if (event.type === "reregistered")
+      log.info("discovery entries re-registered", { backend, entries: event.entries });
+    else if (event.type === "heartbeat_failed")
+      log.warn("discovery heartbeat failed", { backend, reason: event.reason });
+    else log.info("discovery heartbeat recovered", { backend });
   }
 
   private hosted(bindHost: string, port: number, scheme = "http"): HostedServer {
