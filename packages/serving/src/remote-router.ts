@@ -37,7 +37,7 @@ export function remoteRouter(
             cacheSalt: request.cacheSalt ?? "",
             priority: request.priority,
             updateStates: true,
-            excludeWorkerIds: [...(context?.failed ?? [])],
+            excludeWorkerIds: [...(context?.excluded ?? [])],
             ...(leaseMs !== undefined ? { leaseMs } : {}),
           },
           signal ? { signal } : {},

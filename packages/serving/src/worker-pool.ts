@@ -152,6 +152,12 @@ export class WorkerPool {
     if (this.ready.has(instanceId)) this.suspects.set(instanceId, Date.now() + forMs);
   }
 
+  /** The workers suspect right now. */
+  suspectIds(): bigint[] {
+    const now = Date.now();
+    return [...this.suspects.keys()].filter((id) => this.isSuspect(id, now));
+  }
+
   private isSuspect(instanceId: bigint, now: number): boolean {
     const until = this.suspects.get(instanceId);
     if (until === undefined) return false;

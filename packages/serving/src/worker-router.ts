@@ -28,8 +28,11 @@ export interface WorkerRouter {
 export interface RouteContext {
   /** Cancels a request still waiting in a router's queue. */
   signal?: AbortSignal;
-  /** Workers that already failed this request (left out of the candidates; a remote router is told). */
-  failed?: ReadonlySet<bigint>;
+  /**
+   * Workers left out of the candidates (those that failed this request, those suspect in the pool): a router
+   * that chooses from its own view (a remote one) is told.
+   */
+  excluded?: ReadonlySet<bigint>;
 }
 
 const NO_HASHES = new BigUint64Array(0);

@@ -30,7 +30,8 @@ export function route(targetFor: TargetFor): Stage {
         "route",
         { request_id: request.requestId, model: request.model, candidates: workers.length },
         async (span) => {
-          const chosen = await router.route(request, workers, { signal: ctx.signal, failed: ctx.failed });
+          const excluded = new Set([...ctx.failed, ...pool.suspectIds()]);
+          const chosen = await router.route(request, workers, { signal: ctx.signal, excluded });
           span.setAttributes({ worker_id: formatInstanceId(chosen.instanceId), dp_rank: chosen.dpRank });
           return chosen;
         },
