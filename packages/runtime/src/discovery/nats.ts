@@ -1,6 +1,7 @@
 import type { KV, KvEntry, NatsConnection, QueuedIterator } from "nats";
 import { Events, KvWatchInclude } from "nats";
 import { connectNats, drainNats } from "../nats-connection.js";
+import type { NatsAuth } from "../plane-security.js";
 import { decodeKvKey, encodeKvKey } from "./key-codec.js";
 import { DiscoveryStatus } from "./status.js";
 import type { Discovery, DiscoveryEntry, DiscoveryStatusEvent, DiscoveryWatch, Lease } from "./types.js";
@@ -8,6 +9,8 @@ import { WatchState } from "./watch-state.js";
 
 export interface NatsDiscoveryOptions {
   natsServers?: string;
+  /** Credentials and TLS. */
+  natsAuth?: NatsAuth;
   bucket: string;
   ttlMs: number;
 }
@@ -56,7 +59,7 @@ export class NatsDiscovery implements Discovery {
   }
 
   static async open(options: NatsDiscoveryOptions): Promise<NatsDiscovery> {
-    const connection = await connectNats(options.natsServers, "kvasir-discovery");
+    const connection = await connectNats(options.natsServers, "kvasir-discovery", options.natsAuth);
     try {
       const kv = await openBucket(connection, options.bucket, options.ttlMs);
       const { ttl } = await kv.status();
