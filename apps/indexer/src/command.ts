@@ -76,6 +76,8 @@ export function indexerConfigFromFlags(values: FlagValues): IndexerConfig {
       ? {
           snapshot: {
             redisUrl,
+            ...(flags["redis-password"] ? { redisPassword: flags["redis-password"] } : {}),
+            ...(flags["redis-tls-ca-path"] ? { redisTlsCaPath: flags["redis-tls-ca-path"] } : {}),
             key: flags["snapshot-key"] ?? defaultSnapshotKey(runtime.namespace),
             intervalEvents: flags["snapshot-interval-events"],
             intervalSeconds: flags["snapshot-interval-seconds"],

@@ -62,7 +62,20 @@ export const indexerFlags = defineFlags(
       positive: true,
       help: "Seconds to wait for an engine's replay to finish",
     },
-    "redis-url": { type: "string", help: "Redis for snapshots (redis://host:port); no snapshots when unset" },
+    "redis-url": {
+      type: "string",
+      help: "Redis for snapshots (redis://host:port, rediss:// for TLS, redis://:password@host:port); no snapshots when unset",
+    },
+    "redis-password": {
+      type: "string",
+      env: ["KVASIR_REDIS_PASSWORD", "REDISCLI_AUTH"],
+      help: "Password of the snapshot Redis (a password in --redis-url wins)",
+    },
+    "redis-tls-ca-path": {
+      type: "string",
+      env: "KVASIR_REDIS_TLS_CA_PATH",
+      help: "CA certificate (PEM) that verifies the snapshot Redis; turns TLS on (as rediss:// does)",
+    },
     "snapshot-key": {
       type: "string",
       help: "Redis key of this indexer's snapshot (default kvasir:{namespace}:indexer:snapshot)",

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
 
 /** Where the event streams stood when a snapshot was taken. */
@@ -59,9 +60,17 @@ export class SnapshotStore {
     url: string,
     private readonly key: string,
     onError: (error: Error) => void = () => {},
+    security: { password?: string; tlsCaPath?: string } = {},
   ) {
     // Fail fast instead of queueing commands forever while Redis is away; snapshots are retried on schedule.
-    this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: true });
+    // The URL's userinfo (redis://:pass@host) and rediss:// are ioredis's own; the options fill what the URL lacks.
+    this.redis = new Redis(url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 2,
+      enableOfflineQueue: true,
+      ...(security.password ? { password: security.password } : {}),
+      ...(security.tlsCaPath ? { tls: { ca: readFileSync(security.tlsCaPath) } } : {}),
+    });
     // ioredis reports every failed reconnect; pass each distinct error on once rather than flooding the log.
     let last = "";
     this.redis.on("error", (error: Error) => {

@@ -1,3 +1,4 @@
+import { redactedError } from "@kvasir/runtime";
 import type { IndexBackend } from "./index-backend.js";
 import type { IndexerMetrics } from "./metrics.js";
 import { type Snapshot, SnapshotStore, type Watermarks } from "./snapshot-store.js";
@@ -5,6 +6,9 @@ import { Snapshotter } from "./snapshotter.js";
 
 export interface SnapshotConfig {
   redisUrl: string;
+  /** Password (when not in the URL) and CA certificate for TLS. */
+  redisPassword?: string;
+  redisTlsCaPath?: string;
   key: string;
   intervalEvents: number;
   intervalSeconds: number;
@@ -23,8 +27,14 @@ export async function openSnapshots(
   onStop: OnStop,
   log: SnapshotsLog,
 ): Promise<Snapshots> {
-  const store = new SnapshotStore(config.redisUrl, config.key, (error) =>
-    log.warn("redis error", { error: error.message }),
+  const store = new SnapshotStore(
+    config.redisUrl,
+    config.key,
+    (error) => log.warn("redis error", { error: redactedError(error, [config.redisPassword]) }),
+    {
+      ...(config.redisPassword ? { password: config.redisPassword } : {}),
+      ...(config.redisTlsCaPath ? { tlsCaPath: config.redisTlsCaPath } : {}),
+    },
   );
   await store.connect();
   onStop("redis", () => store.close());

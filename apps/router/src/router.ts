@@ -79,11 +79,17 @@ export function start(config: RouterConfig, deps?: HostDeps): Promise<Router> {
         metrics: () => metricsText(registry),
       });
       const remoteIndexer = config.router.useRemoteIndexer
-        ? await followRemoteIndexer(host.discovery, namespace)
+        ? await followRemoteIndexer(host.discovery, namespace, host.clientOptions)
         : undefined;
       if (remoteIndexer) host.onStop("remote indexer", () => remoteIndexer.stop());
       const routing = await createRouting(
-        { namespace, discovery: host.discovery, events: host.events, replicaId: host.instanceHex },
+        {
+          namespace,
+          discovery: host.discovery,
+          events: host.events,
+          replicaId: host.instanceHex,
+          clientOptions: host.clientOptions,
+        },
         pools,
         {
           mode: "kv",
@@ -110,10 +116,10 @@ export function start(config: RouterConfig, deps?: HostDeps): Promise<Router> {
       host.onStop("routing", () => routing.close());
       const kv = routing.kvRouterOf(pool);
 
-      const interceptors = [traceClientInterceptor()];
+      const clientOptions = { ...host.clientOptions, interceptors: [traceClientInterceptor()] };
       const generate = servingPipeline(
         routing,
-        (address) => createClient(WorkerService, address, { interceptors }),
+        (address) => createClient(WorkerService, address, clientOptions),
         { migrationLimit: MIGRATION_LIMIT, retryLimit: RETRY_LIMIT, outer: [observeGenerate(metrics)] },
       );
       let inFlight = 0;

@@ -143,6 +143,7 @@ async function serveWorker(
               ? {}
               : { maxHeldBytes: config.kvTransfer.maxHeldBytes }),
             metrics: createKvTransferMetrics(metrics),
+            clientOptions: host.clientOptions,
             log,
           },
           () => releaseUrl,

@@ -5,7 +5,7 @@ import { lookup } from "node:dns/promises";
 import { isIPv4 } from "node:net";
 import { removeOrphanedShmFiles, TransferEngine } from "@kvasir/native";
 import { WorkerService } from "@kvasir/protocol";
-import { createClient, isWildcardHost } from "@kvasir/runtime";
+import { type ClientOptions, createClient, isWildcardHost } from "@kvasir/runtime";
 import { type KvTransferMetrics, type Logger, withSpan } from "@kvasir/telemetry";
 import type { EngineRequest } from "../engine.js";
 import { KvHolder } from "./kv-holder.js";
@@ -54,6 +54,8 @@ export interface KvTransferOptions {
   maxHeldBytes?: number;
   metrics: KvTransferMetrics;
   log: Logger;
+  /** TLS and service token for the release calls to prefill workers (the component host's clientOptions). */
+  clientOptions?: ClientOptions;
 }
 
 export interface KvTransfer {
@@ -131,7 +133,10 @@ export async function startKvTransfer(
       timeoutMs: options.timeoutSeconds * 1000,
       release: async (url, requestId) => {
         try {
-          await createClient(WorkerService, url).releaseKvBlocks({ requestId }, { timeoutMs: 5000 });
+          await createClient(WorkerService, url, options.clientOptions).releaseKvBlocks(
+            { requestId },
+            { timeoutMs: 5000 },
+          );
         } catch (error) {
           // The prefill worker's lease frees the blocks anyway.
           log.debug("kv release call failed", { request_id: requestId, url, error: String(error) });
