@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { createServer as createHttpsServer, type ServerOptions } from "node:https";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { WorkerService } from "@kvasir/protocol";
@@ -6,6 +8,7 @@ import {
   type HostDeps,
   httpUrl,
   localHost,
+  type ServerTls,
   type Service,
   startComponent,
 } from "@kvasir/runtime";
@@ -33,6 +36,16 @@ export interface Frontend extends Service {
   /** The HTTP API as registered in discovery for other hosts. */
   readonly advertisedUrl: string;
   readonly port: number;
+}
+
+function httpsOptions(tls: ServerTls): ServerOptions {
+  return {
+    cert: readFileSync(tls.certPath),
+    key: readFileSync(tls.keyPath),
+    ...(tls.clientCaPath
+      ? { ca: readFileSync(tls.clientCaPath), requestCert: true, rejectUnauthorized: true }
+      : {}),
+  };
 }
 
 /** Attempts on other workers when one fails before the first token. */
@@ -75,11 +88,17 @@ export function start(config: FrontendConfig, deps?: HostDeps): Promise<Frontend
       const kv = config.kvRouting ?? kvRoutingConfigFromFlags({});
       const remoteIndexer =
         kv.settings.useRemoteIndexer && !(config.routerMode === "kv" && kv.useRemoteRouter)
-          ? await followRemoteIndexer(host.discovery, namespace)
+          ? await followRemoteIndexer(host.discovery, namespace, host.clientOptions)
           : undefined;
       if (remoteIndexer) host.onStop("remote indexer", () => remoteIndexer.stop());
       const routing = await createRouting(
-        { namespace, discovery: host.discovery, events: host.events, replicaId: host.instanceHex },
+        {
+          namespace,
+          discovery: host.discovery,
+          events: host.events,
+          replicaId: host.instanceHex,
+          clientOptions: host.clientOptions,
+        },
         pools,
         {
           mode: config.routerMode,
@@ -95,10 +114,10 @@ export function start(config: FrontendConfig, deps?: HostDeps): Promise<Frontend
       );
       host.onStop("routing", () => routing.close());
 
-      const interceptors = [traceClientInterceptor()];
+      const clientOptions = { ...host.clientOptions, interceptors: [traceClientInterceptor()] };
       const generate = servingPipeline(
         routing,
-        (address) => createClient(WorkerService, address, { interceptors }),
+        (address) => createClient(WorkerService, address, clientOptions),
         {
           migrationLimit: config.migrationLimit,
           retryLimit: RETRY_LIMIT,
@@ -110,11 +129,28 @@ export function start(config: FrontendConfig, deps?: HostDeps): Promise<Frontend
         ...(config.modelPath ? { modelPath: config.modelPath } : {}),
         load: loadPreprocessor,
       });
-      const app = createApp({ models, generate, metrics: registry, log, config, inFlight });
+      const app = createApp({
+        models,
+        generate,
+        metrics: registry,
+        log,
+        config,
+        inFlight,
+        ...(config.apiKeys ? { apiKeys: config.apiKeys } : {}),
+      });
+      const tls = config.runtime.connect?.tls;
+      host.warnIfOpen(config.httpHost, "HTTP", tls !== undefined, config.apiKeys !== undefined);
 
       const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-        const s = serve({ fetch: app.fetch, hostname: config.httpHost, port: config.httpPort }, () =>
-          resolve(s),
+        const s = serve(
+          {
+            fetch: app.fetch,
+            hostname: config.httpHost,
+            port: config.httpPort,
+            // --tls-cert-path/--tls-key-path: HTTPS, as Dynamo's frontend (and client certificates with a client CA).
+            ...(tls ? { createServer: createHttpsServer, serverOptions: httpsOptions(tls) } : {}),
+          },
+          () => resolve(s),
         );
         s.once("error", reject);
       });
@@ -127,8 +163,9 @@ export function start(config: FrontendConfig, deps?: HostDeps): Promise<Frontend
         await closed;
       });
       const port = (server.address() as AddressInfo).port;
-      const url = httpUrl(localHost(config.httpHost), port);
-      const advertisedUrl = httpUrl(host.advertise(config.httpHost), port);
+      const scheme = tls ? "https" : "http";
+      const url = httpUrl(localHost(config.httpHost), port, scheme);
+      const advertisedUrl = httpUrl(host.advertise(config.httpHost), port, scheme);
       // Registered so planners and scrapers find every frontend's /metrics the way they find workers.
       await host.registerInstance("http", {
         address: advertisedUrl,
