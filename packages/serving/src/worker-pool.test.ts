@@ -1,4 +1,4 @@
-import { createDiscovery, createEventPlane } from "@kvasir/runtime";
+import { createDiscovery, createEventPlane, type DiscoveryStatusEvent } from "@kvasir/runtime";
 import { describe, expect, it } from "vitest";
 import { type PoolChange, WorkerPool } from "./worker-pool.js";
 
@@ -64,6 +64,60 @@ describe("WorkerPool", () => {
     // Suspicion lapses on its own.
     pool.markSuspect(2n, -1);
     expect(pool.workers("m").map((w) => w.instanceId)).toEqual([2n]);
+  });
+
+  it("keeps the workers discovery deletes during an outage for the grace period, then drops them", async () => {
+    const listeners = new Set<(event: DiscoveryStatusEvent) => void>();
+    const memory = await createDiscovery({ backend: "memory" });
+    // The memory backend has no connection; this one reports a NATS-like outage.
+    const discovery = Object.assign(memory, {
+      onStatus(listener: (event: DiscoveryStatusEvent) => void) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    });
+    const tell = (event: DiscoveryStatusEvent) => {
+      for (const listener of listeners) listener(event);
+    };
+    const pool = new WorkerPool(discovery, { namespace: "grace", component: "backend", outageGraceMs: 200 });
+    const changes: PoolChange[] = [];
+    pool.onChange((change) => changes.push(change));
+    await pool.start();
+    const put = (id: string) => {
+      pool.apply({
+        type: "put",
+        key: `v1/instances/grace/backend/generate/${id}`,
+        value: record(Number(id)),
+      });
+      pool.apply({ type: "put", key: `v1/mdc/grace/m/${id}`, value: card("m") });
+    };
+    const remove = (id: string) => {
+      pool.apply({ type: "delete", key: `v1/instances/grace/backend/generate/${id}` });
+      pool.apply({ type: "delete", key: `v1/mdc/grace/m/${id}` });
+    };
+    put("1");
+    put("2");
+    tell({ type: "disconnected", reason: "test" });
+    remove("1");
+    remove("2");
+    expect(pool.workers("m").map((w) => w.instanceId)).toEqual([1n, 2n]);
+    expect(pool.heldCount).toBe(2);
+    tell({ type: "reconnected" });
+    // Worker 2 re-registers within the grace period: it never left.
+    put("2");
+    expect(pool.heldCount).toBe(1);
+    // Worker 1 does not: once the grace period after the reconnect has passed, it goes.
+    await expect.poll(() => pool.workers("m").map((w) => w.instanceId), { timeout: 2000 }).toEqual([2n]);
+    expect(changes.map((c) => `${c.type} ${c.worker.instanceId}`)).toEqual([
+      "added 1",
+      "added 2",
+      "removed 1",
+    ]);
+    // Outside an outage a delete takes effect at once.
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    remove("2");
+    expect(pool.size).toBe(0);
+    pool.close();
   });
 
   it("ignores malformed entries", async () => {

@@ -51,12 +51,18 @@ export interface WorkerPoolOptions {
   component: string;
   /** Where the workers publish load metrics; without it only this process's own requests count as load. */
   events?: EventPlane;
+  /**
+   * How long a worker discovery deletes while its connection is down (or came back less than this ago) stays
+   * routable: an outage empties a view before the owners re-register. Default: the discovery TTL, else 10 s.
+   */
+  outageGraceMs?: number;
   onError?(error: unknown): void;
 }
 
 const rankKey = (instanceId: bigint, dpRank: number) => `${instanceId}:${dpRank}`;
 /** How long a worker that failed a connection is skipped, at most: about a discovery TTL. */
 const SUSPECT_MS = 10_000;
+const DEFAULT_OUTAGE_GRACE_MS = 10_000;
 
 function idOf(key: string): bigint | undefined {
   try {
@@ -79,6 +85,11 @@ export class WorkerPool {
   /** Workers whose connection failed, until when (ms): skipped while others can serve. */
   private readonly suspects = new Map<bigint, number>();
   private readonly stops: (() => void)[] = [];
+  /** Workers discovery deleted during an outage, kept routable until the timer re-checks them. */
+  private readonly held = new Map<bigint, NodeJS.Timeout>();
+  private readonly outageGraceMs: number;
+  private discoveryDown = false;
+  private reconnectedAt = Number.NEGATIVE_INFINITY;
   private readonly instancePrefix: string;
   private readonly mdcPrefix: string;
 
@@ -90,10 +101,19 @@ export class WorkerPool {
     this.component = options.component;
     this.instancePrefix = `v1/instances/${options.namespace}/${options.component}/generate/`;
     this.mdcPrefix = `v1/mdc/${options.namespace}/`;
+    this.outageGraceMs = options.outageGraceMs ?? discovery.ttlMs ?? DEFAULT_OUTAGE_GRACE_MS;
   }
 
   /** Reads the current workers, then follows changes (and load metrics) until close(). */
   async start(): Promise<void> {
+    const unsubscribe = this.discovery.onStatus?.((event) => {
+      if (event.type === "disconnected") this.discoveryDown = true;
+      else if (event.type === "reconnected") {
+        this.discoveryDown = false;
+        this.reconnectedAt = Date.now();
+      }
+    });
+    if (unsubscribe) this.stops.push(unsubscribe);
     for (const prefix of [this.mdcPrefix, this.instancePrefix]) {
       this.stops.push(
         await followPrefix(
@@ -119,6 +139,8 @@ export class WorkerPool {
 
   close(): void {
     for (const stop of this.stops.splice(0)) stop();
+    for (const timer of this.held.values()) clearTimeout(timer);
+    this.held.clear();
     this.listeners.clear();
   }
 
@@ -172,6 +194,11 @@ export class WorkerPool {
 
   get size(): number {
     return this.ready.size;
+  }
+
+  /** Workers kept routable though discovery deleted them during an outage. */
+  get heldCount(): number {
+    return this.held.size;
   }
 
   /** A rank's load: the latest published metrics, with requests the larger of theirs and this process's own. */
@@ -264,6 +291,7 @@ export class WorkerPool {
     }
     if (record === undefined || card === undefined) {
       if (before === undefined) return;
+      if (this.holdThroughOutage(id)) return;
       this.ready.delete(id);
       for (const key of this.reported.keys()) if (key.startsWith(`${id}:`)) this.reported.delete(key);
       this.emit({ type: "removed", worker: before });
@@ -280,8 +308,34 @@ export class WorkerPool {
       maxNumBatchedTokens: card.runtimeConfig.maxNumBatchedTokens,
       metadata: record.metadata,
     };
+    this.releaseHold(id);
     this.ready.set(id, worker);
     if (before === undefined) this.emit({ type: "added", worker });
+  }
+
+  /**
+   * Keeps a deleted worker while discovery is down or just came back: its owner is still re-registering what the
+   * outage lost. The timer looks again once the grace period has passed.
+   */
+  private holdThroughOutage(id: bigint): boolean {
+    if (this.held.has(id)) return true;
+    const inOutage = this.discoveryDown || Date.now() - this.reconnectedAt < this.outageGraceMs;
+    if (!inOutage) return false;
+    const timer = setTimeout(() => {
+      this.held.delete(id);
+      // Still no discovery to ask, or it came back only just: refresh holds the worker again.
+      this.refresh(id);
+    }, this.outageGraceMs);
+    timer.unref();
+    this.held.set(id, timer);
+    return true;
+  }
+
+  private releaseHold(id: bigint): void {
+    const timer = this.held.get(id);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.held.delete(id);
   }
 
   private emit(change: PoolChange): void {
