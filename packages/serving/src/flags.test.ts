@@ -8,6 +8,8 @@ describe("KV router flags", () => {
       cost: { temperature: 0, overlapScoreCredit: 1, prefillLoadScale: 1 },
       useKvEvents: true,
       approxTtlMs: 120_000,
+      approxMaxEntries: 2 ** 20,
+      approxPruneTargetRatio: 0.8,
       queueThreshold: 16,
       queuePolicy: "fcfs",
       maxQueueSize: 1024,

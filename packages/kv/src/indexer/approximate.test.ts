@@ -80,3 +80,47 @@ describe("ApproxIndexer", () => {
     expect(live).toBe(99);
   });
 });
+
+describe("ApproxIndexer entry cap", () => {
+  it("evicts the least recently routed entries past maxEntries, down to the prune target", () => {
+    const clock = { t: 0 };
+    const ix = new ApproxIndexer({
+      ttlMs: 1_000_000,
+      now: () => clock.t,
+      maxEntries: 10,
+      pruneTargetRatio: 0.5,
+    });
+    for (let p = 0; p < 5; p++) ix.recordRouting(1n, 0, local([p * 100, p * 100 + 1]));
+    expect(ix.size).toBe(10);
+    // Routing prefix 0 again makes it the most recent; the next new prefix pushes past the cap.
+    ix.recordRouting(1n, 0, local([0, 1]));
+    ix.recordRouting(1n, 0, local([900]));
+    expect(ix.size).toBe(5);
+    expect(sorted(ix.findMatches(local([0, 1])))).toBe("1/0=2");
+    expect(sorted(ix.findMatches(local([900])))).toBe("1/0=1");
+    expect(ix.findMatches(local([100, 101]))).toEqual([]);
+    expect(ix.findMatches(local([200, 201]))).toEqual([]);
+    expect(ix.workerBlocks()).toEqual([{ workerId: 1n, dpRank: 0, blocks: 5 }]);
+  });
+
+  it("stays within the cap over many distinct prefixes and long prompts", () => {
+    const ix = new ApproxIndexer({ ttlMs: 120_000, now: () => 0, maxEntries: 4096 });
+    for (let p = 0; p < 5_000; p++) {
+      const ids = Array.from({ length: 32 }, (_, i) => p * 1000 + i * 7);
+      ix.recordRouting(BigInt(p % 4), 0, local(ids));
+      expect(ix.size).toBeLessThanOrEqual(4096);
+    }
+    expect(ix.size).toBeGreaterThan(4096 * 0.8 - 32);
+    const last = Array.from({ length: 32 }, (_, i) => 4999 * 1000 + i * 7);
+    expect(sorted(ix.findMatches(local(last)))).toBe("3/0=32");
+  });
+
+  it("still drops expired entries first, whatever the cap", () => {
+    const clock = { t: 0 };
+    const ix = new ApproxIndexer({ ttlMs: 10, now: () => clock.t, maxEntries: 100 });
+    ix.recordRouting(1n, 0, local([1, 2, 3]));
+    clock.t = 10;
+    ix.recordRouting(2n, 0, local([4]));
+    expect(ix.size).toBe(1);
+  });
+});

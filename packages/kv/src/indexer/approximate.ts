@@ -1,36 +1,63 @@
 // Approximate KV indexer for `--no-router-kv-events`: it predicts cache contents from the router's own decisions.
-// A block routed to a worker is assumed cached there for `ttlMs` (refreshed by every later routing of it).
+// A block routed to a worker is assumed cached there for `ttlMs` (refreshed by every later routing of it), and at
+// most `maxEntries` (block, worker) pairs are held, the least recently routed evicted first.
 // Time comes from an injected clock so behaviour is deterministic under test.
 import type { KvCacheEvent } from "../events.js";
 import { computeSeqHashes } from "../hash.js";
 import { type KvIndexer, type WorkerBlocks, type WorkerMatch, workerKey } from "./types.js";
+
+/** Dynamo's --router-max-tree-size default: predicted (block, worker) entries kept in approximate mode. */
+export const DEFAULT_APPROX_MAX_ENTRIES = 2 ** 20;
+/** Dynamo's --router-prune-target-ratio default: eviction past the cap goes down to this share of it. */
+export const DEFAULT_APPROX_PRUNE_TARGET_RATIO = 0.8;
 
 export interface ApproxIndexerOptions {
   /** How long a routed block is assumed cached, in ms (Dynamo's --router-ttl-secs default is 120 s). */
   ttlMs: number;
   /** Milliseconds clock. */
   now: () => number;
+  /**
+   * Most (block, worker) entries held; past it the least recently routed are evicted. The TTL alone does not
+   * bound memory: many distinct prefixes within one TTL grow it without limit. Default DEFAULT_APPROX_MAX_ENTRIES.
+   */
+  maxEntries?: number;
+  /** Eviction past maxEntries goes down to this share of it, so it runs in batches. Default 0.8. */
+  pruneTargetRatio?: number;
 }
 
-interface Expiry {
-  at: number;
+/** A predicted (block, worker) pair, linked in least- to most-recently routed order. */
+interface Entry {
   seq: bigint;
   key: string;
+  expiresAt: number;
+  prev: Entry | undefined;
+  next: Entry | undefined;
 }
 
 export class ApproxIndexer implements KvIndexer {
   private readonly ttlMs: number;
   private readonly now: () => number;
-  /** Sequence hash -> worker key -> expiry time. */
-  private readonly entries = new Map<bigint, Map<string, number>>();
+  private readonly maxEntries: number;
+  private readonly pruneTarget: number;
+  /** Sequence hash -> worker key -> entry. */
+  private readonly entries = new Map<bigint, Map<string, Entry>>();
   private readonly byWorker = new Map<string, { workerId: bigint; dpRank: number; seqs: Set<bigint> }>();
-  // Expiries in insertion order; with one TTL that is also expiry order, so pruning pops from the front.
-  private expiries: Expiry[] = [];
-  private head = 0;
+  // With one TTL, least recently routed is also soonest to expire: both pruning and eviction pop the oldest.
+  private oldest: Entry | undefined;
+  private newest: Entry | undefined;
+  private count = 0;
 
   constructor(opts: ApproxIndexerOptions) {
     this.ttlMs = opts.ttlMs;
     this.now = opts.now;
+    this.maxEntries = Math.max(1, Math.floor(opts.maxEntries ?? DEFAULT_APPROX_MAX_ENTRIES));
+    const ratio = opts.pruneTargetRatio ?? DEFAULT_APPROX_PRUNE_TARGET_RATIO;
+    this.pruneTarget = Math.floor(this.maxEntries * Math.min(1, Math.max(0, ratio)));
+  }
+
+  /** (block, worker) entries held now. */
+  get size(): number {
+    return this.count;
   }
 
   /** Records that a request with these local hashes was routed to (worker, dp rank). */
@@ -65,7 +92,7 @@ export class ApproxIndexer implements KvIndexer {
     for (let i = 0; i < seqs.length; i++) {
       const holders = this.entries.get(seqs[i] as bigint);
       if (holders === undefined) break;
-      const live = (k: string) => (holders.get(k) ?? 0) > now;
+      const live = (k: string) => (holders.get(k)?.expiresAt ?? 0) > now;
       if (active === undefined) {
         active = new Set([...holders.keys()].filter(live));
       } else {
@@ -89,8 +116,9 @@ export class ApproxIndexer implements KvIndexer {
   clear(): void {
     this.entries.clear();
     this.byWorker.clear();
-    this.expiries = [];
-    this.head = 0;
+    this.oldest = undefined;
+    this.newest = undefined;
+    this.count = 0;
   }
 
   /** Live predicted blocks per (worker, dp rank). */
@@ -111,24 +139,45 @@ export class ApproxIndexer implements KvIndexer {
       w = { workerId, dpRank, seqs: new Set() };
       this.byWorker.set(k, w);
     }
-    const at = this.now() + this.ttlMs;
+    const expiresAt = this.now() + this.ttlMs;
     for (const seq of seqs) {
       let holders = this.entries.get(seq);
       if (holders === undefined) {
         holders = new Map();
         this.entries.set(seq, holders);
       }
-      holders.set(k, at);
+      const held = holders.get(k);
+      if (held !== undefined) {
+        held.expiresAt = expiresAt;
+        this.unlink(held);
+        this.append(held);
+        continue;
+      }
+      const entry: Entry = { seq, key: k, expiresAt, prev: undefined, next: undefined };
+      holders.set(k, entry);
       w.seqs.add(seq);
-      this.expiries.push({ at, seq, key: k });
+      this.append(entry);
+      this.count++;
+    }
+    if (this.count > this.maxEntries) {
+      while (this.count > this.pruneTarget && this.oldest) this.drop(this.oldest);
     }
   }
 
   private forget(k: string, seq: bigint): void {
-    const holders = this.entries.get(seq);
-    if (holders === undefined || !holders.delete(k)) return;
-    if (holders.size === 0) this.entries.delete(seq);
-    this.byWorker.get(k)?.seqs.delete(seq);
+    const entry = this.entries.get(seq)?.get(k);
+    if (entry !== undefined) this.drop(entry);
+  }
+
+  private drop(entry: Entry): void {
+    const holders = this.entries.get(entry.seq);
+    if (holders?.get(entry.key) === entry) {
+      holders.delete(entry.key);
+      if (holders.size === 0) this.entries.delete(entry.seq);
+      this.byWorker.get(entry.key)?.seqs.delete(entry.seq);
+    }
+    this.unlink(entry);
+    this.count--;
   }
 
   private dropWorkerState(k: string): void {
@@ -138,19 +187,26 @@ export class ApproxIndexer implements KvIndexer {
     this.byWorker.delete(k);
   }
 
-  /** Drops expired entries. An entry refreshed since its queue record was written keeps its newer expiry. */
+  /** Drops expired entries (the oldest first; a refreshed entry has moved to the newest end). */
   private prune(): void {
     const now = this.now();
-    while (this.head < this.expiries.length) {
-      const e = this.expiries[this.head] as Expiry;
-      if (e.at > now) break;
-      this.head++;
-      if (this.entries.get(e.seq)?.get(e.key) === e.at) this.forget(e.key, e.seq);
-    }
-    // Compact once the consumed prefix dominates, so the queue does not grow without bound.
-    if (this.head > 1024 && this.head * 2 > this.expiries.length) {
-      this.expiries = this.expiries.slice(this.head);
-      this.head = 0;
-    }
+    while (this.oldest && this.oldest.expiresAt <= now) this.drop(this.oldest);
+  }
+
+  private append(entry: Entry): void {
+    entry.prev = this.newest;
+    entry.next = undefined;
+    if (this.newest) this.newest.next = entry;
+    else this.oldest = entry;
+    this.newest = entry;
+  }
+
+  private unlink(entry: Entry): void {
+    if (entry.prev) entry.prev.next = entry.next;
+    else this.oldest = entry.next;
+    if (entry.next) entry.next.prev = entry.prev;
+    else this.newest = entry.prev;
+    entry.prev = undefined;
+    entry.next = undefined;
   }
 }

@@ -84,6 +84,9 @@ export interface KvRouterOptions {
   useKvEvents?: boolean;
   /** How long a routed block counts as cached in approximate mode. Default 120 s (Dynamo's --router-ttl-secs). */
   approxTtlMs?: number;
+  /** Approximate mode's entry cap and eviction target (Dynamo's --router-max-tree-size, --router-prune-target-ratio). */
+  approxMaxEntries?: number;
+  approxPruneTargetRatio?: number;
   /** The embedded index; a TypeScript RadixIndexer when absent. Unused with remoteFindMatches or approximate mode. */
   indexer?: KvIndexer;
   /** Use a standalone indexer instead of an embedded one (--use-remote-indexer). */
@@ -188,7 +191,14 @@ export class KvRouter {
     if (opts.remoteFindMatches !== undefined) {
       this.remote = opts.remoteFindMatches;
     } else if (!useKvEvents) {
-      this.approx = new ApproxIndexer({ ttlMs: opts.approxTtlMs ?? 120_000, now });
+      this.approx = new ApproxIndexer({
+        ttlMs: opts.approxTtlMs ?? 120_000,
+        now,
+        ...(opts.approxMaxEntries !== undefined ? { maxEntries: opts.approxMaxEntries } : {}),
+        ...(opts.approxPruneTargetRatio !== undefined
+          ? { pruneTargetRatio: opts.approxPruneTargetRatio }
+          : {}),
+      });
     } else {
       const indexer = opts.indexer ?? new RadixIndexer();
       this.indexer = indexer;
