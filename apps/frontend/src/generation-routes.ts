@@ -1,4 +1,5 @@
 import type { ChatOutputParserOptions } from "@kvasir/llm";
+import { noWorker } from "@kvasir/serving";
 import { type FrontendMetrics, REQUEST_ID_HEADER, withSpan } from "@kvasir/telemetry";
 import type { Context, Hono, MiddlewareHandler } from "hono";
 import { messagesFormat, prepareMessages, validateMessages } from "./anthropic/messages.js";
@@ -57,7 +58,10 @@ export function addGenerationRoutes(
     const scope = c.get("scope");
     const body = validate(await jsonBody(c));
     const model = deps.models.resolve(body.model);
-    if (!model) throw modelNotFound(body.model);
+    if (!model) {
+      // A model that lost its workers moments ago (restart, discovery outage) is worth a retry: 503, not 404.
+      throw deps.models.recentlyServed?.(body.model) ? noWorker(body.model) : modelNotFound(body.model);
+    }
     const metrics = new RequestMetrics(deps.metrics, {
       model: model.name,
       endpoint,

@@ -5,4 +5,6 @@ import type { Preprocessor } from "./preprocessor.js";
 export interface ModelCatalog {
   resolve(id: string): ServedModel<Preprocessor> | undefined;
   list(): ServedModel<Preprocessor>[];
+  /** Whether a model no worker serves now was served recently (then a request gets 503, not 404). */
+  recentlyServed?(id: string): boolean;
 }

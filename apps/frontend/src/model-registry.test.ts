@@ -22,12 +22,13 @@ const record = (port: number): InstanceRecord => ({
 const discovery = await createDiscovery({ backend: "memory" });
 
 /** A registry over an aggregated and a decode pool, driven by discovery events applied by hand. */
-function registry(loads: string[] = [], modelPath?: string) {
+function registry(loads: string[] = [], modelPath?: string, clock?: { now: number }) {
   const backend = new WorkerPool(discovery, { namespace: "ns", component: "backend" });
   const decode = new WorkerPool(discovery, { namespace: "ns", component: "decode" });
   const r = new ModelRegistry<string>({
     pools: [backend, decode],
     ...(modelPath ? { modelPath } : {}),
+    ...(clock ? { now: () => clock.now, recentMs: 1000 } : {}),
     load: async (dir) => {
       loads.push(dir);
       return `tokenizer of ${dir}`;
@@ -56,6 +57,22 @@ function deregister(r: Registry, id: bigint, name: string, component = "backend"
 }
 
 describe("ModelRegistry", () => {
+  it("remembers for a while the names whose last worker left, so they get 503 rather than 404", () => {
+    const clock = { now: 0 };
+    const r = registry([], undefined, clock);
+    expect(r.recentlyServed("m")).toBe(false);
+    register(r, 1n, card("m", ["alias"]));
+    expect(r.recentlyServed("m")).toBe(false);
+    clock.now = 100;
+    deregister(r, 1n, "m");
+    expect(r.resolve("m")).toBeUndefined();
+    expect(r.recentlyServed("m")).toBe(true);
+    expect(r.recentlyServed("alias")).toBe(true);
+    expect(r.recentlyServed("never-served")).toBe(false);
+    clock.now = 1101;
+    expect(r.recentlyServed("m")).toBe(false);
+  });
+
   it("shows a slashed model name when its first worker registers and hides it when the last one leaves", () => {
     const r = registry();
     expect(r.resolve("Qwen/Qwen3-0.6B")).toBeUndefined();

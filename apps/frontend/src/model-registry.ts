@@ -22,14 +22,43 @@ export interface ModelRegistryOptions<P> {
   /** Overrides every card's tokenizer directory (`--model-path`). */
   modelPath?: string;
   load(dir: string, card: ModelDeploymentCard): Promise<P>;
+  /** How long a model whose last worker left still answers 503 (retry) rather than 404. Default 60 s. */
+  recentMs?: number;
+  now?: () => number;
 }
+
+const DEFAULT_RECENT_MS = 60_000;
 
 /** The models the workers' pools serve, by served name or alias, with their preprocessing loaded on demand. */
 export class ModelRegistry<P> {
   private readonly firstSeen = new Map<string, number>();
   private readonly loaded = new Map<string, Promise<P>>();
+  /** When each name (served name or alias) last lost a worker: a client naming it soon after is told to retry. */
+  private readonly lastServed = new Map<string, number>();
+  private readonly now: () => number;
 
-  constructor(private readonly options: ModelRegistryOptions<P>) {}
+  constructor(private readonly options: ModelRegistryOptions<P>) {
+    this.now = options.now ?? Date.now;
+    for (const pool of options.pools) {
+      pool.onChange((change) => {
+        if (change.type !== "removed") return;
+        const at = this.now();
+        for (const name of change.worker.names) this.lastServed.set(name, at);
+      });
+    }
+  }
+
+  /**
+   * Whether a worker served `id` recently though none does now (a worker restarting, a discovery outage): the
+   * request is worth retrying, so it gets 503, not 404.
+   */
+  recentlyServed(id: string): boolean {
+    const at = this.lastServed.get(id);
+    if (at === undefined) return false;
+    if (this.now() - at <= (this.options.recentMs ?? DEFAULT_RECENT_MS)) return true;
+    this.lastServed.delete(id);
+    return false;
+  }
 
   /** The model a client names, by served name or alias; undefined when no live worker serves it. */
   resolve(id: string): ServedModel<P> | undefined {
