@@ -50,6 +50,8 @@ export interface NatsServerOptions extends ServerOptions {
   commandPrefix?: string[];
   /** Port to listen on (a NATS restarted in place, for outage tests); a free one otherwise. */
   port?: number;
+  /** Clients must log in with this user and password (`--user`/`--pass`); `url` carries no credentials. */
+  auth?: { user: string; password: string };
 }
 
 const NATS_SERVER = "nats-server";
@@ -70,6 +72,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     const storeDir = mkdtempSync(join(tmpdir(), "kvasir-nats-"));
     trackDir(storeDir);
     const args = ["-js", "-a", host, "-p", String(port), "-sd", storeDir];
+    if (options.auth) args.push("--user", options.auth.user, "--pass", options.auth.password);
     const child = spawnManaged(...prefixed(commandPrefix, binary, args), {});
     const removeDir = () => {
       rmSync(storeDir, { recursive: true, force: true });
