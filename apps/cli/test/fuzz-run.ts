@@ -1,5 +1,7 @@
 // Sends fuzz bodies to a running frontend and checks every answer: no 5xx, no hang, errors in the API's shape,
 // successes complete. Used by fuzz.test.ts (CI) and `pnpm fuzz`.
+import { parseFlags } from "@kvasir/runtime";
+import { type Serving, serveCommand, start } from "../src/serve.js";
 import { ENDPOINTS, type Endpoint, fuzzBody, type Mutation } from "./fuzz-bodies.js";
 
 export interface FuzzOptions {
@@ -165,4 +167,9 @@ export function fuzzServeArgs(namespace: string): string[] {
     ...["--http-host", "127.0.0.1", "--http-port", "0", "--namespace", namespace, "--log-level", "error"],
     ...["--router-mode", "kv", "--workers", "2", "--speedup-ratio", "1000", "--context-length", "384"],
   ];
+}
+
+/** Starts `kvasir serve` in this process as the fuzz runs it. */
+export function startFuzzServe(namespace: string): Promise<Serving> {
+  return start(serveCommand.toConfig(parseFlags(serveCommand.flags, fuzzServeArgs(namespace), {})));
 }

@@ -1,11 +1,10 @@
 // A bounded fuzz of the generation API against `kvasir serve` in this process (mocker workers): 2,000 mutated
 // bodies per endpoint with a fixed seed, none answered 5xx or left hanging, every error in the API's shape, and
 // the service still serving afterwards. `pnpm fuzz` runs the same with 20,000 per endpoint.
-import { parseFlags } from "@kvasir/runtime";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type Serving, serveCommand, start } from "../src/serve.js";
+import type { Serving } from "../src/serve.js";
 import { ENDPOINTS, normalBody } from "./fuzz-bodies.js";
-import { formatSummary, fuzzServeArgs, runFuzz } from "./fuzz-run.js";
+import { formatSummary, runFuzz, startFuzzServe } from "./fuzz-run.js";
 
 const PER_ENDPOINT = Number(process.env.KVASIR_FUZZ_PER_ENDPOINT ?? 2_000);
 const SEED = 17;
@@ -13,9 +12,7 @@ const SEED = 17;
 let serving: Serving;
 
 beforeAll(async () => {
-  serving = await start(
-    serveCommand.toConfig(parseFlags(serveCommand.flags, fuzzServeArgs("fuzz-test"), {})),
-  );
+  serving = await startFuzzServe("fuzz-test");
 });
 
 afterAll(async () => {
