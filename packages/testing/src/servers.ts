@@ -51,7 +51,9 @@ export interface NatsServerOptions extends ServerOptions {
   /** Port to listen on (a NATS restarted in place, for outage tests); a free one otherwise. */
   port?: number;
   /** Clients must log in with this user and password (`--user`/`--pass`); `url` carries no credentials. */
-  auth?: { user: string; password: string };
+  auth?: { user: string; password: string } | { token: string };
+  /** Serve TLS with this certificate and key (PEM files). */
+  tls?: { certPath: string; keyPath: string };
 }
 
 const NATS_SERVER = "nats-server";
@@ -72,7 +74,10 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     const storeDir = mkdtempSync(join(tmpdir(), "kvasir-nats-"));
     trackDir(storeDir);
     const args = ["-js", "-a", host, "-p", String(port), "-sd", storeDir];
-    if (options.auth) args.push("--user", options.auth.user, "--pass", options.auth.password);
+    const { auth, tls } = options;
+    if (auth && "token" in auth) args.push("--auth", auth.token);
+    else if (auth) args.push("--user", auth.user, "--pass", auth.password);
+    if (tls) args.push("--tls", "--tlscert", tls.certPath, "--tlskey", tls.keyPath);
     const child = spawnManaged(...prefixed(commandPrefix, binary, args), {});
     const removeDir = () => {
       rmSync(storeDir, { recursive: true, force: true });
