@@ -210,6 +210,7 @@ export class NatsDiscovery implements Discovery {
   private beat(): void {
     if (this.beatInFlight || this.own.size === 0) return;
     this.beatInFlight = true;
+    const startedAt = Date.now();
     this.beating = (async () => {
       const failures = (
         await Promise.all(
@@ -223,6 +224,8 @@ export class NatsDiscovery implements Discovery {
       ).filter((error) => error !== undefined);
       this.beatInFlight = false;
       if (failures.length === 0) return this.status.heartbeatOk();
+      // Puts sent before the last reconnect fail late; the restore after it has put everything again.
+      if (startedAt <= this.reconnectedAt) return;
       this.status.heartbeatFailed(
         `${failures.length} of ${this.own.size} entries: ${errorMessage(failures[0])}`,
       );
