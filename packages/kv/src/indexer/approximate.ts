@@ -34,14 +34,18 @@ interface Entry {
   next: Entry | undefined;
 }
 
+// Most blocks are predicted on one worker: a block's lone entry is held directly, a Map only once it has two.
+// That halves the memory per entry, which is what the cap bounds.
+type Holders = Entry | Map<string, Entry>;
+
 export class ApproxIndexer implements KvIndexer {
   private readonly ttlMs: number;
   private readonly now: () => number;
   private readonly maxEntries: number;
   private readonly pruneTarget: number;
-  /** Sequence hash -> worker key -> entry. */
-  private readonly entries = new Map<bigint, Map<string, Entry>>();
-  private readonly byWorker = new Map<string, { workerId: bigint; dpRank: number; seqs: Set<bigint> }>();
+  /** Sequence hash -> the entries predicting it. */
+  private readonly entries = new Map<bigint, Holders>();
+  private readonly byWorker = new Map<string, { workerId: bigint; dpRank: number; blocks: number }>();
   // With one TTL, least recently routed is also soonest to expire: both pruning and eviction pop the oldest.
   private oldest: Entry | undefined;
   private newest: Entry | undefined;
@@ -75,7 +79,10 @@ export class ApproxIndexer implements KvIndexer {
         this.hold(ev.workerId, ev.dpRank, d.seqHashes);
         break;
       case "removed":
-        for (const seq of d.seqHashes) this.forget(k, seq);
+        for (const seq of d.seqHashes) {
+          const entry = this.entryOf(seq, k);
+          if (entry !== undefined) this.drop(entry);
+        }
         break;
       case "cleared":
         this.dropWorkerState(k);
@@ -90,11 +97,13 @@ export class ApproxIndexer implements KvIndexer {
     const depth = new Map<string, number>();
     let active: Set<string> | undefined;
     for (let i = 0; i < seqs.length; i++) {
-      const holders = this.entries.get(seqs[i] as bigint);
+      const seq = seqs[i] as bigint;
+      const holders = this.entries.get(seq);
       if (holders === undefined) break;
-      const live = (k: string) => (holders.get(k)?.expiresAt ?? 0) > now;
+      const live = (k: string) => (this.entryOf(seq, k)?.expiresAt ?? 0) > now;
       if (active === undefined) {
-        active = new Set([...holders.keys()].filter(live));
+        const keys = holders instanceof Map ? [...holders.keys()] : [holders.key];
+        active = new Set(keys.filter(live));
       } else {
         for (const k of active) if (!live(k)) active.delete(k);
       }
@@ -127,7 +136,7 @@ export class ApproxIndexer implements KvIndexer {
     return [...this.byWorker.values()].map((w) => ({
       workerId: w.workerId,
       dpRank: w.dpRank,
-      blocks: w.seqs.size,
+      blocks: w.blocks,
     }));
   }
 
@@ -136,17 +145,12 @@ export class ApproxIndexer implements KvIndexer {
     const k = workerKey(workerId, dpRank);
     let w = this.byWorker.get(k);
     if (w === undefined) {
-      w = { workerId, dpRank, seqs: new Set() };
+      w = { workerId, dpRank, blocks: 0 };
       this.byWorker.set(k, w);
     }
     const expiresAt = this.now() + this.ttlMs;
     for (const seq of seqs) {
-      let holders = this.entries.get(seq);
-      if (holders === undefined) {
-        holders = new Map();
-        this.entries.set(seq, holders);
-      }
-      const held = holders.get(k);
+      const held = this.entryOf(seq, k);
       if (held !== undefined) {
         held.expiresAt = expiresAt;
         this.unlink(held);
@@ -154,8 +158,18 @@ export class ApproxIndexer implements KvIndexer {
         continue;
       }
       const entry: Entry = { seq, key: k, expiresAt, prev: undefined, next: undefined };
-      holders.set(k, entry);
-      w.seqs.add(seq);
+      const holders = this.entries.get(seq);
+      if (holders === undefined) this.entries.set(seq, entry);
+      else if (holders instanceof Map) holders.set(k, entry);
+      else
+        this.entries.set(
+          seq,
+          new Map([
+            [holders.key, holders],
+            [k, entry],
+          ]),
+        );
+      w.blocks++;
       this.append(entry);
       this.count++;
     }
@@ -164,26 +178,36 @@ export class ApproxIndexer implements KvIndexer {
     }
   }
 
-  private forget(k: string, seq: bigint): void {
-    const entry = this.entries.get(seq)?.get(k);
-    if (entry !== undefined) this.drop(entry);
+  private entryOf(seq: bigint, k: string): Entry | undefined {
+    const holders = this.entries.get(seq);
+    if (holders === undefined) return undefined;
+    if (holders instanceof Map) return holders.get(k);
+    return holders.key === k ? holders : undefined;
   }
 
   private drop(entry: Entry): void {
-    const holders = this.entries.get(entry.seq);
-    if (holders?.get(entry.key) === entry) {
-      holders.delete(entry.key);
-      if (holders.size === 0) this.entries.delete(entry.seq);
-      this.byWorker.get(entry.key)?.seqs.delete(entry.seq);
+    const { seq, key } = entry;
+    const holders = this.entries.get(seq);
+    if (holders === entry) this.entries.delete(seq);
+    else if (holders instanceof Map && holders.get(key) === entry) {
+      holders.delete(key);
+      const [rest, ...more] = holders.values();
+      if (rest !== undefined && more.length === 0) this.entries.set(seq, rest);
     }
+    const w = this.byWorker.get(key);
+    if (w !== undefined) w.blocks--;
     this.unlink(entry);
     this.count--;
   }
 
+  /** Forgets every block of (worker, dp rank): a walk over all entries, for the rare Cleared or worker exit. */
   private dropWorkerState(k: string): void {
-    const w = this.byWorker.get(k);
-    if (w === undefined) return;
-    for (const seq of [...w.seqs]) this.forget(k, seq);
+    if (!this.byWorker.has(k)) return;
+    for (let entry = this.oldest; entry !== undefined; ) {
+      const next = entry.next;
+      if (entry.key === k) this.drop(entry);
+      entry = next;
+    }
     this.byWorker.delete(k);
   }
 
