@@ -51,6 +51,9 @@ export function watermarksFromJson(text: string): Watermarks {
  * Indexer snapshots in Redis: one hash per key holding the index bytes and the watermarks, written with a single
  * HSET so a reader never sees the index of one snapshot with the watermarks of another.
  */
+// Redis's answers to a missing or wrong password (AUTH, or a command before it).
+const AUTH_ERROR = /WRONGPASS|NOAUTH|invalid password|invalid username-password/i;
+
 export class SnapshotStore {
   private readonly redis: Redis;
   // The socket's own error (ECONNREFUSED, ...): connect() itself only reports that the connection closed.
@@ -86,12 +89,23 @@ export class SnapshotStore {
 
   /** Connects once; when Redis cannot be reached, gives up (no reconnect left scheduled) and says where. */
   async connect(): Promise<void> {
+    // A refused password does not end ioredis's connect (it retries forever): the first auth error does.
+    let onAuthError: (error: Error) => void = () => {};
+    const authFailed = new Promise<never>((_, reject) => {
+      onAuthError = (error) => {
+        if (AUTH_ERROR.test(error.message)) reject(error);
+      };
+      this.redis.on("error", onAuthError);
+    });
     try {
-      await this.redis.connect();
+      await Promise.race([this.redis.connect(), authFailed]);
     } catch (error) {
       this.redis.disconnect();
       const reason = this.lastError?.message ?? (error instanceof Error ? error.message : String(error));
-      throw new Error(`cannot connect to Redis at ${this.where()}: ${reason}`);
+      const hint = AUTH_ERROR.test(reason) ? " (check the password in --redis-url or --redis-password)" : "";
+      throw new Error(`cannot connect to Redis at ${this.where()}: ${reason}${hint}`);
+    } finally {
+      this.redis.off("error", onAuthError);
     }
   }
 

@@ -7,6 +7,7 @@ export {
   type NatsServer,
   type NatsServerOptions,
   type RedisServer,
+  type RedisServerOptions,
   type ServerOptions,
   startEtcdServer,
   startNatsServer,

@@ -94,18 +94,36 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   });
 }
 
+export interface RedisServerOptions extends ServerOptions {
+  /** Clients must AUTH with this password (`--requirepass`); `url` carries no credentials. */
+  password?: string;
+}
+
 /** Starts redis-server on 127.0.0.1 and a free port, without persistence. */
-export async function startRedisServer(options: ServerOptions = {}): Promise<RedisServer> {
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   const binary = requireBinary(REDIS_SERVER, "redis-server");
   return withRetries(async () => {
     const port = await freePort();
     const child = spawnManaged(
       binary,
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        ...(options.password ? ["--requirepass", options.password] : []),
+      ],
       {},
     );
+    const { password } = options;
     await awaitReady(child, "redis-server", options, async () =>
-      (await probeTcp(port, "PING\r\n")).startsWith("+PONG"),
+      password
+        ? (await probeTcp(port, `AUTH ${password}\r\n`)).startsWith("+OK")
+        : (await probeTcp(port, "PING\r\n")).startsWith("+PONG"),
     );
     return { url: `redis://127.0.0.1:${port}`, port, stop: () => stopProcess(child) };
   });
