@@ -148,3 +148,31 @@ describe("etcd with a user and password", () => {
     expect(message).not.toContain("n0t-the-pa55");
   });
 });
+
+describe("etcd over TLS", () => {
+  let etcd: EtcdServer;
+  beforeAll(async () => {
+    etcd = await startEtcdServer({ tls: { certPath: pki.serverCertPath, keyPath: pki.serverKeyPath } });
+  });
+  afterAll(() => etcd?.stop());
+
+  it("registers with the CA (ETCD_AUTH_CA) and fails without it", async () => {
+    expect(etcd.url).toMatch(/^https:\/\//);
+    const discovery = await createDiscovery({
+      backend: "etcd",
+      etcdEndpoints: etcd.url,
+      etcdAuth: { caPath: pki.caPath },
+      ttlMs: 3000,
+    });
+    try {
+      await discovery.register("v1/instances/ns/backend/generate/3", { address: "z" });
+      expect(await discovery.list("v1/instances/ns/")).toHaveLength(1);
+    } finally {
+      await discovery.close();
+    }
+    const message = await rejection(
+      createDiscovery({ backend: "etcd", etcdEndpoints: etcd.url, ttlMs: 3000 }),
+    );
+    expect(message).toMatch(/cannot connect to etcd at https:\/\/127\.0\.0\.1/);
+  });
+});

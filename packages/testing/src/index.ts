@@ -4,6 +4,7 @@ export { freePort } from "./ports.js";
 export type { ExitStatus } from "./processes.js";
 export {
   type EtcdServer,
+  type EtcdServerOptions,
   type NatsServer,
   type NatsServerOptions,
   type RedisServer,

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from "node:fs";
+import { get as httpsGet } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireBinary } from "./binaries.js";
@@ -133,7 +134,12 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
  * Starts a single-member etcd (Debian's etcd-server, v3.4) on 127.0.0.1 with free client and peer ports and a
  * temporary data directory.
  */
-export async function startEtcdServer(options: ServerOptions = {}): Promise<EtcdServer> {
+export interface EtcdServerOptions extends ServerOptions {
+  /** Serve clients over TLS with this certificate and key (PEM files): `url` is https://. */
+  tls?: { certPath: string; keyPath: string };
+}
+
+export async function startEtcdServer(options: EtcdServerOptions = {}): Promise<EtcdServer> {
   const binary = requireBinary(ETCD, "etcd-server");
   return withRetries(async () => {
     const clientPort = await freePort();
@@ -144,9 +150,11 @@ export async function startEtcdServer(options: ServerOptions = {}): Promise<Etcd
       rmSync(dataDir, { recursive: true, force: true });
       forgetDir(dataDir);
     };
-    const client = `http://127.0.0.1:${clientPort}`;
+    const { tls } = options;
+    const client = `${tls ? "https" : "http"}://127.0.0.1:${clientPort}`;
     const peer = `http://127.0.0.1:${peerPort}`;
     const args = [
+      ...(tls ? [`--cert-file=${tls.certPath}`, `--key-file=${tls.keyPath}`] : []),
       "--name=kvasir-test",
       `--data-dir=${join(dataDir, "member")}`,
       `--listen-client-urls=${client}`,
@@ -164,7 +172,9 @@ export async function startEtcdServer(options: ServerOptions = {}): Promise<Etcd
         child,
         "etcd",
         options,
-        async () => /^HTTP\/1\.[01] 200/.test(await probeTcp(clientPort, "GET /health HTTP/1.0\r\n\r\n")),
+        tls
+          ? () => httpsHealthy(clientPort)
+          : async () => /^HTTP\/1\.[01] 200/.test(await probeTcp(clientPort, "GET /health HTTP/1.0\r\n\r\n")),
         cleanup,
       );
       return child;
@@ -230,4 +240,19 @@ async function withRetries<T>(start: () => Promise<T>): Promise<T> {
     }
   }
   throw lastError;
+}
+
+/** Whether an https server on 127.0.0.1:port answers GET /health with 200 (its certificate is not checked). */
+function httpsHealthy(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpsGet(
+      { host: "127.0.0.1", port, path: "/health", rejectUnauthorized: false, timeout: 1000 },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      },
+    );
+    req.on("error", () => resolve(false));
+    req.on("timeout", () => req.destroy());
+  });
 }
