@@ -1,7 +1,13 @@
 // A locked-down deployment as separate processes: nats-server with a user and password (credentials in the
-// --nats-server URL), worker and frontend on a Connect plane with TLS (openssl-made CA) and a service token, the
-// frontend's API behind --api-key. Every secret is looked for in every line the processes print.
-import { create, GenerateRequestSchema, WorkerService } from "@kvasir/protocol";
+// --nats-server URL), worker, standalone router and frontend on a Connect plane with TLS (openssl-made CA) and a
+// service token, the frontend's API behind --api-key. Every secret is looked for in every line the processes print.
+import {
+  BestWorkerRequestSchema,
+  create,
+  GenerateRequestSchema,
+  RouterService,
+  WorkerService,
+} from "@kvasir/protocol";
 import { createClient } from "@kvasir/runtime";
 import {
   createTestPki,
@@ -30,6 +36,7 @@ let pki: TestPki;
 let nats: NatsServer;
 let worker: WorkerProcess;
 let workerUrl: string;
+let routerUrl: string;
 let frontend: NodeProcess;
 let baseUrl: string;
 const everyProcess: NodeProcess[] = [];
@@ -60,11 +67,19 @@ beforeAll(async () => {
   everyProcess.push(worker.process);
   const ready = JSON.parse(await worker.process.waitForLine(/worker ready/)) as { local_url: string };
   workerUrl = ready.local_url;
+  const tlsServer = ["--tls-cert-path", pki.serverCertPath, "--tls-key-path", pki.serverKeyPath];
+  const router = await kvasir(["router", ...planes(NATS_PASSWORD), ...tlsServer], /router ready/, tokenEnv);
+  everyProcess.push(router);
+  routerUrl = (JSON.parse(await router.waitForLine(/router ready/)) as { url: string }).url;
   const port = await freePort();
   frontend = await kvasir(
     [
       "frontend",
       ...planes(NATS_PASSWORD),
+      // Decisions from the standalone router: its calls carry the token over TLS too.
+      "--router-mode",
+      "kv",
+      "--use-remote-router",
       "--http-host",
       "127.0.0.1",
       "--http-port",
@@ -112,6 +127,20 @@ describe("a secured deployment", () => {
     }
     // Connect's message carries the code: UNAUTHENTICATED, not a transport failure.
     expect(refused).toMatch(/\[unauthenticated\] missing or wrong service token/);
+  });
+
+  it("refuses a RouterService caller without the token, so nobody else can book workers", async () => {
+    expect(routerUrl).toMatch(/^https:\/\//);
+    const anonymous = createClient(RouterService, routerUrl, { caPath: pki.caPath });
+    const refused = await anonymous
+      .bestWorker(
+        create(BestWorkerRequestSchema, { requestId: "x", model: MODEL, tokenIds: [1], updateStates: true }),
+      )
+      .then(
+        () => "booked",
+        (error: unknown) => String(error),
+      );
+    expect(refused).toMatch(/\[unauthenticated\]/);
   });
 
   it("answers 401 in OpenAI's shape without a key or with a wrong one, and serves the right key", async () => {
