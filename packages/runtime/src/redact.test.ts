@@ -10,6 +10,9 @@ describe("redactUrl", () => {
       "nats://***@a:4222,tls://bob:***@b:4222",
     );
   });
+  it("masks a password holding an unencoded '@'", () => {
+    expect(redactUrl("nats://u:p@ss@h:4222")).toBe("nats://u:***@h:4222");
+  });
   it("masks redis's empty-user form and leaves plain URLs alone", () => {
     expect(redactUrl("rediss://:hunter2@r:6379/0")).toBe("rediss://***@r:6379/0");
     expect(redactUrl("http://127.0.0.1:8000/v1/models")).toBe("http://127.0.0.1:8000/v1/models");

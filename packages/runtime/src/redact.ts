@@ -2,8 +2,8 @@
 // `redis://:pass@host`, `nats://token@host`), bearer tokens, and the values of secret-named fields.
 
 const MASK = "***";
-// scheme://userinfo@ — userinfo is whatever precedes the first '@' before the host part.
-const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/@]+)@/gi;
+// scheme://userinfo@ — userinfo runs to the last '@' of the authority (an unencoded '@' in a password included).
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/,]+)@/gi;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/g;
 const SECRET_KEY = /pass(word)?|secret|token|api[-_]?key|credential|nkey|seed|authorization/i;
 
