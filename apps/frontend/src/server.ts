@@ -88,7 +88,7 @@ export function start(config: FrontendConfig, deps?: HostDeps): Promise<Frontend
       const kv = config.kvRouting ?? kvRoutingConfigFromFlags({});
       const remoteIndexer =
         kv.settings.useRemoteIndexer && !(config.routerMode === "kv" && kv.useRemoteRouter)
-          ? await followRemoteIndexer(host.discovery, namespace, host.clientOptions)
+          ? await followRemoteIndexer(host.discovery, namespace, host.clientOptions, { log, registry })
           : undefined;
       if (remoteIndexer) host.onStop("remote indexer", () => remoteIndexer.stop());
       const routing = await createRouting(

@@ -46,6 +46,14 @@ describe("kvasir indexer flags", () => {
     });
   });
 
+  it("replays event-plane KV events from JetStream by default when the event plane is NATS", () => {
+    const nats = ["--discovery-backend", "nats"];
+    expect(parse(...nats).jetStream).toEqual({ maxAgeSeconds: 3600 });
+    expect(parse(...nats, "--no-kv-events-jetstream").jetStream).toBeUndefined();
+    expect(parse().jetStream).toBeUndefined();
+    expect(parse("--event-plane", "memory", "--discovery-backend", "nats").jetStream).toBeUndefined();
+  });
+
   it("serves status on --system-port like every app, and refuses the old --http-port naming it", () => {
     expect(parse("--system-port", "9200").systemPort).toBe(9200);
     expect(parse().systemPort).toBeUndefined();

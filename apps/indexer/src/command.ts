@@ -63,7 +63,8 @@ export function indexerConfigFromFlags(values: FlagValues): IndexerConfig {
     blockSize: flags["kv-cache-block-size"],
     ...(backend ? { backend } : {}),
     kvEventComponents: flags["kv-events-component"],
-    ...(flags["kv-events-jetstream"]
+    // Durable by default wherever it can be: a killed indexer then loses no event (issue 17).
+    ...((flags["kv-events-jetstream"] ?? runtime.eventPlane.backend === "nats")
       ? { jetStream: { maxAgeSeconds: flags["kv-events-stream-max-age"] } }
       : {}),
     zmq: {

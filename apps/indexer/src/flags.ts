@@ -29,8 +29,7 @@ export const indexerFlags = defineFlags(
     },
     "kv-events-jetstream": {
       type: "boolean",
-      default: false,
-      help: "Read event-plane KV events through a JetStream stream (created if missing), so a restarted indexer replays what it missed (needs --event-plane nats)",
+      help: "Read event-plane KV events through a JetStream stream (created if missing), so a restarted indexer replays what it missed (needs --event-plane nats; default: on with --event-plane nats, --no-kv-events-jetstream for core subscriptions)",
     },
     "kv-events-stream-max-age": {
       type: "number",

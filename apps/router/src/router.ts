@@ -79,7 +79,7 @@ export function start(config: RouterConfig, deps?: HostDeps): Promise<Router> {
         metrics: () => metricsText(registry),
       });
       const remoteIndexer = config.router.useRemoteIndexer
-        ? await followRemoteIndexer(host.discovery, namespace, host.clientOptions)
+        ? await followRemoteIndexer(host.discovery, namespace, host.clientOptions, { log, registry })
         : undefined;
       if (remoteIndexer) host.onStop("remote indexer", () => remoteIndexer.stop());
       const routing = await createRouting(

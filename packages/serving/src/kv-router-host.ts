@@ -3,7 +3,10 @@
 // index (native or TypeScript, one fallback rule; approximate; or the standalone indexers), feeds it the pool's
 // KV events, shares bookings with replicas, sweeps stale bookings, and forgets workers that leave the pool.
 import {
+  ApproxIndexer,
   activeSequencesSubject,
+  computeLocalHashes,
+  DEFAULT_KV_BLOCK_SIZE,
   type KvEventSource,
   type KvRouteDecision,
   KvRouter,
@@ -16,7 +19,7 @@ import {
 import { createEmbeddedIndexer } from "@kvasir/native";
 import { type EventPlane, formatInstanceId, kvEventsSubject, newInstanceId } from "@kvasir/runtime";
 import type { ServingRequest } from "./engine-params.js";
-import { routingError, ServingError } from "./errors.js";
+import { routingError } from "./errors.js";
 import type { RemoteIndexer } from "./remote-indexer.js";
 import type { WorkerPool } from "./worker-pool.js";
 import type { WorkerRouter } from "./worker-router.js";
@@ -69,14 +72,21 @@ export function hostKvRouter(settings: KvRouterSettings, deps: KvRouterHostDeps)
     ...(deps.bookingLeaseMs !== undefined ? { bookingLeaseMs: deps.bookingLeaseMs } : {}),
   };
   let indexer: string;
+  // With standalone indexers, the router's own approximate index, fed by its decisions: lookups fall back to it
+  // while no indexer answers, so the indexers are no single point of failure.
+  let fallback: ApproxIndexer | undefined;
   if (settings.useRemoteIndexer) {
     const remote = deps.remoteIndexer;
     if (remote === undefined) throw new Error("useRemoteIndexer needs the remote indexers");
     indexer = "remote";
-    options.remoteFindMatches = async (localHashes) => {
-      if (remote.count === 0) throw new ServingError("no_indexer_available", "No KV indexer is registered.");
-      return remote.findMatches(localHashes);
-    };
+    const approx = new ApproxIndexer({
+      ttlMs: settings.approxTtlMs,
+      now: Date.now,
+      maxEntries: settings.approxMaxEntries,
+    });
+    fallback = approx;
+    options.remoteFindMatches = (localHashes) =>
+      remote.findMatchesOr(localHashes, () => approx.findMatches(localHashes));
   } else if (settings.useKvEvents) {
     const embedded = createEmbeddedIndexer(settings.indexerBackend, (message, fields) =>
       deps.log.warn(message, fields),
@@ -104,7 +114,9 @@ export function hostKvRouter(settings: KvRouterSettings, deps: KvRouterHostDeps)
   sweep.unref();
   // A worker that leaves takes its cached blocks and booked requests with it.
   const stopFollowing = pool.onChange((change) => {
-    if (change.type === "removed") core.removeWorker(change.worker.instanceId);
+    if (change.type !== "removed") return;
+    core.removeWorker(change.worker.instanceId);
+    fallback?.removeWorker(change.worker.instanceId);
   });
   deps.log.info("kv router started", {
     component: pool.component,
@@ -118,8 +130,11 @@ export function hostKvRouter(settings: KvRouterSettings, deps: KvRouterHostDeps)
     async route(request, workers, context) {
       const signal = context?.signal;
       try {
+        const routeRequest = kvRouteRequest(request, deps.blockSize ?? workers[0]?.blockSize);
+        // Hashed here once when the fallback index must learn where the prompt went.
+        const localHashes = fallback && hashesOf(routeRequest, options.blockSize);
         const decision = await core.route(
-          kvRouteRequest(request, deps.blockSize ?? workers[0]?.blockSize),
+          localHashes ? { ...routeRequest, localHashes } : routeRequest,
           workers.map((w) => ({
             workerId: w.instanceId,
             dataParallelSize: w.dataParallelSize,
@@ -128,6 +143,7 @@ export function hostKvRouter(settings: KvRouterSettings, deps: KvRouterHostDeps)
           signal ? { signal } : {},
         );
         deps.onRoute?.(decision);
+        if (localHashes) fallback?.recordRouting(decision.workerId, decision.dpRank, localHashes);
         return { instanceId: decision.workerId, dpRank: decision.dpRank };
       } catch (error) {
         throw routingError(error, request.model);
@@ -153,6 +169,18 @@ export function kvRouteRequest(request: ServingRequest, blockSize: number | unde
     ...(request.loraName ? { loraName: request.loraName } : {}),
     ...(request.cacheSalt ? { cacheSalt: request.cacheSalt } : {}),
   };
+}
+
+/** The prompt's local block hashes, as the KvRouter would compute them. */
+function hashesOf(request: ReturnType<typeof kvRouteRequest>, defaultBlockSize: number | undefined) {
+  return computeLocalHashes(
+    request.tokenIds,
+    request.blockSize ?? defaultBlockSize ?? DEFAULT_KV_BLOCK_SIZE,
+    {
+      ...(request.loraName ? { loraName: request.loraName } : {}),
+      ...(request.cacheSalt ? { cacheSalt: request.cacheSalt } : {}),
+    },
+  );
 }
 
 function countedEvents(source: KvEventSource, count: KvRouterHostDeps["onEvents"]): KvEventSource {

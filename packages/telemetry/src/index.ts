@@ -29,6 +29,7 @@ export {
   type RequestStatus,
   type RequestType,
 } from "./metrics/frontend.js";
+export { createIndexerFallbackMetrics, type IndexerFallbackMetrics } from "./metrics/indexer-fallback.js";
 export {
   createMetricsRegistry,
   type HierarchyIdentity,
