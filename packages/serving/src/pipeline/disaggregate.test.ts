@@ -1,6 +1,7 @@
 // The disaggregation stage with real in-process prefill and decode workers over Connect's router transport.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { FinishReason } from "@kvasir/protocol";
+import { createDiscovery } from "@kvasir/runtime";
 import { getTracer, InMemorySpanExporter, initTracing, shutdownTracing } from "@kvasir/telemetry";
 import { ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -40,7 +41,7 @@ const decodeOk: Behaviour = async function* () {
 };
 
 function setup(prefill: Behaviour | undefined, options: Partial<DisaggregationOptions> = {}) {
-  const all = new InMemoryWorkers();
+  const all = new InMemoryWorkers(discovery);
   // The decode worker is made first, so it is worker 1 whether or not there is a prefill worker.
   const decodePool = all.pool({ d: decodeOk }, "decode");
   const prefillPool: WorkerPool = all.pool(prefill ? { p: prefill } : {}, "prefill");
@@ -93,6 +94,7 @@ async function collect(
   return { outputs, phases };
 }
 
+const discovery = await createDiscovery({ backend: "memory" });
 const spans = new InMemorySpanExporter();
 beforeAll(() => {
   initTracing({ serviceName: "disaggregate-test", exporter: spans, env: {} });

@@ -2,6 +2,7 @@
 // WorkerPool fed by hand-made discovery entries. Not part of the package's surface.
 import { createClient, createRouterTransport, type ServiceImpl } from "@connectrpc/connect";
 import { FinishReason, type GenerateRequest, WorkerService } from "@kvasir/protocol";
+import type { Discovery } from "@kvasir/runtime";
 import { WorkerPool } from "../worker-pool.js";
 import type { WorkerClient } from "./call-worker.js";
 
@@ -20,9 +21,12 @@ export class InMemoryWorkers {
   private readonly clients = new Map<string, WorkerClient>();
   private nextId = 1n;
 
+  /** `discovery` is never written: pools are fed by hand. */
+  constructor(private readonly discovery: Discovery) {}
+
   /** A pool of `component` with one worker per behaviour, named by its key; ids count up across pools. */
   pool(behaviours: Record<string, Behaviour>, component = "backend"): WorkerPool {
-    const pool = new WorkerPool(undefined as never, { namespace: "ns", component });
+    const pool = new WorkerPool(this.discovery, { namespace: "ns", component });
     for (const [name, behaviour] of Object.entries(behaviours)) {
       const calls = this.calls;
       const impl: Partial<ServiceImpl<typeof WorkerService>> = {

@@ -1,6 +1,7 @@
 // The request path's stages against real WorkerService implementations over Connect's in-process transport.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { FinishReason } from "@kvasir/protocol";
+import { createDiscovery } from "@kvasir/runtime";
 import { describe, expect, it } from "vitest";
 import type { EngineOutput, ServingRequest } from "../engine-params.js";
 import { ServingError } from "../errors.js";
@@ -14,8 +15,10 @@ import { shed } from "./shed.js";
 import { type MoveInfo, pipeline, type ServingContext, servingContext } from "./types.js";
 
 /** A backend pool of in-process workers. */
+const discovery = await createDiscovery({ backend: "memory" });
+
 function workers(behaviours: Record<string, Behaviour>) {
-  const all = new InMemoryWorkers();
+  const all = new InMemoryWorkers(discovery);
   const pool = all.pool(behaviours);
   return { pool, calls: all.calls, clientFor: all.clientFor };
 }
