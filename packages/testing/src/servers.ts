@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { get as httpsGet } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +11,11 @@ export interface NatsServer {
   /** `nats://HOST:PORT` (HOST is 127.0.0.1 unless `host` was given) */
   readonly url: string;
   readonly port: number;
+  /**
+   * Stops nats-server and starts it again on the same port, after `downMs` (an outage); with `wipe` the store is
+   * emptied first, so the new server has lost every stream and bucket, else it keeps what it had stored.
+   */
+  restart(options?: { wipe?: boolean; downMs?: number }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -29,9 +34,9 @@ export interface EtcdServer {
   readonly dataDir: string;
   /**
    * Kills etcd (SIGKILL, as a crash) and starts it again on the same ports; with `wipe` the data directory is
-   * emptied first, so the new etcd has lost every key and lease.
+   * emptied first, so the new etcd has lost every key and lease; with `downMs` it stays down that long (an outage).
    */
-  restart(options?: { wipe?: boolean }): Promise<void>;
+  restart(options?: { wipe?: boolean; downMs?: number }): Promise<void>;
   /** Stops etcd and removes its data directory. */
   stop(): Promise<void>;
 }
@@ -79,19 +84,36 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     if (auth && "token" in auth) args.push("--auth", auth.token);
     else if (auth) args.push("--user", auth.user, "--pass", auth.password);
     if (tls) args.push("--tls", "--tlscert", tls.certPath, "--tlskey", tls.keyPath);
-    const child = spawnManaged(...prefixed(commandPrefix, binary, args), {});
     const removeDir = () => {
       rmSync(storeDir, { recursive: true, force: true });
       forgetDir(storeDir);
     };
-    // A nats-server greets every client with an INFO line once it accepts connections (JetStream is up by then);
-    // it logs "Server is ready" at the same point, which is what a prefixed (unreachable) server offers.
-    const ready =
-      commandPrefix.length > 0
-        ? async () => [...child.stdout, ...child.stderr].some((line) => line.includes("Server is ready"))
-        : async () => (await probeTcp(port)).startsWith("INFO ");
-    await awaitReady(child, "nats-server", options, ready, removeDir);
-    return { url: `nats://${host}:${port}`, port, stop: () => stopProcess(child).then(removeDir) };
+    const launch = async (cleanup?: () => void): Promise<ManagedProcess> => {
+      const child = spawnManaged(...prefixed(commandPrefix, binary, args), {});
+      // A nats-server greets every client with an INFO line once it accepts connections (JetStream is up by
+      // then); it logs "Server is ready" at the same point, which is what a prefixed (unreachable) server offers.
+      const ready =
+        commandPrefix.length > 0
+          ? async () => [...child.stdout, ...child.stderr].some((line) => line.includes("Server is ready"))
+          : async () => (await probeTcp(port)).startsWith("INFO ");
+      await awaitReady(child, "nats-server", options, ready, cleanup);
+      return child;
+    };
+    let child = await launch(removeDir);
+    return {
+      url: `nats://${host}:${port}`,
+      port,
+      async restart({ wipe = false, downMs = 0 } = {}) {
+        await stopProcess(child);
+        if (wipe) {
+          rmSync(storeDir, { recursive: true, force: true });
+          mkdirSync(storeDir);
+        }
+        if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
+        child = await launch();
+      },
+      stop: () => stopProcess(child).then(removeDir),
+    };
   });
 }
 
@@ -185,9 +207,10 @@ export async function startEtcdServer(options: EtcdServerOptions = {}): Promise<
       clientPort,
       peerPort,
       dataDir,
-      async restart({ wipe = false } = {}) {
+      async restart({ wipe = false, downMs = 0 } = {}) {
         child.kill("SIGKILL");
         await child.exited;
+        if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
         if (wipe) rmSync(join(dataDir, "member"), { recursive: true, force: true });
         child = await launch();
       },

@@ -272,9 +272,13 @@ export class NatsDiscovery implements Discovery {
   }
 }
 
-/** The discovery bucket, created (with the TTL as its max age) when the server does not have it. */
+/**
+ * The discovery bucket, created (with the TTL as its max age) when the server does not have it. Requests time out
+ * within a heartbeat period: a put stuck in an outage must not hold back the next heartbeat past the TTL.
+ */
 function openBucket(connection: NatsConnection, bucket: string, ttlMs: number): Promise<KV> {
-  return connection.jetstream().views.kv(bucket, { ttl: ttlMs, history: 1 });
+  const timeout = Math.min(5000, Math.max(1000, ttlMs / 3));
+  return connection.jetstream({ timeout }).views.kv(bucket, { ttl: ttlMs, history: 1 });
 }
 
 function parseValue(bytes: Uint8Array): { json: unknown } | undefined {
