@@ -110,10 +110,13 @@ describe("standalone indexers", () => {
     if (!survivor) throw new Error("no survivor");
     const expected = await blocks(survivor);
     expect(expected).toBeGreaterThan(0);
-    await waitFor(async () => (await blocks(restarted)) === (await blocks(survivor)), {
+    const held = async () => (await blocks(restarted)) === (await blocks(survivor));
+    await waitFor(held, {
       timeoutMs: 8000,
       message: `the restarted indexer holds all ${expected} blocks`,
-    });
+    }).finally(async () =>
+      console.log(`SIGKILLed indexer restarted: ${await blocks(restarted)} of ${expected} blocks`),
+    );
   });
 
   it("with every indexer down, requests are still routed, with the fallback in the log and metrics", async () => {
@@ -123,6 +126,8 @@ describe("standalone indexers", () => {
     }
     await serve(20);
     const text = await scrape(baseUrl);
+    const fallbackLookups = metricSum(text, "dynamo_component_router_indexer_fallback_lookups_total");
+    console.log(`every indexer down: 20 requests, 20 served, ${fallbackLookups} lookups from the fallback`);
     expect(metricSum(text, "dynamo_component_router_indexer_fallback")).toBe(1);
     expect(metricSum(text, "dynamo_component_router_indexer_fallback_lookups_total")).toBeGreaterThanOrEqual(
       20,
