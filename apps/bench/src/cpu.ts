@@ -1,12 +1,13 @@
 // `pnpm bench:cpu`: CPU time per request and per streamed output token of each process of a deployment — the
 // frontend, the mocker worker, and (with KV routing through `kvasir router`) the router — read from
 // /proc/<pid>/stat before and after the measured requests. Streamed /v1/completions with 8,000 prompt token ids
-// and 256 output tokens, at concurrency 1 and 64. The mocker's simulation (its scheduler and KV cache, which a
+// and 256 output tokens, at concurrency 1 and 64, then with one output token (what a request costs besides its
+// tokens: the prompt's parsing, validation, routing and dispatch). The mocker's simulation (its scheduler and KV cache, which a
 // real engine does on the GPU) is timed on its own in this process over the same requests, so the worker's relay
 // (Connect, protocol messages, the engine shell) is the worker's CPU minus that.
 import { mkdtempSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatTable, writeBenchResult } from "@kvasir/bench";
 import { MockEngine } from "@kvasir/mocker";
@@ -19,9 +20,13 @@ import { repoFile } from "./repo.js";
 const MODEL = "Qwen/Qwen3-0.6B";
 const PROMPT_TOKENS = 8_000;
 const OUTPUT_TOKENS = 256;
-const SPEEDUP = 1_000_000;
 const MAX_NUM_SEQS = 256;
-const CONCURRENCIES = [1, 64];
+// The last level is the per-request cost: one output token, so nearly all of it is the prompt's handling.
+const LEVELS = [
+  { concurrency: 1, outputTokens: OUTPUT_TOKENS },
+  { concurrency: 64, outputTokens: OUTPUT_TOKENS },
+  { concurrency: 1, outputTokens: 1 },
+];
 
 const flags: FlagSpec[] = [
   { name: "requests", type: "number", default: 128, help: "Measured requests per concurrency level" },
@@ -30,6 +35,12 @@ const flags: FlagSpec[] = [
     type: "number",
     default: 64,
     help: "Unmeasured requests before each level (JIT, connections)",
+  },
+  {
+    name: "speedup-ratio",
+    type: "number",
+    default: 1_000_000,
+    help: "Mocker speedup; the default has the worker emit tokens as fast as it can (every process saturated), a low one paces them like a GPU",
   },
   {
     name: "router",
@@ -49,13 +60,13 @@ interface Failures {
 }
 
 /** One streamed completion; resolves with the output tokens the usage event counts. */
-function completion(agent: Agent, base: string, i: number): Promise<number> {
+function completion(agent: Agent, base: string, i: number, outputTokens: number): Promise<number> {
   // Distinct prompts, so no request rides on another's cached prefix; token ids stay well inside the vocabulary.
   const prompt = Array.from({ length: PROMPT_TOKENS }, (_, k) => 1000 + ((i * 7919 + k * 31) % 100_000));
   const body = JSON.stringify({
     model: MODEL,
     prompt,
-    max_tokens: OUTPUT_TOKENS,
+    max_tokens: outputTokens,
     ignore_eos: true,
     stream: true,
     stream_options: { include_usage: true },
@@ -94,6 +105,7 @@ async function drive(
   agent: Agent,
   base: string,
   concurrency: number,
+  outputTokens: number,
   count: number,
   offset: number,
 ): Promise<{ tokens: number; failures: Failures; seconds: number }> {
@@ -106,7 +118,7 @@ async function drive(
       while (next < count) {
         const i = offset + next++;
         try {
-          const received = await completion(agent, base, i);
+          const received = await completion(agent, base, i, outputTokens);
           tokens += received;
         } catch (error) {
           const reason = error instanceof Error ? error.message : String(error);
@@ -122,8 +134,8 @@ async function drive(
  * CPU of the mocker's simulation alone for `count` requests at `concurrency`: the same engine, stepped
  * back to back in this process with no streams, queues or network.
  */
-function simulationCpuMs(concurrency: number, count: number): number {
-  const engine = new MockEngine({ maxNumSeqs: MAX_NUM_SEQS, speedupRatio: SPEEDUP }, { workerId: 1n });
+function simulationCpuMs(concurrency: number, outputTokens: number, count: number, speedup: number): number {
+  const engine = new MockEngine({ maxNumSeqs: MAX_NUM_SEQS, speedupRatio: speedup }, { workerId: 1n });
   let added = 0;
   let active = 0;
   let now = Date.now();
@@ -132,7 +144,7 @@ function simulationCpuMs(concurrency: number, count: number): number {
     engine.addRequest({
       requestId: `sim-${i}`,
       tokenIds: Array.from({ length: PROMPT_TOKENS }, (_, k) => 1000 + ((i * 7919 + k * 31) % 100_000)),
-      maxTokens: OUTPUT_TOKENS,
+      maxTokens: outputTokens,
       minTokens: 0,
       stopTokenIds: [],
       ignoreEos: true,
@@ -160,6 +172,7 @@ function simulationCpuMs(concurrency: number, count: number): number {
 interface Row {
   setup: string;
   concurrency: number;
+  outputTokens: number;
   process: string;
   cpuMs: number;
   requests: number;
@@ -173,7 +186,7 @@ function profiled(dir: string): string[] {
 
 async function runSetup(
   setup: "round-robin" | "kv-remote-router",
-  values: { requests: number; warmup: number; cpuProfDir: string | undefined },
+  values: { requests: number; warmup: number; speedup: number; cpuProfDir: string | undefined },
   rows: Row[],
   failures: Record<string, Failures>,
 ): Promise<void> {
@@ -186,7 +199,7 @@ async function runSetup(
   try {
     const worker = await spawnNode(
       repoFile("apps/worker/src/main.ts"),
-      [...planes, "--speedup-ratio", String(SPEEDUP), "--max-num-seqs", String(MAX_NUM_SEQS)],
+      [...planes, "--speedup-ratio", String(values.speedup), "--max-num-seqs", String(MAX_NUM_SEQS)],
       { readyLine: /worker ready/, readyTimeoutMs: 60_000 },
     );
     processes.push(worker);
@@ -228,12 +241,12 @@ async function runSetup(
     });
     const agent = new Agent({ keepAlive: true, maxSockets: 128 });
     let offset = 0;
-    for (const concurrency of CONCURRENCIES) {
-      const key = `${setup} c${concurrency}`;
-      await drive(agent, base, concurrency, values.warmup, offset);
+    for (const { concurrency, outputTokens } of LEVELS) {
+      const key = `${setup} c${concurrency} ${outputTokens} tokens`;
+      await drive(agent, base, concurrency, outputTokens, values.warmup, offset);
       offset += values.warmup;
       const before = measured.map((m) => processCpuMs(m.pid));
-      const run = await drive(agent, base, concurrency, values.requests, offset);
+      const run = await drive(agent, base, concurrency, outputTokens, values.requests, offset);
       const after = measured.map((m) => processCpuMs(m.pid));
       offset += values.requests;
       failures[key] = run.failures;
@@ -242,6 +255,7 @@ async function runSetup(
         rows.push({
           setup,
           concurrency,
+          outputTokens,
           process: m.name,
           cpuMs: (after[i] ?? 0) - (before[i] ?? 0),
           requests: ok,
@@ -252,8 +266,9 @@ async function runSetup(
         rows.push({
           setup,
           concurrency,
+          outputTokens,
           process: "mocker simulation (in worker)",
-          cpuMs: simulationCpuMs(concurrency, ok),
+          cpuMs: simulationCpuMs(concurrency, outputTokens, ok, values.speedup),
           requests: ok,
           tokens: run.tokens,
         });
@@ -280,17 +295,23 @@ async function main(): Promise<void> {
   );
   const requests = Number(values.requests);
   const warmup = Number(values.warmup);
+  const speedup = Number(values["speedup-ratio"]);
   const cpuProfDir = typeof values["cpu-prof-dir"] === "string" ? values["cpu-prof-dir"] : undefined;
+  const loadBefore = loadavg();
   const rows: Row[] = [];
   const failures: Record<string, Failures> = {};
-  await runSetup("round-robin", { requests, warmup, cpuProfDir }, rows, failures);
+  await runSetup("round-robin", { requests, warmup, speedup, cpuProfDir }, rows, failures);
   if (values.router === true)
-    await runSetup("kv-remote-router", { requests, warmup, cpuProfDir: undefined }, rows, failures);
+    await runSetup("kv-remote-router", { requests, warmup, speedup, cpuProfDir: undefined }, rows, failures);
 
   // The worker's relay: what it spends beyond the simulation a real engine would run on the GPU.
   for (const sim of rows.filter((r) => r.process.startsWith("mocker simulation"))) {
     const worker = rows.find(
-      (r) => r.setup === sim.setup && r.concurrency === sim.concurrency && r.process === "worker",
+      (r) =>
+        r.setup === sim.setup &&
+        r.concurrency === sim.concurrency &&
+        r.outputTokens === sim.outputTokens &&
+        r.process === "worker",
     );
     if (worker)
       rows.push({
@@ -299,28 +320,41 @@ async function main(): Promise<void> {
         cpuMs: worker.cpuMs - sim.cpuMs,
       });
   }
-  rows.sort((a, b) => a.setup.localeCompare(b.setup) || a.concurrency - b.concurrency);
+  rows.sort(
+    (a, b) =>
+      a.setup.localeCompare(b.setup) || b.outputTokens - a.outputTokens || a.concurrency - b.concurrency,
+  );
   const table = rows.map((r) => [
     r.setup,
     r.concurrency,
+    r.outputTokens,
     r.process,
     r.requests,
     r.cpuMs / r.requests,
     (r.cpuMs * 1000) / r.tokens,
   ]);
   console.log(
-    formatTable(["setup", "concurrency", "process", "requests", "CPU ms/request", "CPU µs/token"], table, 2),
+    formatTable(
+      ["setup", "concurrency", "output tokens", "process", "requests", "CPU ms/request", "CPU µs/token"],
+      table,
+      2,
+    ),
   );
   for (const [key, f] of Object.entries(failures)) {
     const total = Object.values(f).reduce((a, b) => a + b, 0);
     console.log(`${key}: ${total} failed${total > 0 ? ` (${JSON.stringify(f)})` : ""}`);
   }
+  // CPU time does not count waiting for a core, but a busy machine still shifts it (caches, batching): say how busy.
+  const load = { before: loadBefore, after: loadavg() };
+  console.log(
+    `load average ${load.before.map((l) => l.toFixed(2)).join(" ")} before, ${load.after.map((l) => l.toFixed(2)).join(" ")} after`,
+  );
   const path = writeBenchResult("cpu", {
     command: `pnpm bench:cpu ${process.argv.slice(2).join(" ")}`.trim(),
     model: MODEL,
     promptTokens: PROMPT_TOKENS,
-    outputTokens: OUTPUT_TOKENS,
-    speedupRatio: SPEEDUP,
+    levels: LEVELS,
+    speedupRatio: speedup,
     requests,
     warmup,
     rows: rows.map((r) => ({
@@ -329,6 +363,7 @@ async function main(): Promise<void> {
       cpuUsPerToken: (r.cpuMs * 1000) / r.tokens,
     })),
     failures,
+    loadAverage: load,
   });
   console.log(`wrote ${path}`);
 }

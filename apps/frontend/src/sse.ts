@@ -14,7 +14,39 @@ export class NamedEvent {
 /** OpenAI's end-of-stream line, `data: [DONE]`. */
 export const DONE = Symbol("sse done");
 
+/** An event already rendered as SSE text (`data: ...\n\n`), e.g. by a `DeltaFrames`. */
+export class Frame {
+  constructor(readonly text: string) {}
+}
+
+/**
+ * The `data:` events of one streamed response whose chunks differ only in one string field and the finish
+ * reason: rendered once around a placeholder, then each chunk is the two halves around the field's JSON. The
+ * text is what `JSON.stringify` gives for the whole chunk, without building and serializing an object per token.
+ */
+export class DeltaFrames {
+  private readonly before: string;
+  private readonly after: string;
+
+  /** `chunk(marker)` builds a chunk with `marker` as the field and a null finish reason. */
+  constructor(chunk: (marker: string) => unknown) {
+    const marker = "\u0000delta\u0000";
+    const text = frame(chunk(marker));
+    const at = text.indexOf(JSON.stringify(marker));
+    if (at < 0 || text.indexOf(JSON.stringify(marker), at + 1) >= 0)
+      throw new Error("DeltaFrames: the chunk must hold the marker exactly once");
+    this.before = text.slice(0, at);
+    this.after = text.slice(at + JSON.stringify(marker).length);
+  }
+
+  /** The event of a chunk whose field is `value`. */
+  delta(value: string): Frame {
+    return new Frame(this.before + JSON.stringify(value) + this.after);
+  }
+}
+
 function frame(value: unknown): string {
+  if (value instanceof Frame) return value.text;
   if (value === DONE) return "data: [DONE]\n\n";
   if (value instanceof NamedEvent) return `event: ${value.event}\ndata: ${JSON.stringify(value.data)}\n\n`;
   return `data: ${JSON.stringify(value)}\n\n`;

@@ -8,6 +8,7 @@ import {
 import { HttpError } from "../errors.js";
 import type { ServedModel } from "../model-registry.js";
 import { type Preprocessor, renderChat } from "../preprocessor.js";
+import { DeltaFrames } from "../sse.js";
 import type { OutputFormat } from "./generation.js";
 import { type PreparedRequest, prepare } from "./prepare.js";
 import {
@@ -72,13 +73,20 @@ export function chatFormat(
     if (parsed.toolCalls.length > 0) delta.tool_calls = parsed.toolCalls;
     return Object.keys(delta).length > 0 ? delta : undefined;
   };
+  // The common chunk (content only, not the last) is rendered once and filled in per step.
+  let contents: DeltaFrames | undefined;
   return {
     start: () => [chatChunk(header, { role: "assistant", content: "" }, null, includeUsage)],
     step({ text, finishReason: finish }) {
       const delta = toDelta(text, finish !== undefined);
       if (finish)
         return [chatChunk(header, delta ?? {}, toFinishReason(finish, parser.toolCallCount), includeUsage)];
-      return delta ? [chatChunk(header, delta, null, includeUsage)] : [];
+      if (delta === undefined) return [];
+      if (delta.content !== undefined && Object.keys(delta).length === 1) {
+        contents ??= new DeltaFrames((marker) => chatChunk(header, { content: marker }, null, includeUsage));
+        return [contents.delta(delta.content)];
+      }
+      return [chatChunk(header, delta, null, includeUsage)];
     },
     error: (failure) => failure.toBody(),
     doneMarker: true,

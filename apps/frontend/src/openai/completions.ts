@@ -2,6 +2,7 @@ import { type CompletionRequest, validateCompletionRequest } from "@kvasir/llm";
 import { badRequest, HttpError } from "../errors.js";
 import type { ServedModel } from "../model-registry.js";
 import type { Preprocessor } from "../preprocessor.js";
+import { DeltaFrames } from "../sse.js";
 import type { OutputFormat } from "./generation.js";
 import { type PreparedRequest, prepare } from "./prepare.js";
 import { nvextOf, type ResponseHeader, textCompletion, toFinishReason, usageChunk } from "./responses.js";
@@ -41,11 +42,15 @@ export function prepareCompletion(
 
 /** Completions output: text per chunk; `echo` puts the prompt in front of the first text. */
 export function completionFormat(header: ResponseHeader, echo: string, includeUsage: boolean): OutputFormat {
+  // Every text chunk but the last differs only in its text: rendered once, filled in per step.
+  let texts: DeltaFrames | undefined;
   return {
     start: () => (echo ? [textCompletion(header, echo, null, null, includeUsage)] : []),
     step({ text, finishReason: finish }) {
-      if (!text && !finish) return [];
-      return [textCompletion(header, text, finish ? toFinishReason(finish, 0) : null, null, includeUsage)];
+      if (finish) return [textCompletion(header, text, toFinishReason(finish, 0), null, includeUsage)];
+      if (!text) return [];
+      texts ??= new DeltaFrames((marker) => textCompletion(header, marker, null, null, includeUsage));
+      return [texts.delta(text)];
     },
     error: (failure) => failure.toBody(),
     doneMarker: true,

@@ -50,6 +50,8 @@ export function callWorker(clientFor: (address: string) => WorkerClient): Handle
       let cachedTokens = 0;
       let first = true;
       let final: EngineOutput | undefined;
+      // One value for every output of the attempt: nothing downstream changes it.
+      const servedBy = { instanceId: worker.instanceId, dpRank };
       for await (const response of stream) {
         if (first) {
           first = false;
@@ -59,7 +61,7 @@ export function callWorker(clientFor: (address: string) => WorkerClient): Handle
         const output: EngineOutput = {
           tokenIds: response.tokenIds,
           usage: { promptTokens, completionTokens, cachedTokens },
-          worker: { instanceId: worker.instanceId, dpRank },
+          worker: servedBy,
         };
         const finish = finishOfResponse(response);
         if (response.disaggParamsJson) output.disaggParamsJson = response.disaggParamsJson;

@@ -1,6 +1,6 @@
 // Request migration (Dynamo's): a worker that fails mid-stream is replaced, and the new worker gets the prompt
 // plus the tokens generated so far, so the client's stream goes on where it stopped; up to `limit` times.
-import type { EngineOutput, ServingRequest } from "../engine-params.js";
+import type { ServingRequest } from "../engine-params.js";
 import { moveOff } from "./retry.js";
 import type { Stage } from "./types.js";
 
@@ -33,15 +33,13 @@ export function migrate(limit: number): Stage {
             for (const id of output.tokenIds) generated.push(id);
             // Usage counts the client's request: its own prompt, every token generated, the first worker's hits.
             cachedTokens ??= output.usage.cachedTokens;
-            const counted: EngineOutput = {
-              ...output,
-              usage: {
-                promptTokens: request.tokenIds.length,
-                completionTokens: generated.length,
-                cachedTokens,
-              },
+            // Each output is a fresh object of this request's attempt, so its usage is replaced in place.
+            output.usage = {
+              promptTokens: request.tokenIds.length,
+              completionTokens: generated.length,
+              cachedTokens,
             };
-            yield counted;
+            yield output;
           }
           return;
         } catch (error) {
