@@ -27,10 +27,11 @@ export function prepareCompletion(
     tokenIds = pre.tokenizer.encode(body.prompt);
   } else {
     const vocab = pre.tokenizer.vocabSize;
-    const bad = body.prompt.findIndex((id) => id >= vocab);
-    if (bad >= 0)
-      throw badRequest(`Token id ${body.prompt[bad]} is outside the vocabulary (${vocab}).`, "prompt");
     tokenIds = body.prompt;
+    // A plain loop: prompts run to many thousands of ids, and this runs on every request.
+    for (const id of tokenIds) {
+      if (id >= vocab) throw badRequest(`Token id ${id} is outside the vocabulary (${vocab}).`, "prompt");
+    }
   }
   const echo = body.echo
     ? typeof body.prompt === "string"
