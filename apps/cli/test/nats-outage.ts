@@ -161,10 +161,13 @@ export function describeNatsOutage({ wipe, newcomer }: { wipe: boolean; newcomer
           true,
         );
       }
-      const metrics = await scrape(statusUrl);
-      expect(metricSum(metrics, "dynamo_component_discovery_reconnects_total")).toBe(1);
-      expect(metricSum(metrics, "dynamo_component_discovery_disconnects_total")).toBe(1);
-      expect(metricSum(metrics, "dynamo_component_discovery_connected")).toBe(1);
+      // On the status server and on the HTTP port's /metrics alike.
+      for (const url of [statusUrl, baseUrl]) {
+        const metrics = await scrape(url);
+        expect(metricSum(metrics, "dynamo_component_discovery_reconnects_total")).toBe(1);
+        expect(metricSum(metrics, "dynamo_component_discovery_disconnects_total")).toBe(1);
+        expect(metricSum(metrics, "dynamo_component_discovery_connected")).toBe(1);
+      }
     }, 44_000);
   });
 }

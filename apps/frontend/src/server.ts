@@ -20,6 +20,7 @@ import {
   hierarchyLabels,
   initTracing,
   metricsText,
+  registerSamples,
   setLogLevel,
   traceClientInterceptor,
 } from "@kvasir/telemetry";
@@ -72,6 +73,8 @@ export function start(config: FrontendConfig, deps?: HostDeps): Promise<Frontend
     async (host) => {
       const { namespace } = host;
       const registry = createMetricsRegistry(hierarchyLabels({ namespace, component: "frontend" }));
+      // The discovery counters on the HTTP port's /metrics too, where Dynamo's frontend serves its metrics.
+      registerSamples(registry, () => host.planeStatus.samples());
       const inFlight = new InFlight();
       await host.serveStatus({
         host: config.httpHost,

@@ -46,6 +46,7 @@ export {
   type IndexerServiceMetrics,
   type RouterMetrics,
 } from "./metrics/router.js";
+export { type MetricSample, registerSamples } from "./metrics/sampled.js";
 export { extractTraceContext, type HeaderCarrier, injectTraceContext, traceIdOf } from "./propagation.js";
 export {
   flushTracing,

@@ -16,7 +16,7 @@ import { type ConnectServer, startConnectServer } from "../rpc/server.js";
 import { serviceTokenServerInterceptor } from "../rpc/service-token.js";
 import { type StatusServer, startStatusServer } from "../status-server.js";
 import { advertisedHost, httpUrl, localHost } from "./advertise.js";
-import { PlaneStatus } from "./plane-status.js";
+import { DISCOVERY_CONNECTED, PlaneStatus } from "./plane-status.js";
 
 /** The planes an app talks over; given by `kvasir serve` and tests so several apps share one process's planes. */
 export interface Planes {
@@ -231,6 +231,8 @@ export class ComponentHost implements Service {
       // The plane counters go on every component's /metrics without each app registering them.
       metrics: async () => {
         const text = await options.metrics();
+        // An app that registered them itself (registerSamples) already has them.
+        if (text.includes(DISCOVERY_CONNECTED)) return text;
         return `${text}${text === "" || text.endsWith("\n") ? "" : "\n"}${this.planeStatus.metricsText()}`;
       },
     });

@@ -8,6 +8,13 @@ export const DISCOVERY_REREGISTRATIONS = "dynamo_component_discovery_reregistrat
 export const DISCOVERY_HEARTBEAT_FAILURES = "dynamo_component_discovery_heartbeat_failures_total";
 export const DISCOVERY_CONNECTED = "dynamo_component_discovery_connected";
 
+export interface PlaneSample {
+  name: string;
+  type: "counter" | "gauge";
+  help: string;
+  value: number;
+}
+
 export class PlaneStatus {
   disconnects = 0;
   reconnects = 0;
@@ -41,26 +48,50 @@ export class PlaneStatus {
     }
   }
 
-  metricsText(): string {
-    const family = (name: string, type: string, help: string, value: number) =>
-      `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name}{${this.labels}} ${value}\n`;
+  /** The families and their current values, for a metrics registry that reads them when scraped. */
+  samples(): PlaneSample[] {
     return [
-      family(DISCOVERY_DISCONNECTS, "counter", "Times the discovery connection was lost.", this.disconnects),
-      family(DISCOVERY_RECONNECTS, "counter", "Times the discovery connection came back.", this.reconnects),
-      family(
-        DISCOVERY_REREGISTRATIONS,
-        "counter",
-        "Times this component wrote its discovery entries again (a reconnect, a lost lease).",
-        this.reregistrations,
-      ),
-      family(
-        DISCOVERY_HEARTBEAT_FAILURES,
-        "counter",
-        "Runs of failed discovery heartbeats (one per run, however long).",
-        this.heartbeatFailures,
-      ),
-      family(DISCOVERY_CONNECTED, "gauge", "1 while the discovery connection is up.", this.connected ? 1 : 0),
-    ].join("");
+      {
+        name: DISCOVERY_DISCONNECTS,
+        type: "counter",
+        help: "Times the discovery connection was lost.",
+        value: this.disconnects,
+      },
+      {
+        name: DISCOVERY_RECONNECTS,
+        type: "counter",
+        help: "Times the discovery connection came back.",
+        value: this.reconnects,
+      },
+      {
+        name: DISCOVERY_REREGISTRATIONS,
+        type: "counter",
+        help: "Times this component wrote its discovery entries again (a reconnect, a lost lease).",
+        value: this.reregistrations,
+      },
+      {
+        name: DISCOVERY_HEARTBEAT_FAILURES,
+        type: "counter",
+        help: "Runs of failed discovery heartbeats (one per run, however long).",
+        value: this.heartbeatFailures,
+      },
+      {
+        name: DISCOVERY_CONNECTED,
+        type: "gauge",
+        help: "1 while the discovery connection is up.",
+        value: this.connected ? 1 : 0,
+      },
+    ];
+  }
+
+  /** The samples in Prometheus text, for a status server whose app registry does not carry them. */
+  metricsText(): string {
+    return this.samples()
+      .map(
+        ({ name, type, help, value }) =>
+          `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name}{${this.labels}} ${value}\n`,
+      )
+      .join("");
   }
 }
 
