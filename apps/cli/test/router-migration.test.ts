@@ -66,6 +66,9 @@ describe("migration through kvasir router", () => {
       model: MODEL,
     });
     expect(migrations).toBeGreaterThan(0);
+    console.info(
+      `router-migration: ${done.length - failures.length}/${done.length} streams completed after a SIGKILL, ${migrations} moved to another worker`,
+    );
     // New requests go to the survivor at once, although discovery still lists the dead worker.
     for (let i = 0; i < 4; i++) {
       const result = await complete(frontendUrl, prompt(100 + i), { maxTokens: 4 });
