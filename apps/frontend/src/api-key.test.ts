@@ -29,13 +29,14 @@ describe("apiKeyAuth", () => {
   });
 
   it("refuses a missing, wrong, prefixed or x-api-key key outside /v1/messages with OpenAI's 401", async () => {
-    for (const headers of [
+    const cases: Record<string, string>[] = [
       {},
       { authorization: "Bearer k-on" },
       { authorization: "Bearer k-one-more" },
       { authorization: "k-one" },
       { "x-api-key": "k-one" },
-    ]) {
+    ];
+    for (const headers of cases) {
       const res = await secured.request("/v1/chat/completions", { method: "POST", headers });
       expect(res.status).toBe(401);
       expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
