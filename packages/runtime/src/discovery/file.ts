@@ -3,7 +3,8 @@ import { type FSWatcher, watch as watchFs } from "node:fs";
 import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { withFileLock } from "./file-lock.js";
-import type { Discovery, DiscoveryEntry, DiscoveryWatch, Lease } from "./types.js";
+import { DiscoveryStatus } from "./status.js";
+import type { Discovery, DiscoveryEntry, DiscoveryStatusEvent, DiscoveryWatch, Lease } from "./types.js";
 import { WatchState } from "./watch-state.js";
 
 interface FileEntry {
@@ -35,6 +36,7 @@ export class FileDiscovery implements Discovery {
   private readonly watches = new Set<WatchState>();
   private readonly heartbeat: NodeJS.Timeout;
   private beating: Promise<void> = Promise.resolve();
+  private readonly status = new DiscoveryStatus();
   private closed = false;
 
   constructor(
@@ -42,11 +44,19 @@ export class FileDiscovery implements Discovery {
     readonly ttlMs: number,
   ) {
     this.heartbeat = setInterval(() => {
-      this.beating = this.refresh().catch(() => {
-        // A missed heartbeat is retried on the next tick; the TTL allows for two misses.
-      });
+      this.beating = this.refresh().then(
+        () => this.status.heartbeatOk(),
+        (error: unknown) => {
+          // Retried on the next tick (the TTL allows for two misses), but told: a run of misses loses the entries.
+          this.status.heartbeatFailed(error instanceof Error ? error.message : String(error));
+        },
+      );
     }, ttlMs / 3);
     this.heartbeat.unref();
+  }
+
+  onStatus(listener: (event: DiscoveryStatusEvent) => void): () => void {
+    return this.status.on(listener);
   }
 
   private get lockPath(): string {
