@@ -11,7 +11,8 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatTable, writeBenchResult } from "@kvasir/bench";
 import { MockEngine } from "@kvasir/mocker";
-import type { FlagSpec } from "@kvasir/runtime";
+import { WorkerService } from "@kvasir/protocol";
+import { createClient, type FlagSpec } from "@kvasir/runtime";
 import { freePort, type NodeProcess, spawnNode, waitFor } from "@kvasir/testing";
 import { processCpuMs } from "./cpu-time.js";
 import { benchFlags } from "./flags.js";
@@ -169,12 +170,53 @@ function simulationCpuMs(concurrency: number, outputTokens: number, count: numbe
   return (used.user + used.system) / 1000;
 }
 
+type GenerateClient = ReturnType<typeof createClient<typeof WorkerService>>;
+
+/**
+ * CPU this process spends receiving the same streams straight from the worker's Generate (no frontend): what the
+ * protocol alone costs a receiver per token, the floor of the frontend's per-token cost at one token per message.
+ */
+async function directClientCpuMs(
+  client: GenerateClient,
+  concurrency: number,
+  outputTokens: number,
+  count: number,
+  offset: number,
+): Promise<{ cpuMs: number; tokens: number }> {
+  let tokens = 0;
+  let next = 0;
+  const before = process.cpuUsage();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const i = offset + next++;
+        const tokenIds = Array.from(
+          { length: PROMPT_TOKENS },
+          (_, k) => 1000 + ((i * 7919 + k * 31) % 100_000),
+        );
+        for await (const out of client.generate({
+          requestId: `direct-${i}`,
+          model: MODEL,
+          tokenIds,
+          stop: { maxTokens: outputTokens, ignoreEos: true },
+        })) {
+          tokens += out.tokenIds.length;
+        }
+      }
+    }),
+  );
+  const used = process.cpuUsage(before);
+  return { cpuMs: (used.user + used.system) / 1000, tokens };
+}
+
 interface Row {
   setup: string;
   concurrency: number;
   outputTokens: number;
   process: string;
   cpuMs: number;
+  /** Kernel time within cpuMs, when measured (not for the in-process simulation). */
+  systemMs?: number;
   requests: number;
   tokens: number;
 }
@@ -197,12 +239,13 @@ async function runSetup(
   const quiet = ["--log-level", "warn"];
   const processes: NodeProcess[] = [];
   try {
-    const worker = await spawnNode(
+    const worker: NodeProcess = await spawnNode(
       repoFile("apps/worker/src/main.ts"),
       [...planes, "--speedup-ratio", String(values.speedup), "--max-num-seqs", String(MAX_NUM_SEQS)],
       { readyLine: /worker ready/, readyTimeoutMs: 60_000 },
     );
     processes.push(worker);
+    const workerUrl = (JSON.parse(await worker.waitForLine(/worker ready/)) as { url: string }).url;
     const measured: { name: string; pid: number }[] = [];
     let router: NodeProcess | undefined;
     if (setup === "kv-remote-router") {
@@ -252,17 +295,39 @@ async function runSetup(
       failures[key] = run.failures;
       const ok = values.requests - Object.values(run.failures).reduce((a, b) => a + b, 0);
       measured.forEach((m, i) => {
+        const start = before[i] ?? { user: 0, system: 0 };
+        const end = after[i] ?? start;
+        const system = end.system - start.system;
         rows.push({
           setup,
           concurrency,
           outputTokens,
           process: m.name,
-          cpuMs: (after[i] ?? 0) - (before[i] ?? 0),
+          cpuMs: end.user - start.user + system,
+          systemMs: system,
           requests: ok,
           tokens: run.tokens,
         });
       });
       if (setup === "round-robin") {
+        const client = createClient(WorkerService, workerUrl);
+        await directClientCpuMs(client, concurrency, outputTokens, values.warmup, 2_000_000 + offset);
+        const direct = await directClientCpuMs(
+          client,
+          concurrency,
+          outputTokens,
+          values.requests,
+          3_000_000 + offset,
+        );
+        rows.push({
+          setup,
+          concurrency,
+          outputTokens,
+          process: "Generate client alone (no frontend)",
+          cpuMs: direct.cpuMs,
+          requests: values.requests,
+          tokens: direct.tokens,
+        });
         rows.push({
           setup,
           concurrency,
@@ -332,10 +397,20 @@ async function main(): Promise<void> {
     r.requests,
     r.cpuMs / r.requests,
     (r.cpuMs * 1000) / r.tokens,
+    r.systemMs === undefined ? undefined : (100 * r.systemMs) / r.cpuMs,
   ]);
   console.log(
     formatTable(
-      ["setup", "concurrency", "output tokens", "process", "requests", "CPU ms/request", "CPU µs/token"],
+      [
+        "setup",
+        "concurrency",
+        "output tokens",
+        "process",
+        "requests",
+        "CPU ms/request",
+        "CPU µs/token",
+        "kernel %",
+      ],
       table,
       2,
     ),
