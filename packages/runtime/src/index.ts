@@ -100,11 +100,11 @@ export {
 } from "./plane-security.js";
 export { redactedError, redactFields, redactText, redactUrl } from "./redact.js";
 export { type ClientOptions, createClient, transportFor } from "./rpc/client.js";
+export { type ConnectServer, type ConnectServerOptions, startConnectServer } from "./rpc/server.js";
 export {
   serviceTokenClientInterceptor,
   serviceTokenServerInterceptor,
   tokenMatches,
 } from "./rpc/service-token.js";
-export { type ConnectServer, type ConnectServerOptions, startConnectServer } from "./rpc/server.js";
 export { type StatusServer, type StatusServerOptions, startStatusServer } from "./status-server.js";
 export { kvEventsSubject, loadMetricsSubject, subjectMatches } from "./subjects.js";
