@@ -95,13 +95,7 @@ export function start(config: FrontendConfig, deps?: HostDeps): Promise<Frontend
           : undefined;
       if (remoteIndexer) host.onStop("remote indexer", () => remoteIndexer.stop());
       const routing = await createRouting(
-        {
-          namespace,
-          discovery: host.discovery,
-          events: host.events,
-          replicaId: host.instanceHex,
-          clientOptions: host.clientOptions,
-        },
+        host,
         pools,
         {
           mode: config.routerMode,

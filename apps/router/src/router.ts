@@ -83,13 +83,7 @@ export function start(config: RouterConfig, deps?: HostDeps): Promise<Router> {
         : undefined;
       if (remoteIndexer) host.onStop("remote indexer", () => remoteIndexer.stop());
       const routing = await createRouting(
-        {
-          namespace,
-          discovery: host.discovery,
-          events: host.events,
-          replicaId: host.instanceHex,
-          clientOptions: host.clientOptions,
-        },
+        host,
         pools,
         {
           mode: "kv",

@@ -37,13 +37,15 @@ export interface RoutingOptions {
   onExpired?: KvRouterHostDeps["onExpired"];
 }
 
+/**
+ * What routing needs of the process it runs in: its planes, its id in shared router bookings (`instanceHex`) and
+ * the TLS and token for calls to standalone routers. The component host has all of it.
+ */
 export interface RoutingPlanes {
   namespace: string;
   discovery: Discovery;
   events: EventPlane;
-  /** This process's id in shared router bookings. */
-  replicaId: string;
-  /** TLS and service token for calls to standalone routers (the component host's clientOptions). */
+  instanceHex: string;
   clientOptions?: ClientOptions;
 }
 
@@ -89,7 +91,7 @@ export async function createRouting(
       pool,
       events: planes.events,
       log,
-      replicaId: planes.replicaId,
+      replicaId: planes.instanceHex,
       ...(options.blockSize !== undefined ? { blockSize: options.blockSize } : {}),
       ...(options.remoteIndexer ? { remoteIndexer: options.remoteIndexer } : {}),
       ...(options.onRoute ? { onRoute: options.onRoute } : {}),
