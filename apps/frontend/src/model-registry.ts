@@ -62,7 +62,7 @@ export class ModelRegistry<P> {
 
   /** The model a client names, by served name or alias; undefined when no live worker serves it. */
   resolve(id: string): ServedModel<P> | undefined {
-    const workers = this.options.pools.flatMap((pool) => pool.workers(id));
+    const workers = this.options.pools.flatMap((pool) => pool.registered(id));
     const first = workers[0];
     if (first === undefined) return undefined;
     return this.served(id, first.card, this.workersOf(first.model));
@@ -72,7 +72,7 @@ export class ModelRegistry<P> {
   list(): ServedModel<P>[] {
     const byName = new Map<string, ModelDeploymentCard>();
     for (const pool of this.options.pools) {
-      for (const worker of pool.workers())
+      for (const worker of pool.registered())
         if (!byName.has(worker.model)) byName.set(worker.model, worker.card);
     }
     const seen = new Set<string>();
@@ -89,7 +89,7 @@ export class ModelRegistry<P> {
   }
 
   private workersOf(name: string): PoolWorker[] {
-    return this.options.pools.flatMap((pool) => pool.workers(name).filter((w) => w.model === name));
+    return this.options.pools.flatMap((pool) => pool.registered(name).filter((w) => w.model === name));
   }
 
   private served(id: string, card: ModelDeploymentCard, workers: PoolWorker[]): ServedModel<P> {

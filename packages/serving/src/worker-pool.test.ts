@@ -56,6 +56,8 @@ describe("WorkerPool", () => {
     }
     pool.markSuspect(1n);
     expect(pool.workers("m").map((w) => w.instanceId)).toEqual([2n]);
+    // Discovery still lists it: /health says so.
+    expect(pool.registered("m").map((w) => w.instanceId)).toEqual([1n, 2n]);
     // With every worker suspect, trying one beats refusing the request.
     pool.markSuspect(2n);
     expect(pool.workers("m").map((w) => w.instanceId)).toEqual([1n, 2n]);

@@ -155,13 +155,18 @@ export class WorkerPool {
    * left out while another worker can serve.
    */
   workers(model?: string): PoolWorker[] {
+    const registered = this.registered(model);
     const now = Date.now();
-    const matching: PoolWorker[] = [];
+    const trusted = registered.filter((w) => !this.isSuspect(w.instanceId, now));
+    return trusted.length > 0 ? trusted : registered;
+  }
+
+  /** Every routable worker answering to `model` as discovery lists it, suspects included (for /health). */
+  registered(model?: string): PoolWorker[] {
+    const out: PoolWorker[] = [];
     for (const worker of this.ready.values()) {
-      if (model === undefined || worker.names.includes(model)) matching.push(worker);
+      if (model === undefined || worker.names.includes(model)) out.push(worker);
     }
-    const trusted = matching.filter((w) => !this.isSuspect(w.instanceId, now));
-    const out = trusted.length > 0 ? trusted : matching;
     // A stable order, so ties break the same way in every process.
     return out.sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
   }
