@@ -415,6 +415,29 @@ async function main(): Promise<void> {
       2,
     ),
   );
+  // Split of each process's cost: per request (the one-token level) and per token beyond it (the extra CPU of a
+  // 256-token request over a one-token one, per extra token), the two figures the goals are stated in.
+  const split = rows
+    .filter((r) => r.outputTokens === 1)
+    .flatMap((one) =>
+      rows
+        .filter((r) => r.setup === one.setup && r.process === one.process && r.outputTokens === OUTPUT_TOKENS)
+        .map((long) => ({
+          setup: one.setup,
+          process: one.process,
+          concurrency: long.concurrency,
+          perRequestMs: one.cpuMs / one.requests,
+          perTokenUs: ((long.cpuMs / long.requests - one.cpuMs / one.requests) * 1000) / (OUTPUT_TOKENS - 1),
+        })),
+    );
+  console.log();
+  console.log(
+    formatTable(
+      ["setup", "process", "concurrency", "ms per request (1 token)", "µs per further token"],
+      split.map((r) => [r.setup, r.process, r.concurrency, r.perRequestMs, r.perTokenUs]),
+      2,
+    ),
+  );
   for (const [key, f] of Object.entries(failures)) {
     const total = Object.values(f).reduce((a, b) => a + b, 0);
     console.log(`${key}: ${total} failed${total > 0 ? ` (${JSON.stringify(f)})` : ""}`);
@@ -437,6 +460,7 @@ async function main(): Promise<void> {
       cpuMsPerRequest: r.cpuMs / r.requests,
       cpuUsPerToken: (r.cpuMs * 1000) / r.tokens,
     })),
+    split,
     failures,
     loadAverage: load,
   });
