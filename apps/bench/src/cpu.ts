@@ -34,7 +34,7 @@ const flags: FlagSpec[] = [
   {
     name: "warmup",
     type: "number",
-    default: 64,
+    default: 32,
     help: "Unmeasured requests before each level (JIT, connections)",
   },
   {
@@ -361,6 +361,15 @@ async function main(): Promise<void> {
   const requests = Number(values.requests);
   const warmup = Number(values.warmup);
   const speedup = Number(values["speedup-ratio"]);
+  if (
+    !(Number.isInteger(requests) && requests >= 1 && Number.isInteger(warmup) && warmup >= 0 && speedup > 0)
+  ) {
+    process.stderr.write(
+      "bench:cpu: --requests must be a whole number >= 1, --warmup >= 0 and --speedup-ratio > 0\n" +
+        "Run 'pnpm bench:cpu --help' for its flags.\n",
+    );
+    process.exit(2);
+  }
   const cpuProfDir = typeof values["cpu-prof-dir"] === "string" ? values["cpu-prof-dir"] : undefined;
   const loadBefore = loadavg();
   const rows: Row[] = [];
