@@ -4,6 +4,7 @@ import {
   DEFAULT_NATS_SERVER,
   formatInstanceId,
   type HostDeps,
+  type HostedServer,
   newInstanceId,
   type RuntimeConfig,
   type Service,
@@ -124,7 +125,7 @@ export async function start(config: IndexerConfig, deps: HostDeps = {}): Promise
     const metricsUrl = status && `${status.url}/metrics`;
     await host.registerInstance(
       FIND_MATCHES_ENDPOINT,
-      instanceRecord(server.url, config.blockSize, backend, metricsUrl),
+      instanceRecord(server, config.blockSize, backend, metricsUrl),
     );
     serving = true;
     log.info("indexer ready", {
@@ -165,14 +166,14 @@ function kvSources(
 
 /** What routers find in discovery: where to ask, and what the answers mean. */
 function instanceRecord(
-  url: string,
+  server: HostedServer,
   blockSize: number,
   backend: IndexBackend,
   metricsUrl: string | undefined,
 ): InstanceRecord {
   return {
-    address: url,
-    transport: "connect-h2c",
+    address: server.url,
+    transport: server.transport,
     metadata: {
       block_size: String(blockSize),
       backend: backend.name,

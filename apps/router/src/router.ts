@@ -139,7 +139,7 @@ export function start(config: RouterConfig, deps?: HostDeps): Promise<Router> {
       host.onStop("log drain", () => log.info("draining", { in_flight: inFlight }));
       const record: InstanceRecord = {
         address: server.url,
-        transport: "connect-h2c",
+        transport: server.transport,
         metadata: { indexer_backend: kv.indexer, replica_sync: String(config.router.replicaSync) },
       };
       await host.registerInstance(ROUTER_ENDPOINT, record);

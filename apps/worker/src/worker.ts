@@ -216,7 +216,7 @@ async function serveWorker(
 
   const record: InstanceRecord = {
     address: server.url,
-    transport: "connect-h2c",
+    transport: server.transport,
     metadata: {
       model: card.name,
       data_parallel_size: String(card.runtimeConfig.dataParallelSize),

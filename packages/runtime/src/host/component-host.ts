@@ -76,6 +76,8 @@ export interface HostedServer {
   /** The URL a process on this host dials: the bind address, or loopback for a wildcard bind. */
   readonly localUrl: string;
   readonly port: number;
+  /** How peers speak to it, for its discovery record: Connect over TLS (`connect-h2`) or cleartext. */
+  readonly transport: "connect-h2" | "connect-h2c";
 }
 
 type StopAction = { name: string; run: () => unknown };
@@ -299,6 +301,7 @@ export class ComponentHost implements Service {
       url: httpUrl(this.advertise(bindHost), port, scheme),
       localUrl: httpUrl(localHost(bindHost), port, scheme),
       port,
+      transport: scheme === "https" ? "connect-h2" : "connect-h2c",
     };
   }
 }
