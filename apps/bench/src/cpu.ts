@@ -52,7 +52,7 @@ const flags: FlagSpec[] = [
   {
     name: "cpu-prof-dir",
     type: "string",
-    help: "Run the frontend under node --cpu-prof, writing its profile here on exit",
+    help: "Run the frontend and the worker under node --cpu-prof, writing their profiles here on exit (CPU.<date>.<pid>...)",
   },
 ];
 
@@ -242,7 +242,11 @@ async function runSetup(
     const worker: NodeProcess = await spawnNode(
       repoFile("apps/worker/src/main.ts"),
       [...planes, "--speedup-ratio", String(values.speedup), "--max-num-seqs", String(MAX_NUM_SEQS)],
-      { readyLine: /worker ready/, readyTimeoutMs: 60_000 },
+      {
+        readyLine: /worker ready/,
+        readyTimeoutMs: 60_000,
+        ...(values.cpuProfDir ? { commandPrefix: profiled(values.cpuProfDir) } : {}),
+      },
     );
     processes.push(worker);
     const workerUrl = (JSON.parse(await worker.waitForLine(/worker ready/)) as { url: string }).url;
