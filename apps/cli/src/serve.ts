@@ -99,6 +99,12 @@ export const serveCommand = {
       port: 0,
     });
     const frontend = frontendConfigFromFlags(values);
+    // The processes of --num-processes share their planes over NATS, while serve's workers live in serve's own
+    // process: several frontends belong beside workers run as their own processes.
+    if ((frontend.numProcesses ?? 1) > 1)
+      throw new FlagError(
+        "--num-processes: kvasir serve runs in one process; to use more frontend cores run `kvasir frontend --num-processes N` beside `kvasir worker` processes over NATS (--discovery-backend nats --event-plane nats)",
+      );
     const prefill = flags["prefill-workers"];
     const decode = flags["decode-workers"];
     const disaggregated = prefill + decode > 0;

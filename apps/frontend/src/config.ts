@@ -20,6 +20,7 @@ import {
 } from "@kvasir/runtime";
 import { type BusyThresholds, disaggregationFlags, type RouterMode, routerModes } from "@kvasir/serving";
 import { type KvRoutingConfig, kvRoutingConfigFromFlags, kvRoutingFlags } from "./kv-routing.js";
+import { multiProcessConfig } from "./num-processes.js";
 
 export interface FrontendConfig {
   runtime: RuntimeConfig;
@@ -55,6 +56,8 @@ export interface FrontendConfig {
   maxLocalPrefillLength: number;
   /** `--api-key`: the HTTP API requires one of these (Bearer token, or x-api-key on /v1/messages); open when absent. */
   apiKeys?: string[];
+  /** `--num-processes`: frontend processes sharing the HTTP port (one when absent). */
+  numProcesses?: number;
 }
 
 /** `kvasir frontend`'s own flags (the runtime's, status, drain and advertise fragments are composed in). */
@@ -80,6 +83,13 @@ export const frontendFlags = defineFlags(
     },
     ...statusFlags.defs,
     ...advertiseFlags.defs,
+    "num-processes": {
+      type: "number",
+      default: 1,
+      integer: true,
+      positive: true,
+      help: "Frontend processes serving the one HTTP port, to use more than one core (kvasir frontend only). Each registers its own frontend instance; /metrics on the HTTP port is one process's, and process i's status server is on --system-port + i so every process can be scraped. With --router-mode kv they share routing state by router replica sync (turned on, and needs --event-plane nats)",
+    },
     "router-mode": {
       type: "string",
       default: "round-robin",
@@ -212,6 +222,7 @@ export function frontendConfigFromFlags(values: FlagValues): FrontendConfig {
     busyThresholds: {},
     kvRouting: kvRoutingConfigFromFlags(values),
     maxLocalPrefillLength: flags["max-local-prefill-length"],
+    numProcesses: flags["num-processes"],
   };
   const blocks = flags["active-decode-blocks-threshold"];
   if (blocks !== undefined) config.busyThresholds.activeDecodeBlocks = blocks;
@@ -227,5 +238,5 @@ export function frontendConfigFromFlags(values: FlagValues): FrontendConfig {
   if (advertiseHost) config.advertiseHost = advertiseHost;
   const systemPort = systemPortFromFlags(values);
   if (systemPort !== undefined) config.systemPort = systemPort;
-  return config;
+  return multiProcessConfig(config);
 }
