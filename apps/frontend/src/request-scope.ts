@@ -2,7 +2,14 @@ import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import type { HttpBindings } from "@hono/node-server";
 import { extractTraceContext, getTracer, type Logger, REQUEST_ID_HEADER } from "@kvasir/telemetry";
-import { ROOT_CONTEXT, type Span, SpanKind, type Context as TraceContext, trace } from "@opentelemetry/api";
+import {
+  isSpanContextValid,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  type Context as TraceContext,
+  trace,
+} from "@opentelemetry/api";
 import type { MiddlewareHandler } from "hono";
 import type { InFlight } from "./inflight.js";
 import { sentDirectly } from "./sse.js";
@@ -58,11 +65,17 @@ export function requestScope(log: Logger, inFlight: InFlight | undefined): Middl
       span.end();
       if (!outgoing) endInFlight?.();
     };
+    // The trace ids are bound here: the frontend runs without an async context, so no span is "active".
+    const { traceId, spanId } = span.spanContext();
     c.set("scope", {
       requestId,
       span,
       trace: trace.setSpan(parent, span),
-      log: log.child({ request_id: requestId }),
+      log: log.child(
+        isSpanContextValid(span.spanContext())
+          ? { request_id: requestId, trace_id: traceId, span_id: spanId }
+          : { request_id: requestId },
+      ),
       signal: c.req.raw.signal,
       outgoing,
       keepOpen: () => {

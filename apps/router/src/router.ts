@@ -47,7 +47,8 @@ export interface Router extends Service {
  */
 export function start(config: RouterConfig, deps?: HostDeps): Promise<Router> {
   setLogLevel(config.runtime.logLevel);
-  initTracing({ serviceName: "kvasir-router" });
+  // Its handlers and logs read the active trace context (the server span), so it keeps the async context.
+  initTracing({ serviceName: "kvasir-router", asyncContext: true });
   const log = createLogger("router");
   const instanceId = deps?.instanceId ?? config.instanceId;
   return startComponent(

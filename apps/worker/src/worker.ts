@@ -83,7 +83,8 @@ const componentOf = { agg: "backend", prefill: "prefill", decode: "decode" } as 
  */
 export async function start(config: WorkerConfig, deps?: HostDeps): Promise<Worker> {
   setLogLevel(config.runtime.logLevel);
-  initTracing({ serviceName: "kvasir-worker" });
+  // Its handlers and logs read the active trace context (the server span), so it keeps the async context.
+  initTracing({ serviceName: "kvasir-worker", asyncContext: true });
   const component = componentOf[config.disaggregationMode];
   const instanceId = deps?.instanceId ?? config.instanceId;
   const log = createLogger("worker", { dynamo_component: component });

@@ -2,15 +2,21 @@ import { Code, ConnectError, createClient, createRouterTransport } from "@connec
 import { create, GenerateResponseSchema, WorkerService } from "@kvasir/protocol";
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { REQUEST_ID_HEADER, traceClientInterceptor, traceServerInterceptor } from "./connect.js";
+import {
+  REQUEST_ID_HEADER,
+  traceCallOptions,
+  traceClientInterceptor,
+  traceContextOf,
+  traceServerInterceptor,
+} from "./connect.js";
 import { traceIdOf } from "./propagation.js";
-import { InMemorySpanExporter, initTracing, shutdownTracing, withSpan } from "./tracing.js";
+import { getTracer, InMemorySpanExporter, initTracing, shutdownTracing, withSpan } from "./tracing.js";
 
 let exporter: InMemorySpanExporter;
 
 beforeEach(() => {
   exporter = new InMemorySpanExporter();
-  initTracing({ serviceName: "connect-test", exporter, env: {} });
+  initTracing({ serviceName: "connect-test", exporter, env: {}, asyncContext: true });
 });
 
 afterEach(async () => {
@@ -93,5 +99,51 @@ describe("Connect trace interceptors", () => {
     expect(serverSpan?.status.code).toBe(SpanStatusCode.ERROR);
     expect(clientSpan?.status.code).toBe(SpanStatusCode.ERROR);
     expect(serverSpan?.attributes).not.toHaveProperty("request_id");
+  });
+});
+
+describe("Connect trace interceptors without an async context manager", () => {
+  beforeEach(async () => {
+    await shutdownTracing();
+    exporter = new InMemorySpanExporter();
+    initTracing({ serviceName: "connect-test", exporter, env: {} });
+  });
+
+  it("take the parent from the call options and hand the server span to the handler", async () => {
+    const seen: { handler?: string; active?: string; traceparent?: string | null } = {};
+    const transport = createRouterTransport(
+      (router) => {
+        router.service(WorkerService, {
+          async *generate(_req, ctx) {
+            seen.traceparent = ctx.requestHeader.get("traceparent");
+            await new Promise((resolve) => setImmediate(resolve));
+            seen.handler = trace.getSpanContext(traceContextOf(ctx.values))?.spanId;
+            seen.active = traceIdOf(context.active());
+            yield create(GenerateResponseSchema, { tokenIds: [1] });
+          },
+        });
+      },
+      {
+        router: { interceptors: [traceServerInterceptor()] },
+        transport: { interceptors: [traceClientInterceptor()] },
+      },
+    );
+    const client = createClient(WorkerService, transport);
+    const root = getTracer().startSpan("POST /v1/completions");
+    const parent = trace.setSpan(context.active(), root);
+    for await (const _ of client.generate({ requestId: "r" }, traceCallOptions(parent))) {
+      // drain
+    }
+    root.end();
+    const spans = exporter.getFinishedSpans();
+    const clientSpan = spans.find((s) => s.kind === SpanKind.CLIENT);
+    const serverSpan = spans.find((s) => s.kind === SpanKind.SERVER);
+    const traceId = root.spanContext().traceId;
+    expect(clientSpan?.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
+    expect(seen.traceparent).toBe(`00-${traceId}-${clientSpan?.spanContext().spanId}-01`);
+    expect(serverSpan?.spanContext().traceId).toBe(traceId);
+    expect(seen.handler).toBe(serverSpan?.spanContext().spanId);
+    // Nothing is active: the per-message work runs without async context propagation.
+    expect(seen.active).toBeUndefined();
   });
 });

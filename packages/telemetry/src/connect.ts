@@ -1,15 +1,42 @@
 // Connect interceptors carrying W3C trace context: the client injects it into request headers, the server
-// extracts it and runs the handler (including a streamed response) inside a server span.
-import type { Interceptor, StreamResponse, UnaryResponse } from "@connectrpc/connect";
+// extracts it and runs the handler (including a streamed response) inside a server span. The parent travels
+// explicitly in the call's context values (TRACE_CONTEXT), so neither side needs an async context manager.
+import {
+  type CallOptions,
+  type ContextValues,
+  createContextKey,
+  createContextValues,
+  type Interceptor,
+  type StreamResponse,
+  type UnaryResponse,
+} from "@connectrpc/connect";
 import { type Context, context, ROOT_CONTEXT, type Span, SpanKind, trace } from "@opentelemetry/api";
 import { extractTraceContext, injectTraceContext } from "./propagation.js";
 import { getTracer, recordSpanError } from "./tracing.js";
 
 export const REQUEST_ID_HEADER = "x-request-id";
 
+/**
+ * The trace context of a call: set by the caller (traceCallOptions) as the client span's parent; set by the
+ * server interceptor to the server span's context, for handlers to read from `HandlerContext.values`.
+ */
+export const TRACE_CONTEXT = createContextKey<Context | undefined>(undefined, {
+  description: "trace context",
+});
+
+/** Call options making `parent` the parent of the call's client span (instead of the active context). */
+export function traceCallOptions(parent: Context): Pick<CallOptions, "contextValues"> {
+  return { contextValues: createContextValues().set(TRACE_CONTEXT, parent) };
+}
+
+/** The trace context a server handler runs in: the server span's, else the active one. */
+export function traceContextOf(values: ContextValues): Context {
+  return values.get(TRACE_CONTEXT) ?? context.active();
+}
+
 export function traceClientInterceptor(): Interceptor {
   return (next) => async (req) => {
-    const parent = context.active();
+    const parent = req.contextValues.get(TRACE_CONTEXT) ?? context.active();
     const span = getTracer().startSpan(
       `${req.service.typeName}/${req.method.name}`,
       { kind: SpanKind.CLIENT, attributes: rpcAttributes(req.service.typeName, req.method.name) },
@@ -34,7 +61,9 @@ export function traceServerInterceptor(): Interceptor {
     );
     const requestId = req.header.get(REQUEST_ID_HEADER);
     if (requestId !== null) span.setAttribute("request_id", requestId);
-    return finishWithResponse(span, trace.setSpan(parent, span), req.signal, () => next(req));
+    const ctx = trace.setSpan(parent, span);
+    req.contextValues.set(TRACE_CONTEXT, ctx);
+    return finishWithResponse(span, ctx, req.signal, () => next(req));
   };
 }
 

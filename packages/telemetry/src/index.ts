@@ -1,7 +1,14 @@
 // Public surface of @kvasir/telemetry: structured logs, OpenTelemetry traces with W3C propagation, and
 // Prometheus metrics under Dynamo's names.
 
-export { REQUEST_ID_HEADER, traceClientInterceptor, traceServerInterceptor } from "./connect.js";
+export {
+  REQUEST_ID_HEADER,
+  TRACE_CONTEXT,
+  traceCallOptions,
+  traceClientInterceptor,
+  traceContextOf,
+  traceServerInterceptor,
+} from "./connect.js";
 export { createLogger, type LogFields, type Logger, type LoggerOptions, setLogLevel } from "./log.js";
 export { LOG_LEVELS, type LogLevel, levelFromDynLog, parseLogLevel } from "./log-level.js";
 export { exponentialBuckets, linearBuckets, logBuckets, logBucketsFromEnv } from "./metrics/buckets.js";

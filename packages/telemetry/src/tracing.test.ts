@@ -12,8 +12,40 @@ describe("initTracing", () => {
   it("exports nothing without an OTLP endpoint but still creates spans with ids", async () => {
     const info = initTracing({ serviceName: "kvasir-router", env: {} });
     expect(info).toEqual({ serviceName: "kvasir-router", export: "none" });
-    const traceId = await withSpan("route", {}, () => traceIdOf());
+    const traceId = await withSpan("route", {}, (span) => span.spanContext().traceId);
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it("installs no async context manager unless asked: parents are passed explicitly", async () => {
+    const exporter = new InMemorySpanExporter();
+    initTracing({ serviceName: "t", exporter, env: {} });
+    const inner = await withSpan("outer", {}, async (outer) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      // Without the context manager nothing is active, not even inside withSpan.
+      expect(trace.getSpan(context.active())).toBeUndefined();
+      return withSpan("inner", {}, (span) => span, { parent: trace.setSpan(context.active(), outer) });
+    });
+    const outer = exporter.getFinishedSpans().find((s) => s.name === "outer");
+    expect(inner.spanContext().traceId).toBe(outer?.spanContext().traceId);
+    expect(exporter.getFinishedSpans().find((s) => s.name === "inner")?.parentSpanContext?.spanId).toBe(
+      outer?.spanContext().spanId,
+    );
+  });
+
+  it("installs the async context manager when asked, KVASIR_TRACE_ASYNC_CONTEXT winning", async () => {
+    for (const [asyncContext, env, active] of [
+      [true, {}, true],
+      [false, { KVASIR_TRACE_ASYNC_CONTEXT: "true" }, true],
+      [true, { KVASIR_TRACE_ASYNC_CONTEXT: "false" }, false],
+    ] as const) {
+      initTracing({ serviceName: "t", exporter: new InMemorySpanExporter(), env, asyncContext });
+      const seen = await withSpan("step", {}, async () => {
+        await new Promise((resolve) => setImmediate(resolve));
+        return traceIdOf();
+      });
+      expect(seen !== undefined).toBe(active);
+      await shutdownTracing();
+    }
   });
 
   it("chooses OTLP/HTTP from the endpoint variables, the traces one first", () => {
@@ -75,7 +107,7 @@ describe("initTracing", () => {
 describe("withSpan", () => {
   it("nests spans in one trace and marks a throw as an error", async () => {
     const exporter = new InMemorySpanExporter();
-    initTracing({ serviceName: "t", exporter, env: {} });
+    initTracing({ serviceName: "t", exporter, env: {}, asyncContext: true });
     await expect(
       withSpan("outer", {}, () => withSpan("inner", { step: 1 }, () => Promise.reject(new Error("nope")))),
     ).rejects.toThrow("nope");
@@ -90,7 +122,7 @@ describe("withSpan", () => {
 
   it("continues a trace received in NATS headers", async () => {
     const exporter = new InMemorySpanExporter();
-    initTracing({ serviceName: "t", exporter, env: {} });
+    initTracing({ serviceName: "t", exporter, env: {}, asyncContext: true });
     const headers: Record<string, string> = {};
     const sentTraceId = await withSpan("publish", {}, () => {
       injectTraceContext(headers);
@@ -105,7 +137,7 @@ describe("withSpan", () => {
   });
 
   it("lets log lines carry the active trace and span ids", async () => {
-    initTracing({ serviceName: "t", exporter: new InMemorySpanExporter(), env: {} });
+    initTracing({ serviceName: "t", exporter: new InMemorySpanExporter(), env: {}, asyncContext: true });
     const lines: string[] = [];
     const log = createLogger("worker", {}, { env: {}, sink: (l) => lines.push(l) });
     const ids = await withSpan("step", {}, () => {

@@ -2,8 +2,8 @@
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { WorkerService } from "@kvasir/protocol";
 import { formatInstanceId } from "@kvasir/runtime";
-import { getTracer, recordSpanError } from "@kvasir/telemetry";
-import { context, trace } from "@opentelemetry/api";
+import { getTracer, recordSpanError, traceCallOptions } from "@kvasir/telemetry";
+import { trace } from "@opentelemetry/api";
 import { type EngineOutput, finishOfResponse, toWorkerRequest } from "../engine-params.js";
 import type { Handler } from "./types.js";
 
@@ -37,14 +37,13 @@ export function callWorker(clientFor: (address: string) => WorkerClient): Handle
     else ctx.signal.addEventListener("abort", onAbort, { once: true });
     let completed = false;
     try {
-      // The client interceptor reads the active context when the call starts: make it the generate span's.
-      const stream = context.with(trace.setSpan(ctx.trace, span), () =>
-        clientFor(worker.address).generate(toWorkerRequest(request, dpRank), {
-          signal: controller.signal,
-          timeoutMs: 0,
-          ...(request.headers ? { headers: request.headers } : {}),
-        }),
-      );
+      // The generate span is the parent of the call's client span, handed over explicitly (no async context).
+      const stream = clientFor(worker.address).generate(toWorkerRequest(request, dpRank), {
+        signal: controller.signal,
+        timeoutMs: 0,
+        ...traceCallOptions(trace.setSpan(ctx.trace, span)),
+        ...(request.headers ? { headers: request.headers } : {}),
+      });
       const promptTokens = request.tokenIds.length;
       let completionTokens = 0;
       let cachedTokens = 0;
