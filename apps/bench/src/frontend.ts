@@ -1,96 +1,64 @@
 // `pnpm bench:frontend`: what the frontend costs. Streams chat completions through the frontend to a mocker
 // worker whose timing is scaled to near zero, and the same prompts (as token ids) straight to the worker's
 // Generate, side by side, at concurrency 1 and 64. Prints a table and writes bench-results/frontend.json.
+// `--num-processes 1,2` measures tokens/s against the number of frontend processes instead (frontend-sweep.ts).
 import { mkdtempSync, rmSync } from "node:fs";
-import { Agent, request } from "node:http";
+import { Agent } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { formatTable, SseDecoder, type Summary, summarize, writeBenchResult } from "@kvasir/bench";
+import { formatTable, writeBenchResult } from "@kvasir/bench";
 import { ChatTemplate, defaultModelSource, loadTokenizer } from "@kvasir/llm";
 import { WorkerService } from "@kvasir/protocol";
 import type { FlagSpec } from "@kvasir/runtime";
 import { createClient } from "@kvasir/runtime";
 import { freePort, type NodeProcess, spawnNode, waitFor } from "@kvasir/testing";
 import { benchFlags } from "./flags.js";
+import {
+  drive,
+  MODEL,
+  OUTPUT_TOKENS,
+  type PathResult,
+  prompt,
+  SPEEDUP,
+  type Timing,
+  viaFrontend,
+} from "./frontend-load.js";
+import { formatFailures, parseProcessCounts } from "./frontend-processes.js";
+import { runProcessSweep } from "./frontend-sweep.js";
 import { repoFile } from "./repo.js";
 
-const MODEL = "Qwen/Qwen3-0.6B";
-const OUTPUT_TOKENS = 32;
-const SPEEDUP = 1_000_000;
 const RUNS = [
   { concurrency: 1, requests: 300 },
   { concurrency: 64, requests: 3000 },
 ];
 
-interface Timing {
-  ttftMs: number;
-  tokens: number;
-}
-
-interface PathResult {
-  requestsPerSecond: number;
-  tokensPerSecond: number;
-  ttftMs: Summary;
-  failed: number;
-}
-
-/** Runs `requests` calls of `one` with at most `concurrency` in flight; returns throughput and TTFT. */
-async function drive(
-  concurrency: number,
-  requests: number,
-  one: (i: number) => Promise<Timing>,
-): Promise<PathResult> {
-  const timings: Timing[] = [];
-  let failed = 0;
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < requests) {
-        const i = next++;
-        try {
-          timings.push(await one(i));
-        } catch {
-          failed++;
-        }
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  const tokens = timings.reduce((sum, t) => sum + t.tokens, 0);
-  return {
-    requestsPerSecond: timings.length / seconds,
-    tokensPerSecond: tokens / seconds,
-    ttftMs: summarize(timings.map((t) => t.ttftMs)),
-    failed,
-  };
-}
-
-/** A chat chunk whose delta carries text (the role chunk's content is empty). */
-const FIRST_TEXT = /"delta":\{[^}]*"content":"[^"]/;
-
-/** completion_tokens of the stream's usage event. */
-function usageOf(stream: string): number | undefined {
-  for (const data of new SseDecoder().push(stream)) {
-    if (!data.includes('"usage":{')) continue;
-    const chunk = JSON.parse(data) as { usage: { completion_tokens: number } };
-    return chunk.usage.completion_tokens;
-  }
-  return undefined;
-}
-
-const prompt = (i: number) =>
-  `Request ${i}: summarise the plot of a novel about a lighthouse keeper in three sentences.`;
-
-// No flags: the runs are fixed so results compare across commits; parsing still gives --help and rejects typos.
-const flags: FlagSpec[] = [];
+// The runs are fixed so results compare across commits; --num-processes runs the multi-process sweep instead.
+const flags: FlagSpec[] = [
+  {
+    name: "num-processes",
+    type: "string",
+    help: "Instead of the direct-vs-frontend runs: tokens/s at concurrency 64 through `kvasir frontend --num-processes N` for each N of this comma-separated list (e.g. 1,2), over nats-server",
+  },
+];
 
 async function main(): Promise<void> {
-  benchFlags(
+  const values = benchFlags(
     "bench:frontend",
     "Streams chat completions through the frontend and straight to the worker; compares TTFT and tokens/s.",
     flags,
   );
+  const counts = values["num-processes"];
+  if (typeof counts === "string") {
+    let parsed: number[];
+    try {
+      parsed = parseProcessCounts(counts);
+    } catch (error) {
+      process.stderr.write(`bench:frontend: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(2);
+    }
+    await runProcessSweep(parsed);
+    return;
+  }
   const dir = mkdtempSync(join(tmpdir(), "kvasir-bench-frontend-"));
   const planes = ["--discovery-backend", "file", "--discovery-file", join(dir, "discovery.json")];
   planes.push("--namespace", "bench-frontend");
@@ -146,46 +114,7 @@ async function main(): Promise<void> {
     };
 
     const agent = new Agent({ keepAlive: true, maxSockets: 128 });
-    const viaFrontend = (i: number): Promise<Timing> =>
-      new Promise((resolve, reject) => {
-        const body = JSON.stringify({
-          model: MODEL,
-          messages: [{ role: "user", content: prompt(i) }],
-          max_tokens: OUTPUT_TOKENS,
-          ignore_eos: true,
-          stream: true,
-          stream_options: { include_usage: true },
-        });
-        const sent = performance.now();
-        const req = request(
-          `${base}/v1/chat/completions`,
-          { method: "POST", agent, headers: { "content-type": "application/json" } },
-          (res) => {
-            if (res.statusCode !== 200) {
-              res.resume();
-              reject(new Error(`HTTP ${res.statusCode}`));
-              return;
-            }
-            // The load generator does as little as the direct path's client: it spots the first text with a
-            // string test, keeps the raw stream, and parses only the usage event at the end.
-            const received: string[] = [];
-            let ttftMs = 0;
-            res.setEncoding("utf8");
-            res.on("data", (text: string) => {
-              if (ttftMs === 0 && FIRST_TEXT.test(text)) ttftMs = performance.now() - sent;
-              received.push(text);
-            });
-            res.on("end", () => {
-              const usage = usageOf(received.join(""));
-              if (usage === undefined) reject(new Error("no usage event in the stream"));
-              else resolve({ ttftMs, tokens: usage });
-            });
-            res.on("error", reject);
-          },
-        );
-        req.on("error", reject);
-        req.end(body);
-      });
+    const throughFrontend = (i: number) => viaFrontend(base, agent, i);
 
     const results: Record<
       string,
@@ -195,9 +124,9 @@ async function main(): Promise<void> {
       const tokenIds = Array.from({ length: requests }, (_, i) => promptTokens(i));
       // Warm both paths (connections, JIT) before measuring.
       await drive(concurrency, Math.min(requests, 200), (i) => direct(i, tokenIds[i] ?? []));
-      await drive(concurrency, Math.min(requests, 200), viaFrontend);
+      await drive(concurrency, Math.min(requests, 200), throughFrontend);
       const d = await drive(concurrency, requests, (i) => direct(i, tokenIds[i] ?? []));
-      const f = await drive(concurrency, requests, viaFrontend);
+      const f = await drive(concurrency, requests, throughFrontend);
       results[`c${concurrency}`] = {
         direct: d,
         frontend: f,
@@ -207,7 +136,15 @@ async function main(): Promise<void> {
     }
     agent.destroy();
 
-    const headers = ["concurrency", "path", "requests/s", "tokens/s", "TTFT p50 ms", "TTFT p99 ms", "failed"];
+    const headers = [
+      "concurrency",
+      "path",
+      "requests/s",
+      "tokens/s",
+      "TTFT p50 ms",
+      "TTFT p99 ms",
+      "failures",
+    ];
     const rows = Object.entries(results).flatMap(([key, r]) =>
       (["direct", "frontend"] as const).map((path) => [
         key.slice(1),
@@ -216,7 +153,7 @@ async function main(): Promise<void> {
         r[path].tokensPerSecond,
         r[path].ttftMs.p50,
         r[path].ttftMs.p99,
-        r[path].failed,
+        formatFailures(r[path].failures),
       ]),
     );
     console.log(formatTable(headers, rows, 3));
