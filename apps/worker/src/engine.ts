@@ -2,6 +2,7 @@
 // Token ids in, token id deltas out; KV events and load metrics pushed to a listener; the engine's capacity for the
 // Model Deployment Card. The worker service and the worker's wiring talk only to this interface.
 import type { KvEvent, LoadMetrics } from "@kvasir/protocol";
+import type { TraceContext } from "@kvasir/telemetry";
 
 /** Sampling and stop conditions of one request. */
 export interface EngineParams {
@@ -33,6 +34,8 @@ export interface EngineRequest {
    * bootstrap fields), for a decode engine to pull the prompt's KV blocks.
    */
   disaggParams?: Record<string, unknown>;
+  /** The request's trace context (the worker's server span), for spans an engine opens on its behalf. */
+  trace?: TraceContext;
 }
 
 export type EngineFinishReason = "stop" | "length" | "cancelled" | "error";

@@ -7,6 +7,7 @@ import {
   GenerateResponseSchema,
   type WorkerService,
 } from "@kvasir/protocol";
+import { traceContextOf } from "@kvasir/telemetry";
 import { disaggRoleOf } from "./disagg/transfer-params.js";
 import {
   type Engine,
@@ -122,7 +123,8 @@ export function workerServiceImpl(
       // A client that goes away ends the generator at its `yield`, so the outcome is settled in `finally`.
       let outcome: GenerateOutcome = "cancelled";
       try {
-        for await (const output of engine.generate(toEngineRequest(request), context.signal)) {
+        const engineRequest = { ...toEngineRequest(request), trace: traceContextOf(context.values) };
+        for await (const output of engine.generate(engineRequest, context.signal)) {
           if (output.finishReason) outcome = output.finishReason === "error" ? "error" : "ok";
           yield toResponse(output);
         }

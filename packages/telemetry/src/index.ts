@@ -1,6 +1,8 @@
 // Public surface of @kvasir/telemetry: structured logs, OpenTelemetry traces with W3C propagation, and
 // Prometheus metrics under Dynamo's names.
 
+/** An OpenTelemetry context, as the request path passes it explicitly. */
+export type { Context as TraceContext } from "@opentelemetry/api";
 export {
   REQUEST_ID_HEADER,
   TRACE_CONTEXT,

@@ -195,6 +195,7 @@ async function importPrompt(
         span.setAttributes({ bytes: r.bytes, transport: r.transport, seconds: r.seconds });
         return r;
       },
+      request.trace ? { parent: request.trace } : {},
     );
     metrics.bytes.observe({ transport: result.transport }, result.bytes);
     metrics.seconds.observe({ transport: result.transport }, result.seconds);
