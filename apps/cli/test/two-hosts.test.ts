@@ -16,6 +16,14 @@ import {
   waitFor,
 } from "@kvasir/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  createNamespaces,
+  deleteNamespaces,
+  httpFrom,
+  namespacePair,
+  namespacesUnavailable,
+  type Reply,
+} from "./network-namespaces.js";
 
 const MODEL = "Qwen/Qwen3-0.6B";
 const NAMESPACE = "two-hosts";
@@ -24,11 +32,7 @@ const cliDir = fileURLToPath(new URL("..", import.meta.url));
 const tsxLoader = createRequire(import.meta.url).resolve("tsx");
 const run = promisify(execFile);
 
-// Names of at most 15 characters (the kernel's limit for links), unique per test process.
-const nsA = `kvasir-a-${process.pid}`;
-const nsB = `kvasir-b-${process.pid}`;
-const vethA = `kva${process.pid}`;
-const vethB = `kvb${process.pid}`;
+const pair = namespacePair("th", "198.18.0");
 
 /** Where each part runs and which addresses it binds, advertises and must be seen under. */
 interface Layout {
@@ -47,12 +51,12 @@ interface Layout {
 
 const twoNamespaces: Layout = {
   title: "two network namespaces joined by a veth pair",
-  inA: ["ip", "netns", "exec", nsA],
-  inB: ["ip", "netns", "exec", nsB],
-  hostA: "198.18.0.1",
+  inA: pair.inA,
+  inB: pair.inB,
+  hostA: pair.addressA,
   // No advertise flag: a wildcard bind has to find 198.18.0.2 itself.
   workerFlags: ["--host", "0.0.0.0"],
-  workerHost: "198.18.0.2",
+  workerHost: pair.addressB,
   // An address on B's loopback that A routes to via B, so it differs from the primary address yet is dialable.
   explicitHost: "198.18.1.2",
   explicitBind: "0.0.0.0",
@@ -69,19 +73,6 @@ const loopbackOnly: Layout = {
   explicitBind: "127.0.0.1",
 };
 
-/** Why namespaces cannot be used here, or undefined when they can (probed by creating and deleting one). */
-function namespacesUnavailable(): string | undefined {
-  if (process.platform !== "linux") return `the platform is ${process.platform}, not Linux`;
-  const uid = process.getuid?.();
-  if (uid !== 0) return `the test runs as uid ${uid}, not root`;
-  const probe = `kvasir-p-${process.pid}`;
-  const added = spawnSync("ip", ["netns", "add", probe], { encoding: "utf8", timeout: 5000 });
-  if (added.error) return `\`ip\` (iproute2) cannot run: ${added.error.message}`;
-  if (added.status !== 0) return `\`ip netns add\` failed: ${added.stderr.trim()}`;
-  spawnSync("ip", ["netns", "del", probe], { timeout: 5000 });
-  return undefined;
-}
-
 const unavailable = namespacesUnavailable();
 const layout = unavailable === undefined ? twoNamespaces : loopbackOnly;
 if (unavailable !== undefined) {
@@ -90,86 +81,44 @@ if (unavailable !== undefined) {
   );
 }
 
+/** The namespaces, plus an address on B's loopback that A routes to through B (the explicit advertise host). */
+function createHosts(): void {
+  createNamespaces(pair);
+  ip("-n", pair.b, "addr", "add", `${twoNamespaces.explicitHost}/32`, "dev", "lo");
+  ip("-n", pair.a, "route", "add", `${twoNamespaces.explicitHost}/32`, "via", pair.addressB);
+}
+
 function ip(...args: string[]): void {
   const result = spawnSync("ip", args, { encoding: "utf8", timeout: 5000 });
   if (result.status !== 0) throw new Error(`ip ${args.join(" ")} failed: ${result.stderr || result.error}`);
 }
 
-function createNamespaces(): void {
-  ip("netns", "add", nsA);
-  ip("netns", "add", nsB);
-  // Created inside the namespaces, so the root namespace never holds either end.
-  ip("link", "add", vethA, "netns", nsA, "type", "veth", "peer", "name", vethB, "netns", nsB);
-  for (const [ns, link, address] of [
-    [nsA, vethA, "198.18.0.1/30"],
-    [nsB, vethB, "198.18.0.2/30"],
-  ] as const) {
-    ip("-n", ns, "addr", "add", address, "dev", link);
-    ip("-n", ns, "link", "set", link, "up");
-    ip("-n", ns, "link", "set", "lo", "up");
-  }
-  ip("-n", nsB, "addr", "add", `${twoNamespaces.explicitHost}/32`, "dev", "lo");
-  ip("-n", nsA, "route", "add", `${twoNamespaces.explicitHost}/32`, "via", "198.18.0.2");
-}
+if (layout === twoNamespaces) process.on("exit", () => deleteNamespaces(pair));
 
-/** Deletes the namespaces (their veth ends go with them); quiet when they are already gone. */
-function deleteNamespaces(): void {
-  for (const ns of [nsA, nsB]) spawnSync("ip", ["netns", "del", ns], { timeout: 5000 });
-}
-
-if (layout === twoNamespaces) process.on("exit", deleteNamespaces);
-
-interface Reply {
-  status: number;
-  body: unknown;
-}
-
-// Runs on host A, where the frontend and nats-server are reachable: HTTP requests one after another, or a read
-// of discovery's instance records.
-const clientScript = `
+// Runs on host A, where nats-server is reachable: a read of discovery's instance records.
+const discoveryScript = `
 const input = JSON.parse(process.argv[1]);
-if (input.requests) {
-  const replies = [];
-  for (const r of input.requests) {
-    const res = await fetch(r.url, {
-      method: r.body === undefined ? "GET" : "POST",
-      headers: { "content-type": "application/json" },
-      body: r.body === undefined ? undefined : JSON.stringify(r.body),
-      signal: AbortSignal.timeout(10000),
-    });
-    const text = await res.text();
-    let body = text;
-    try { body = JSON.parse(text); } catch {}
-    replies.push({ status: res.status, body });
-  }
-  console.log(JSON.stringify(replies));
-} else {
-  const { createDiscovery } = await import("@kvasir/runtime");
-  const discovery = await createDiscovery({ backend: "nats", natsServers: input.nats });
-  const entries = await discovery.list(input.prefix);
-  await discovery.close();
-  console.log(JSON.stringify(entries));
-}
+const { createDiscovery } = await import("@kvasir/runtime");
+const discovery = await createDiscovery({ backend: "nats", natsServers: input.nats });
+const entries = await discovery.list(input.prefix);
+await discovery.close();
+console.log(JSON.stringify(entries));
 `;
 
-async function onHostA(input: object): Promise<unknown> {
-  const node = [process.execPath, "--import", tsxLoader, "--input-type=module", "-e", clientScript];
-  const [command = "", ...args] = [...layout.inA, ...node, JSON.stringify(input)];
-  const { stdout } = await run(command, args, { cwd: cliDir, timeout: 20_000 });
-  return JSON.parse(stdout);
-}
-
 async function http(requests: { path: string; body?: object }[]): Promise<Reply[]> {
-  const replies = await onHostA({
-    requests: requests.map((r) => ({ url: `${frontendUrl}${r.path}`, body: r.body })),
-  });
-  expect(Array.isArray(replies)).toBe(true);
-  return replies as Reply[];
+  return httpFrom(
+    layout.inA,
+    requests.map((r) => ({ url: `${frontendUrl}${r.path}`, ...(r.body ? { body: r.body } : {}) })),
+  );
 }
 
 /** Discovery's instance records of the backend workers: instance id (hex) → registered address. */
 async function registeredAddresses(): Promise<Map<string, string>> {
-  const entries = await onHostA({ nats: nats?.url, prefix: `v1/instances/${NAMESPACE}/backend/generate/` });
+  const input = { nats: nats?.url, prefix: `v1/instances/${NAMESPACE}/backend/generate/` };
+  const node = [process.execPath, "--import", tsxLoader, "--input-type=module", "-e", discoveryScript];
+  const [command = "", ...args] = [...layout.inA, ...node, JSON.stringify(input)];
+  const { stdout } = await run(command, args, { cwd: cliDir, timeout: 20_000 });
+  const entries: unknown = JSON.parse(stdout);
   const addresses = new Map<string, string>();
   for (const entry of entries as { key: string; value: { address: string } }[]) {
     addresses.set(entry.key.split("/").at(-1) ?? "", entry.value.address);
@@ -267,7 +216,7 @@ async function startFrontend(port: number): Promise<NodeProcess> {
 }
 
 beforeAll(async () => {
-  if (layout === twoNamespaces) createNamespaces();
+  if (layout === twoNamespaces) createHosts();
   nats = await startNatsServer({ host: layout.hostA, commandPrefix: layout.inA });
   const port = await freePort();
   frontendUrl = `http://${layout.hostA}:${port}`;
@@ -288,7 +237,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(started.map(stop));
   await nats?.stop();
-  if (layout === twoNamespaces) deleteNamespaces();
+  if (layout === twoNamespaces) deleteNamespaces(pair);
 }, 30_000);
 
 describe(`two hosts (${layout.title})`, () => {
