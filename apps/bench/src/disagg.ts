@@ -21,6 +21,7 @@ import {
   synthesizePrompt,
   type TraceRow,
   timedCompletion,
+  waitForModel,
   writeBenchResult,
 } from "@kvasir/bench";
 import { serveCommand } from "@kvasir/cli";
@@ -135,19 +136,6 @@ function fail(message: string): never {
 
 const log = (line: string) => process.stderr.write(`${SCRIPT}: ${line}\n`);
 
-async function waitForModel(url: string, model: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const response = await fetch(`${url}/v1/models`).catch(() => undefined);
-    if (response?.ok) {
-      const body = (await response.json()) as { data?: { id?: string }[] };
-      if (body.data?.some((m) => m.id === model)) return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`model ${model} did not appear in /v1/models within 60 s`);
-}
-
 async function getText(url: string): Promise<string> {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
@@ -175,7 +163,7 @@ async function runTopology(
   try {
     const ready = JSON.parse(await child.waitForLine(/"ready":true/)) as { url: string; statsUrl: string };
     const model = values.model as string;
-    await waitForModel(ready.url, model);
+    await waitForModel(ready.url, model, 60_000);
     // The frontend learns the prefill pool from discovery, a moment after the model appears.
     await new Promise((resolve) => setTimeout(resolve, 2000));
     await getText(`${ready.statsUrl}/stats/reset`);

@@ -15,6 +15,7 @@ import {
   synthesizePrompt,
   type TraceRow,
   timedCompletion,
+  waitForModel,
   writeBenchResult,
 } from "@kvasir/bench";
 import { serveCommand, start as startServe } from "@kvasir/cli";
@@ -109,19 +110,6 @@ function serveArgv(
   ];
 }
 
-async function waitForModel(url: string, model: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const response = await fetch(`${url}/v1/models`).catch(() => undefined);
-    if (response?.ok) {
-      const body = (await response.json()) as { data?: { id?: string }[] };
-      if (body.data?.some((m) => m.id === model)) return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`model ${model} did not appear in /v1/models within 30 s`);
-}
-
 async function runMode(
   mode: string,
   argv: string[],
@@ -131,7 +119,7 @@ async function runMode(
 ): Promise<ModeResult> {
   const serving = await startServe(serveCommand.toConfig(parseFlags(serveCommand.flags, argv, {})));
   try {
-    await waitForModel(serving.url, model);
+    await waitForModel(serving.url, model, 30_000);
     const delay = monitorEventLoopDelay({ resolution: 10 });
     delay.enable();
     let done = 0;

@@ -4,7 +4,7 @@
 export { failureReasons, type Goodput, goodput, meetsSla, type Sla } from "./goodput.js";
 export { type HitBounds, prefixHitBounds } from "./hit-bounds.js";
 export { type LoadModel, offeredLoad, speedupForLoad } from "./offered-load.js";
-export { type CompletionTiming, timedCompletion } from "./openai-client.js";
+export { type CompletionTiming, timedCompletion, waitForModel } from "./openai-client.js";
 export { type PoissonWorkload, poissonWorkload, seededUniform } from "./poisson.js";
 export {
   type HistogramData,

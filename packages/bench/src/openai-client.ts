@@ -95,3 +95,17 @@ export async function timedCompletion(
   }
   return result;
 }
+
+/** Resolves once the frontend at `url` lists `model` in `/v1/models`; rejects after `timeoutMs`. */
+export async function waitForModel(url: string, model: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const response = await fetch(`${url}/v1/models`).catch(() => undefined);
+    if (response?.ok) {
+      const body = (await response.json()) as { data?: { id?: string }[] };
+      if (body.data?.some((m) => m.id === model)) return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`model ${model} did not appear in /v1/models within ${timeoutMs / 1000} s`);
+}
