@@ -1,5 +1,5 @@
 // Dependency direction of the workspace (docs: /work/shared/DESIGN.md §9), checked by `pnpm lint:deps`:
-//   protocol ← runtime, kv, llm, telemetry, engine-wire ← mocker, native ← serving ← apps.
+//   protocol ← runtime, kv, llm, telemetry, engine-wire ← mocker, native ← serving, model-files ← apps.
 // Workspace imports are by package name (`@kvasir/x`); they resolve through pnpm's node_modules symlinks to the
 // real folder (packages/x, apps/x, native), so every rule below is written against repository paths.
 
@@ -74,6 +74,14 @@ module.exports = {
       severity: "error",
       from: filesOf("packages/serving"),
       to: { path: "^packages/bench/" },
+    },
+    {
+      name: "model-files-imports-foundation-only",
+      comment:
+        "model-files (model manifests, sources, the HF cache layout) sits beside serving on protocol and runtime.",
+      severity: "error",
+      from: filesOf("packages/model-files"),
+      to: workspaceExcept("packages/(model-files|protocol|runtime|telemetry)"),
     },
     {
       name: "testing-only-in-tests",
