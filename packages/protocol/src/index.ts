@@ -30,6 +30,27 @@ export {
   PotentialLoadsResponseSchema,
   RouterService,
 } from "./gen/kvasir/router/v1/router_pb.js";
+// The snapshot agent's request names are generic (Get, List, ...); prefixed here for the same reason.
+export {
+  type CheckpointIdentity,
+  CheckpointIdentitySchema,
+  CheckpointPhase,
+  type CheckpointRequest,
+  CheckpointRequestSchema,
+  type CheckpointResponse,
+  CheckpointResponseSchema,
+  type CheckpointStatus,
+  CheckpointStatusSchema,
+  type DeleteRequest as SnapshotDeleteRequest,
+  type GetRequest as SnapshotGetRequest,
+  type ListRequest as SnapshotListRequest,
+  type RestoreRequest,
+  RestoreRequestSchema,
+  type RestoreResponse,
+  RestoreResponseSchema,
+  SnapshotAgentService,
+  type WatchRequest as SnapshotWatchRequest,
+} from "./gen/kvasir/snapshot/v1/snapshot_pb.js";
 export * from "./gen/kvasir/worker/v1/worker_pb.js";
 export {
   type InstanceRecord,
