@@ -4,6 +4,7 @@ export type { MessageInitShape } from "@bufbuild/protobuf";
 export { create, fromBinary, fromJson, toBinary, toJson } from "@bufbuild/protobuf";
 export * from "./gen/kvasir/events/v1/events_pb.js";
 export * from "./gen/kvasir/indexer/v1/indexer_pb.js";
+export * from "./gen/kvasir/model_express/v1/model_express_pb.js";
 // The router's Generate wraps the worker's; its message names are prefixed to keep one flat namespace.
 export {
   type BestWorkerRequest,
@@ -53,9 +54,11 @@ export {
 } from "./gen/kvasir/snapshot/v1/snapshot_pb.js";
 export * from "./gen/kvasir/worker/v1/worker_pb.js";
 export {
+  type CardPerfProfile,
   type InstanceRecord,
   type ModelDeploymentCard,
   type ModelType,
+  parseCardPerfProfile,
   parseInstanceRecord,
   parseModelDeploymentCard,
 } from "./mdc.js";
