@@ -43,8 +43,17 @@ export interface MockerConfig {
   /** Output token ids are drawn from [outputTokenIdMin, outputTokenIdMax). */
   outputTokenIdMin: number;
   outputTokenIdMax: number;
-  /** EOS ids of the served model; the mocker never draws them (it does not emit EOS, as Dynamo's mocker). */
+  /**
+   * EOS ids of the served model. Sampling never draws them; the first ends a reply at its drawn output length and
+   * after a guided output (none known: replies run to max_tokens, as Dynamo's mocker).
+   */
   eosTokenIds: number[];
+  /** Mean output length in tokens at which a reply ends with EOS (unless ignore_eos); 0: never. */
+  randomOutputLen: number;
+  /** Output lengths are drawn uniformly from randomOutputLen x [1 - ratio, 1 + ratio]. */
+  randomRangeRatio: number;
+  /** Length of the unit vectors an embedding model returns. */
+  embeddingDimensions: number;
   /** Engine seed; with the request id it fixes the output of requests that carry no seed. */
   seed: number;
   /**
@@ -100,6 +109,9 @@ export const DEFAULT_MOCKER_CONFIG: MockerConfig = {
   outputTokenIdMin: 1000,
   outputTokenIdMax: 30000,
   eosTokenIds: [],
+  randomOutputLen: 256,
+  randomRangeRatio: 0.5,
+  embeddingDimensions: 1024,
   seed: 0,
   kvBytesPerToken: kvBytesPerToken(SIMULATED_MODEL_SHAPE),
 };
@@ -131,6 +143,13 @@ export function resolveMockerConfig(input: MockerConfigInput = {}): MockerConfig
   positiveInt("dataParallelSize", config.dataParallelSize);
   positiveInt("maxModelLen", config.maxModelLen);
   positiveInt("kvBytesPerToken", config.kvBytesPerToken);
+  positiveInt("embeddingDimensions", config.embeddingDimensions);
+  if (!(Number.isInteger(config.randomOutputLen) && config.randomOutputLen >= 0)) {
+    throw new RangeError(`randomOutputLen must be a non-negative integer, got ${config.randomOutputLen}`);
+  }
+  if (!(config.randomRangeRatio >= 0 && config.randomRangeRatio < 1)) {
+    throw new RangeError(`randomRangeRatio must be in [0, 1), got ${config.randomRangeRatio}`);
+  }
   if (!(config.watermark >= 0 && config.watermark < 1)) {
     throw new RangeError(`watermark must be in [0, 1), got ${config.watermark}`);
   }

@@ -78,6 +78,18 @@ export class MockEngine {
     if (external !== undefined && !(Number.isInteger(external) && external >= 0)) {
       return `externalComputedTokens must be a non-negative integer, got ${external}`;
     }
+    const temperature = request.temperature;
+    if (temperature !== undefined && !(Number.isFinite(temperature) && temperature >= 0)) {
+      return `temperature must be a finite number >= 0, got ${temperature}`;
+    }
+    const logprobs = request.logprobs;
+    if (logprobs !== undefined && !(Number.isInteger(logprobs) && logprobs >= 0)) {
+      return `logprobs must be a non-negative integer, got ${logprobs}`;
+    }
+    for (const id of request.guidedTokenIds ?? []) {
+      if (!Number.isInteger(id) || id < 0 || id >= 2 ** 32)
+        return `guided token ${id} is not a valid token id`;
+    }
     if (request.priority !== undefined && !Number.isFinite(request.priority)) {
       return `priority must be a finite number, got ${request.priority}`;
     }
@@ -119,8 +131,14 @@ export class MockEngine {
       requestSeed(request.requestId, request.seed, c.seed),
       c.outputTokenIdMin,
       c.outputTokenIdMax,
+      request.temperature ?? 1,
     );
     const seq = new Sequence(request, this.arrivals++, rank, sampler, c.blockSize, c.enablePrefixCaching);
+    if (c.randomOutputLen > 0) {
+      const spread = c.randomOutputLen * c.randomRangeRatio;
+      const length = Math.max(1, Math.round(c.randomOutputLen - spread + 2 * spread * sampler.uniform(0, 1)));
+      seq.eosAt = Math.max(length - 1, seq.minTokens);
+    }
     this.sequences.set(seq.requestId, seq);
     this.rank(rank).add(seq);
     return rank;

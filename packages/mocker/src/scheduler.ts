@@ -3,6 +3,7 @@
 // blocks run out.
 import { type BlockCacheListener, type KvBlock, KvBlockManager } from "./block-manager.js";
 import { type MockerConfig, watermarkBlocks } from "./config.js";
+import type { Sampled, TokenLogprob } from "./sampler.js";
 import type { EngineFinishReason, Sequence } from "./sequence.js";
 import type { StepWork } from "./timing.js";
 
@@ -33,12 +34,15 @@ export interface StepOutput {
   completionTokens: number;
   /** Prompt tokens found in the prefix cache at the first schedule (0 until then). */
   cachedTokens: number;
+  /** One per token of tokenIds, when the request asked for logprobs. */
+  logprobs?: TokenLogprob[];
 }
 
-export function outputOf(seq: Sequence, tokenIds: number[]): StepOutput {
+export function outputOf(seq: Sequence, tokenIds: number[], logprobs?: TokenLogprob[]): StepOutput {
   return {
     requestId: seq.requestId,
     tokenIds,
+    ...(logprobs ? { logprobs } : {}),
     ...(seq.finishReason ? { finishReason: seq.finishReason } : {}),
     promptTokens: seq.promptLength,
     completionTokens: seq.numGenerated,
@@ -54,6 +58,8 @@ export class RankScheduler {
   private running: Sequence[] = [];
   private readonly watermark: number;
   private readonly eosTokenIds: ReadonlySet<number>;
+  /** The EOS id the mocker emits to end a reply; none when the model's EOS ids are unknown. */
+  private readonly eosTokenId: number | undefined;
 
   constructor(
     private readonly config: MockerConfig,
@@ -62,6 +68,7 @@ export class RankScheduler {
     this.blocks = new KvBlockManager(config.numGpuBlocks, listener);
     this.watermark = watermarkBlocks(config);
     this.eosTokenIds = new Set(config.eosTokenIds);
+    this.eosTokenId = config.eosTokenIds[0];
   }
 
   get numWaiting(): number {
@@ -165,12 +172,15 @@ export class RankScheduler {
       seq.numComputed += numNew;
       this.cacheFullBlocks(seq);
       if (seq.numComputed < seq.tokens.length) continue;
+      const position = seq.numGenerated;
       const token = this.sampleNext(seq);
       if (seq.finishReason) {
         this.freeBlocks(seq);
         finished = true;
       }
-      outputs.push(outputOf(seq, [token]));
+      const logprobs =
+        seq.logprobs === undefined ? undefined : [seq.sampler.logprobs(position, token, seq.logprobs)];
+      outputs.push(outputOf(seq, [token.id], logprobs));
     }
     if (finished) this.running = this.running.filter((seq) => seq.finishReason === undefined);
     return outputs;
@@ -275,16 +285,28 @@ export class RankScheduler {
     seq.numCommittedBlocks = Math.max(seq.numCommittedBlocks, full);
   }
 
-  /** Draws the next token and decides whether the request ends with it. */
-  private sampleNext(seq: Sequence): number {
+  /**
+   * The next token and whether the request ends with it: a guided output's next token, EOS at the drawn output
+   * length (never before min_tokens), or a sampled token that avoids EOS and, before min_tokens, stop ids.
+   */
+  private sampleNext(seq: Sequence): Sampled {
     const position = seq.numGenerated;
     const stopAllowed = position >= seq.minTokens;
-    const token = seq.sampler.sample(
-      position,
-      (id) => this.eosTokenIds.has(id) || (!stopAllowed && seq.stopTokenIds.has(id)),
-    );
-    seq.tokens.push(token);
-    if (seq.stopTokenIds.has(token)) seq.finishReason = "stop";
+    const eos = seq.ignoreEos ? undefined : this.eosTokenId;
+    const guided = seq.guidedTokenIds;
+    let token: Sampled;
+    if (guided && position < guided.length) token = { id: guided[position] as number, rank: 0 };
+    else if (eos !== undefined && stopAllowed && (guided || position === seq.eosAt))
+      token = { id: eos, rank: 0 };
+    else {
+      token = seq.sampler.pick(
+        position,
+        (id) => this.eosTokenIds.has(id) || (!stopAllowed && seq.stopTokenIds.has(id)),
+      );
+    }
+    seq.tokens.push(token.id);
+    const guidedDone = guided !== undefined && eos === undefined && seq.numGenerated >= guided.length;
+    if (seq.stopTokenIds.has(token.id) || token.id === eos || guidedDone) seq.finishReason = "stop";
     else if (seq.numGenerated >= seq.maxTokens || seq.tokens.length >= this.config.maxModelLen) {
       seq.finishReason = "length";
     }

@@ -9,7 +9,7 @@ export interface EngineRequest {
   tokenIds: ArrayLike<number>;
   /** Most tokens to generate; must be > 0. */
   maxTokens: number;
-  /** The mocker never emits EOS, so this changes nothing; kept for the request's shape. */
+  /** Generate until max_tokens: no EOS at the drawn output length (nor after a guided output). */
   ignoreEos?: boolean;
   /** Generation stops after producing one of these (once minTokens are out); the stop token is returned. */
   stopTokenIds?: ArrayLike<number>;
@@ -17,6 +17,15 @@ export interface EngineRequest {
   minTokens?: number;
   /** Fixes the output ids; without it they follow from the engine seed and the request id. */
   seed?: number | bigint;
+  /** Scales the sampling distribution's logits (0: always its most likely token). Default 1. */
+  temperature?: number;
+  /** Report each token's logprob and this many alternatives (StepOutput.logprobs). */
+  logprobs?: number;
+  /**
+   * Guided decoding: the output, already decided and tokenized (a JSON value valid against the request's schema).
+   * These tokens come out in order, then EOS (unless ignoreEos), instead of sampled ones.
+   */
+  guidedTokenIds?: readonly number[];
   /** Higher is admitted earlier and preempted later. */
   priority?: number;
   /** Data-parallel rank; ignored with one rank, least loaded rank when absent. */
@@ -57,6 +66,11 @@ export class Sequence {
   /** Tokens imported from elsewhere, counted as computed at the first admission only (a preemption loses them). */
   externalTokens: number;
   finishReason: EngineFinishReason | undefined;
+  readonly ignoreEos: boolean;
+  readonly logprobs: number | undefined;
+  readonly guidedTokenIds: readonly number[] | undefined;
+  /** Output position at which EOS comes (the drawn output length less one); undefined: never. */
+  eosAt: number | undefined;
 
   constructor(
     request: EngineRequest,
@@ -76,6 +90,9 @@ export class Sequence {
     this.priority = request.priority ?? 0;
     this.externalTokens = Math.min(request.externalComputedTokens ?? 0, this.promptLength - 1);
     this.loraName = request.loraName ?? "";
+    this.ignoreEos = request.ignoreEos ?? false;
+    this.logprobs = request.logprobs;
+    this.guidedTokenIds = request.guidedTokenIds;
     this.hashOptions = {
       ...(request.loraName ? { loraName: request.loraName } : {}),
       ...(request.cacheSalt ? { cacheSalt: request.cacheSalt } : {}),

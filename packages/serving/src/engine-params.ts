@@ -20,6 +20,21 @@ export interface EngineParams {
   topP?: number;
   topK?: number;
   seed?: bigint;
+  /** Return each sampled token's logprob and this many alternatives (0: the sampled token's only). */
+  logprobs?: number;
+  /** Guided decoding (vLLM's structured_outputs): the output is JSON valid against a schema, or any JSON object. */
+  structuredOutputs?: StructuredOutputs;
+  /** Pool the prompt into an embedding of this many dimensions (0: the model's own) instead of generating. */
+  embedding?: { dimensions: number };
+}
+
+/** vLLM's StructuredOutputsParams, the constraints Kvasir passes on: a JSON schema or any JSON object. */
+export type StructuredOutputs = { json: Record<string, unknown> } | { jsonObject: true };
+
+/** The log probability of one sampled token and the most likely tokens at its position (most likely first). */
+export interface TokenLogprob {
+  logprob: number;
+  top: { tokenId: number; logprob: number }[];
 }
 
 /** A request on its way through the pipeline, in engine terms (token ids in, token ids out). */
@@ -69,6 +84,10 @@ export interface EngineOutput {
   prefillWorker?: RouteDecision;
   /** Transfer parameters a prefill worker returns. */
   disaggParamsJson?: string;
+  /** One per token of tokenIds, when the request asked for logprobs. */
+  logprobs?: TokenLogprob[];
+  /** The pooled prompt of an embedding request (its last output). */
+  embedding?: number[];
 }
 
 const finishOf: Partial<Record<FinishReason, EngineFinish>> = {
@@ -98,7 +117,10 @@ export function toWorkerRequest(
       ...(params.topP !== undefined ? { topP: params.topP } : {}),
       ...(params.topK !== undefined ? { topK: params.topK } : {}),
       ...(params.seed !== undefined ? { seed: params.seed } : {}),
+      ...(params.logprobs !== undefined ? { logprobs: params.logprobs } : {}),
+      ...(params.structuredOutputs ? { structuredOutputs: toWireStructured(params.structuredOutputs) } : {}),
     },
+    ...(params.embedding ? { embedding: params.embedding } : {}),
     stop: {
       maxTokens: params.maxTokens,
       stopTokenIds: params.stopTokenIds,
@@ -128,6 +150,12 @@ export function fromWorkerRequest(message: GenerateRequest, requestId: string): 
   if (sampling?.topP !== undefined) params.topP = sampling.topP;
   if (sampling?.topK !== undefined) params.topK = sampling.topK;
   if (sampling?.seed !== undefined) params.seed = sampling.seed;
+  if (sampling?.logprobs !== undefined) params.logprobs = sampling.logprobs;
+  const structured = sampling?.structuredOutputs?.constraint;
+  if (structured?.case === "json") params.structuredOutputs = { json: JSON.parse(structured.value) };
+  else if (structured?.case === "jsonObject" && structured.value)
+    params.structuredOutputs = { jsonObject: true };
+  if (message.embedding) params.embedding = { dimensions: message.embedding.dimensions };
   const request: ServingRequest = {
     requestId,
     model: message.model,
@@ -142,6 +170,32 @@ export function fromWorkerRequest(message: GenerateRequest, requestId: string): 
   return request;
 }
 
+function toWireStructured(constraint: StructuredOutputs) {
+  return {
+    constraint:
+      "json" in constraint
+        ? { case: "json" as const, value: JSON.stringify(constraint.json) }
+        : { case: "jsonObject" as const, value: true },
+  };
+}
+
+/** Logprobs of a worker response, one per token; undefined when it carries none. */
+export function logprobsOfResponse(response: GenerateResponse): TokenLogprob[] | undefined {
+  if (response.logprobs.length === 0) return undefined;
+  return response.logprobs.map((entry) => ({
+    logprob: entry.logprob,
+    top: entry.topTokenIds.map((tokenId, i) => ({ tokenId, logprob: entry.topLogprobs[i] ?? 0 })),
+  }));
+}
+
+function toWireLogprobs(logprobs: TokenLogprob[]) {
+  return logprobs.map((entry) => ({
+    logprob: entry.logprob,
+    topTokenIds: entry.top.map((t) => t.tokenId),
+    topLogprobs: entry.top.map((t) => t.logprob),
+  }));
+}
+
 /** The finish reason of a worker response; undefined while the request runs. */
 export function finishOfResponse(response: GenerateResponse): EngineFinish | undefined {
   return finishOf[response.finishReason];
@@ -154,5 +208,7 @@ export function toWorkerResponse(output: EngineOutput): MessageInitShape<typeof 
     finishReason: output.finishReason ? reasonOf[output.finishReason] : FinishReason.UNSPECIFIED,
     usage: output.usage,
     disaggParamsJson: output.disaggParamsJson ?? "",
+    ...(output.logprobs ? { logprobs: toWireLogprobs(output.logprobs) } : {}),
+    ...(output.embedding ? { embedding: output.embedding } : {}),
   };
 }

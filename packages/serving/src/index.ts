@@ -9,6 +9,8 @@ export {
   fromWorkerRequest,
   type RouteDecision,
   type ServingRequest,
+  type StructuredOutputs,
+  type TokenLogprob,
   toWorkerRequest,
   toWorkerResponse,
 } from "./engine-params.js";

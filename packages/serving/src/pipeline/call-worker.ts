@@ -4,7 +4,12 @@ import type { WorkerService } from "@kvasir/protocol";
 import { formatInstanceId } from "@kvasir/runtime";
 import { getTracer, recordSpanError, traceCallOptions } from "@kvasir/telemetry";
 import { trace } from "@opentelemetry/api";
-import { type EngineOutput, finishOfResponse, toWorkerRequest } from "../engine-params.js";
+import {
+  type EngineOutput,
+  finishOfResponse,
+  logprobsOfResponse,
+  toWorkerRequest,
+} from "../engine-params.js";
 import type { Handler } from "./types.js";
 
 export type WorkerClient = Client<typeof WorkerService>;
@@ -64,6 +69,8 @@ export function callWorker(clientFor: (address: string) => WorkerClient): Handle
         };
         const finish = finishOfResponse(response);
         if (response.disaggParamsJson) output.disaggParamsJson = response.disaggParamsJson;
+        if (response.logprobs.length > 0) output.logprobs = logprobsOfResponse(response);
+        if (response.embedding.length > 0) output.embedding = response.embedding;
         // The stream ends right after its finish: read that end (trailers, status, the client span's end) first.
         if (finish) {
           output.finishReason = finish;

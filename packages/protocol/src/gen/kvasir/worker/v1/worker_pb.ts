@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kvasir/worker/v1/worker.proto.
  */
 export const file_kvasir_worker_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("Ch1rdmFzaXIvd29ya2VyL3YxL3dvcmtlci5wcm90bxIQa3Zhc2lyLndvcmtlci52MSIsChZSZWxlYXNlS3ZCbG9ja3NSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkiPwoXUmVsZWFzZUt2QmxvY2tzUmVzcG9uc2USEAoIcmVsZWFzZWQYASABKAgSEgoKbnVtX2Jsb2NrcxgCIAEoDSKTAQoPU2FtcGxpbmdPcHRpb25zEhgKC3RlbXBlcmF0dXJlGAEgASgCSACIAQESEgoFdG9wX3AYAiABKAJIAYgBARISCgV0b3BfaxgDIAEoBUgCiAEBEhEKBHNlZWQYBCABKARIA4gBAUIOCgxfdGVtcGVyYXR1cmVCCAoGX3RvcF9wQggKBl90b3Bfa0IHCgVfc2VlZCJkCg5TdG9wQ29uZGl0aW9ucxISCgptYXhfdG9rZW5zGAEgASgNEhYKDnN0b3BfdG9rZW5faWRzGAIgAygNEhIKCmlnbm9yZV9lb3MYAyABKAgSEgoKbWluX3Rva2VucxgEIAEoDSKgAwoPR2VuZXJhdGVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJdG9rZW5faWRzGAMgAygNEjMKCHNhbXBsaW5nGAQgASgLMiEua3Zhc2lyLndvcmtlci52MS5TYW1wbGluZ09wdGlvbnMSLgoEc3RvcBgFIAEoCzIgLmt2YXNpci53b3JrZXIudjEuU3RvcENvbmRpdGlvbnMSEAoIcHJpb3JpdHkYBiABKAUSEQoJbG9yYV9uYW1lGAcgASgJEkcKC2Fubm90YXRpb25zGAggAygLMjIua3Zhc2lyLndvcmtlci52MS5HZW5lcmF0ZVJlcXVlc3QuQW5ub3RhdGlvbnNFbnRyeRIUCgdkcF9yYW5rGAkgASgNSACIAQESGgoSZGlzYWdnX3BhcmFtc19qc29uGAogASgJEhIKCmNhY2hlX3NhbHQYCyABKAkaMgoQQW5ub3RhdGlvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgoKCF9kcF9yYW5rIlAKBVVzYWdlEhUKDXByb21wdF90b2tlbnMYASABKA0SGQoRY29tcGxldGlvbl90b2tlbnMYAiABKA0SFQoNY2FjaGVkX3Rva2VucxgDIAEoDSKgAQoQR2VuZXJhdGVSZXNwb25zZRIRCgl0b2tlbl9pZHMYASADKA0SNQoNZmluaXNoX3JlYXNvbhgCIAEoDjIeLmt2YXNpci53b3JrZXIudjEuRmluaXNoUmVhc29uEiYKBXVzYWdlGAMgASgLMhcua3Zhc2lyLndvcmtlci52MS5Vc2FnZRIaChJkaXNhZ2dfcGFyYW1zX2pzb24YBCABKAkqlQEKDEZpbmlzaFJlYXNvbhIdChlGSU5JU0hfUkVBU09OX1VOU1BFQ0lGSUVEEAASFgoSRklOSVNIX1JFQVNPTl9TVE9QEAESGAoURklOSVNIX1JFQVNPTl9MRU5HVEgQAhIbChdGSU5JU0hfUkVBU09OX0NBTkNFTExFRBADEhcKE0ZJTklTSF9SRUFTT05fRVJST1IQBDLMAQoNV29ya2VyU2VydmljZRJTCghHZW5lcmF0ZRIhLmt2YXNpci53b3JrZXIudjEuR2VuZXJhdGVSZXF1ZXN0GiIua3Zhc2lyLndvcmtlci52MS5HZW5lcmF0ZVJlc3BvbnNlMAESZgoPUmVsZWFzZUt2QmxvY2tzEigua3Zhc2lyLndvcmtlci52MS5SZWxlYXNlS3ZCbG9ja3NSZXF1ZXN0Gikua3Zhc2lyLndvcmtlci52MS5SZWxlYXNlS3ZCbG9ja3NSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("Ch1rdmFzaXIvd29ya2VyL3YxL3dvcmtlci5wcm90bxIQa3Zhc2lyLndvcmtlci52MSIsChZSZWxlYXNlS3ZCbG9ja3NSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkiPwoXUmVsZWFzZUt2QmxvY2tzUmVzcG9uc2USEAoIcmVsZWFzZWQYASABKAgSEgoKbnVtX2Jsb2NrcxgCIAEoDSL4AQoPU2FtcGxpbmdPcHRpb25zEhgKC3RlbXBlcmF0dXJlGAEgASgCSACIAQESEgoFdG9wX3AYAiABKAJIAYgBARISCgV0b3BfaxgDIAEoBUgCiAEBEhEKBHNlZWQYBCABKARIA4gBARIVCghsb2dwcm9icxgFIAEoDUgEiAEBEj8KEnN0cnVjdHVyZWRfb3V0cHV0cxgGIAEoCzIjLmt2YXNpci53b3JrZXIudjEuU3RydWN0dXJlZE91dHB1dHNCDgoMX3RlbXBlcmF0dXJlQggKBl90b3BfcEIICgZfdG9wX2tCBwoFX3NlZWRCCwoJX2xvZ3Byb2JzIkgKEVN0cnVjdHVyZWRPdXRwdXRzEg4KBGpzb24YASABKAlIABIVCgtqc29uX29iamVjdBgCIAEoCEgAQgwKCmNvbnN0cmFpbnQiTQoNVG9rZW5Mb2dwcm9icxIPCgdsb2dwcm9iGAEgASgCEhUKDXRvcF90b2tlbl9pZHMYAiADKA0SFAoMdG9wX2xvZ3Byb2JzGAMgAygCIiYKEEVtYmVkZGluZ09wdGlvbnMSEgoKZGltZW5zaW9ucxgBIAEoDSJkCg5TdG9wQ29uZGl0aW9ucxISCgptYXhfdG9rZW5zGAEgASgNEhYKDnN0b3BfdG9rZW5faWRzGAIgAygNEhIKCmlnbm9yZV9lb3MYAyABKAgSEgoKbWluX3Rva2VucxgEIAEoDSLXAwoPR2VuZXJhdGVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJdG9rZW5faWRzGAMgAygNEjMKCHNhbXBsaW5nGAQgASgLMiEua3Zhc2lyLndvcmtlci52MS5TYW1wbGluZ09wdGlvbnMSLgoEc3RvcBgFIAEoCzIgLmt2YXNpci53b3JrZXIudjEuU3RvcENvbmRpdGlvbnMSEAoIcHJpb3JpdHkYBiABKAUSEQoJbG9yYV9uYW1lGAcgASgJEkcKC2Fubm90YXRpb25zGAggAygLMjIua3Zhc2lyLndvcmtlci52MS5HZW5lcmF0ZVJlcXVlc3QuQW5ub3RhdGlvbnNFbnRyeRIUCgdkcF9yYW5rGAkgASgNSACIAQESGgoSZGlzYWdnX3BhcmFtc19qc29uGAogASgJEhIKCmNhY2hlX3NhbHQYCyABKAkSNQoJZW1iZWRkaW5nGAwgASgLMiIua3Zhc2lyLndvcmtlci52MS5FbWJlZGRpbmdPcHRpb25zGjIKEEFubm90YXRpb25zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIKCghfZHBfcmFuayJQCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgNEhUKDWNhY2hlZF90b2tlbnMYAyABKA0i5gEKEEdlbmVyYXRlUmVzcG9uc2USEQoJdG9rZW5faWRzGAEgAygNEjUKDWZpbmlzaF9yZWFzb24YAiABKA4yHi5rdmFzaXIud29ya2VyLnYxLkZpbmlzaFJlYXNvbhImCgV1c2FnZRgDIAEoCzIXLmt2YXNpci53b3JrZXIudjEuVXNhZ2USGgoSZGlzYWdnX3BhcmFtc19qc29uGAQgASgJEjEKCGxvZ3Byb2JzGAUgAygLMh8ua3Zhc2lyLndvcmtlci52MS5Ub2tlbkxvZ3Byb2JzEhEKCWVtYmVkZGluZxgGIAMoAiqVAQoMRmluaXNoUmVhc29uEh0KGUZJTklTSF9SRUFTT05fVU5TUEVDSUZJRUQQABIWChJGSU5JU0hfUkVBU09OX1NUT1AQARIYChRGSU5JU0hfUkVBU09OX0xFTkdUSBACEhsKF0ZJTklTSF9SRUFTT05fQ0FOQ0VMTEVEEAMSFwoTRklOSVNIX1JFQVNPTl9FUlJPUhAEMswBCg1Xb3JrZXJTZXJ2aWNlElMKCEdlbmVyYXRlEiEua3Zhc2lyLndvcmtlci52MS5HZW5lcmF0ZVJlcXVlc3QaIi5rdmFzaXIud29ya2VyLnYxLkdlbmVyYXRlUmVzcG9uc2UwARJmCg9SZWxlYXNlS3ZCbG9ja3MSKC5rdmFzaXIud29ya2VyLnYxLlJlbGVhc2VLdkJsb2Nrc1JlcXVlc3QaKS5rdmFzaXIud29ya2VyLnYxLlJlbGVhc2VLdkJsb2Nrc1Jlc3BvbnNlYgZwcm90bzM");
 
 /**
  * @generated from message kvasir.worker.v1.ReleaseKvBlocksRequest
@@ -80,6 +80,21 @@ export type SamplingOptions = Message<"kvasir.worker.v1.SamplingOptions"> & {
    * @generated from field: optional uint64 seed = 4;
    */
   seed?: bigint;
+
+  /**
+   * Return the log probability of each sampled token and this many most likely alternatives (OpenAI's
+   * top_logprobs, vLLM's SamplingParams.logprobs). Absent: no logprobs, nothing extra on the wire.
+   *
+   * @generated from field: optional uint32 logprobs = 5;
+   */
+  logprobs?: number;
+
+  /**
+   * Constrain the output (vLLM's SamplingParams.structured_outputs); absent: unconstrained.
+   *
+   * @generated from field: kvasir.worker.v1.StructuredOutputs structured_outputs = 6;
+   */
+  structuredOutputs?: StructuredOutputs;
 };
 
 /**
@@ -88,6 +103,94 @@ export type SamplingOptions = Message<"kvasir.worker.v1.SamplingOptions"> & {
  */
 export const SamplingOptionsSchema: GenMessage<SamplingOptions> = /*@__PURE__*/
   messageDesc(file_kvasir_worker_v1_worker, 2);
+
+/**
+ * Guided decoding, as vLLM's StructuredOutputsParams: at most one constraint is set.
+ *
+ * @generated from message kvasir.worker.v1.StructuredOutputs
+ */
+export type StructuredOutputs = Message<"kvasir.worker.v1.StructuredOutputs"> & {
+  /**
+   * @generated from oneof kvasir.worker.v1.StructuredOutputs.constraint
+   */
+  constraint: {
+    /**
+     * A JSON schema (as JSON text) the output must be valid against (response_format json_schema, tool_choice
+     * required or named, Anthropic tool_choice any or tool).
+     *
+     * @generated from field: string json = 1;
+     */
+    value: string;
+    case: "json";
+  } | {
+    /**
+     * Any JSON object (response_format json_object).
+     *
+     * @generated from field: bool json_object = 2;
+     */
+    value: boolean;
+    case: "jsonObject";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message kvasir.worker.v1.StructuredOutputs.
+ * Use `create(StructuredOutputsSchema)` to create a new message.
+ */
+export const StructuredOutputsSchema: GenMessage<StructuredOutputs> = /*@__PURE__*/
+  messageDesc(file_kvasir_worker_v1_worker, 3);
+
+/**
+ * The log probability of one sampled token and the most likely tokens at its position.
+ *
+ * @generated from message kvasir.worker.v1.TokenLogprobs
+ */
+export type TokenLogprobs = Message<"kvasir.worker.v1.TokenLogprobs"> & {
+  /**
+   * @generated from field: float logprob = 1;
+   */
+  logprob: number;
+
+  /**
+   * Most likely first; top_token_ids[i] has log probability top_logprobs[i].
+   *
+   * @generated from field: repeated uint32 top_token_ids = 2;
+   */
+  topTokenIds: number[];
+
+  /**
+   * @generated from field: repeated float top_logprobs = 3;
+   */
+  topLogprobs: number[];
+};
+
+/**
+ * Describes the message kvasir.worker.v1.TokenLogprobs.
+ * Use `create(TokenLogprobsSchema)` to create a new message.
+ */
+export const TokenLogprobsSchema: GenMessage<TokenLogprobs> = /*@__PURE__*/
+  messageDesc(file_kvasir_worker_v1_worker, 4);
+
+/**
+ * Embedding requests (a model card with the embedding type): the prompt is pooled into one vector.
+ *
+ * @generated from message kvasir.worker.v1.EmbeddingOptions
+ */
+export type EmbeddingOptions = Message<"kvasir.worker.v1.EmbeddingOptions"> & {
+  /**
+   * Vector length; 0 means the model's own.
+   *
+   * @generated from field: uint32 dimensions = 1;
+   */
+  dimensions: number;
+};
+
+/**
+ * Describes the message kvasir.worker.v1.EmbeddingOptions.
+ * Use `create(EmbeddingOptionsSchema)` to create a new message.
+ */
+export const EmbeddingOptionsSchema: GenMessage<EmbeddingOptions> = /*@__PURE__*/
+  messageDesc(file_kvasir_worker_v1_worker, 5);
 
 /**
  * @generated from message kvasir.worker.v1.StopConditions
@@ -125,7 +228,7 @@ export type StopConditions = Message<"kvasir.worker.v1.StopConditions"> & {
  * Use `create(StopConditionsSchema)` to create a new message.
  */
 export const StopConditionsSchema: GenMessage<StopConditions> = /*@__PURE__*/
-  messageDesc(file_kvasir_worker_v1_worker, 3);
+  messageDesc(file_kvasir_worker_v1_worker, 6);
 
 /**
  * @generated from message kvasir.worker.v1.GenerateRequest
@@ -194,6 +297,13 @@ export type GenerateRequest = Message<"kvasir.worker.v1.GenerateRequest"> & {
    * @generated from field: string cache_salt = 11;
    */
   cacheSalt: string;
+
+  /**
+   * Set for an embedding instead of a generation: the response carries the vector and no tokens.
+   *
+   * @generated from field: kvasir.worker.v1.EmbeddingOptions embedding = 12;
+   */
+  embedding?: EmbeddingOptions;
 };
 
 /**
@@ -201,7 +311,7 @@ export type GenerateRequest = Message<"kvasir.worker.v1.GenerateRequest"> & {
  * Use `create(GenerateRequestSchema)` to create a new message.
  */
 export const GenerateRequestSchema: GenMessage<GenerateRequest> = /*@__PURE__*/
-  messageDesc(file_kvasir_worker_v1_worker, 4);
+  messageDesc(file_kvasir_worker_v1_worker, 7);
 
 /**
  * @generated from message kvasir.worker.v1.Usage
@@ -230,7 +340,7 @@ export type Usage = Message<"kvasir.worker.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_kvasir_worker_v1_worker, 5);
+  messageDesc(file_kvasir_worker_v1_worker, 8);
 
 /**
  * @generated from message kvasir.worker.v1.GenerateResponse
@@ -263,6 +373,20 @@ export type GenerateResponse = Message<"kvasir.worker.v1.GenerateResponse"> & {
    * @generated from field: string disagg_params_json = 4;
    */
   disaggParamsJson: string;
+
+  /**
+   * One entry per token of token_ids when the request asked for logprobs; empty otherwise.
+   *
+   * @generated from field: repeated kvasir.worker.v1.TokenLogprobs logprobs = 5;
+   */
+  logprobs: TokenLogprobs[];
+
+  /**
+   * The pooled prompt of an embedding request (last message), unit length.
+   *
+   * @generated from field: repeated float embedding = 6;
+   */
+  embedding: number[];
 };
 
 /**
@@ -270,7 +394,7 @@ export type GenerateResponse = Message<"kvasir.worker.v1.GenerateResponse"> & {
  * Use `create(GenerateResponseSchema)` to create a new message.
  */
 export const GenerateResponseSchema: GenMessage<GenerateResponse> = /*@__PURE__*/
-  messageDesc(file_kvasir_worker_v1_worker, 6);
+  messageDesc(file_kvasir_worker_v1_worker, 9);
 
 /**
  * @generated from enum kvasir.worker.v1.FinishReason
