@@ -55,6 +55,8 @@ export {
   TOOL_CALL_PARSERS,
   type ToolCallParserName,
 } from "./output-parser.js";
+  createToolCallParser,
+  parsersNeedSpecialTokens,
 export {
   promptOpensReasoning,
   type ReasoningDelta,
@@ -76,3 +78,4 @@ export {
   type ToolCallParserOptions,
 } from "./tool-call-parser.js";
 export type { ValidationResult } from "./validation.js";
+  type ToolCallStreamParser,

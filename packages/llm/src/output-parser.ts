@@ -1,9 +1,37 @@
-import { ReasoningParser } from "./reasoning-parser.js";
-import { type ToolCall, ToolCallParser } from "./tool-call-parser.js";
+import { GptOssReasoningParser } from "./gpt-oss-reasoning.js";
+import { type ReasoningDelta, ReasoningParser } from "./reasoning-parser.js";
+import { type ToolCall, ToolCallParser, type ToolCallStreamParser } from "./tool-call-parser.js";
+import { DeepSeekToolParser } from "./tool-parsers/deepseek.js";
+import { HarmonyToolParser } from "./tool-parsers/harmony.js";
+import { Llama3JsonToolParser } from "./tool-parsers/llama3-json.js";
+import { MistralToolParser } from "./tool-parsers/mistral.js";
+import { PythonicToolParser } from "./tool-parsers/pythonic.js";
 
-/** Names accepted by `--dyn-reasoning-parser` / `--dyn-tool-call-parser`. */
-export const REASONING_PARSERS = ["qwen3", "deepseek_r1"] as const;
-export const TOOL_CALL_PARSERS = ["hermes"] as const;
+/** Names accepted by `--dyn-reasoning-parser` / `--dyn-tool-call-parser` (Dynamo's names, lib/parsers). */
+export const REASONING_PARSERS = [
+  "qwen3",
+  "deepseek_r1",
+  "basic",
+  "nemotron_deci",
+  "glm45",
+  "nemotron_nano",
+  "step3",
+  "kimi",
+  "kimi_k25",
+  "mistral",
+  "granite",
+  "gpt_oss",
+] as const;
+export const TOOL_CALL_PARSERS = [
+  "hermes",
+  "qwen25",
+  "llama3_json",
+  "mistral",
+  "pythonic",
+  "deepseek_v3",
+  "deepseek_v3_1",
+  "harmony",
+] as const;
 export type ReasoningParserName = (typeof REASONING_PARSERS)[number];
 export type ToolCallParserName = (typeof TOOL_CALL_PARSERS)[number];
 
@@ -11,10 +39,15 @@ export interface ChatOutputParserOptions {
   reasoningParser?: ReasoningParserName;
   toolCallParser?: ToolCallParserName;
   /**
-   * Whether the rendered prompt left a reasoning block open (`promptOpensReasoning(prompt)`). Defaults: false
-   * for qwen3 (the model writes `<think>` itself), true for deepseek_r1 (its template ends with `<think>`).
+   * Whether the rendered prompt left a reasoning block open (`promptOpensReasoning(prompt)`). Defaults: true
+   * for the parsers whose templates end the prompt inside the block (deepseek_r1 and the like), else false.
    */
   promptOpensReasoning?: boolean;
+  /**
+   * Dynamo's `--enable-streaming-tool-dispatch`: each tool call is returned by the `push` that completes it, so a
+   * client can start running it while the model goes on. Off: calls are held and returned by `flush`.
+   */
+  streamingToolDispatch?: boolean;
   newToolCallId?: () => string;
 }
 
@@ -25,21 +58,98 @@ export interface ChatOutputDelta {
   toolCalls: ToolCall[];
 }
 
+interface ReasoningStage {
+  push(text: string): ReasoningDelta;
+  flush(): ReasoningDelta;
+}
+
+// Parsers whose chat templates end the prompt inside the reasoning block (Dynamo's force_reasoning).
+const OPENS_IN_REASONING: ReadonlySet<ReasoningParserName> = new Set([
+  "deepseek_r1",
+  "nemotron_nano",
+  "step3",
+  "kimi_k25",
+  "mistral",
+]);
+
+function reasoningStage(name: ReasoningParserName, opensInReasoning: boolean | undefined): ReasoningStage {
+  const startInReasoning = opensInReasoning ?? OPENS_IN_REASONING.has(name);
+  switch (name) {
+    case "gpt_oss":
+      return new GptOssReasoningParser();
+    case "kimi":
+      // Kimi-VL-Thinking / k1.5 mark reasoning with ◁think▷ ... ◁/think▷.
+      return new ReasoningParser({ startTag: "◁think▷", endTag: "◁/think▷", startInReasoning });
+    case "mistral":
+      return new ReasoningParser({ startTag: "[THINK]", endTag: "[/THINK]", startInReasoning });
+    case "granite":
+      // Granite 3.2 writes its reasoning after a sentence rather than a tag (both phrasings occur).
+      return new ReasoningParser({
+        startTags: ["Here is my thought process:", "Here's my thought process:"],
+        endTags: ["Here is my response:", "Here's my response:"],
+        startInReasoning,
+      });
+    default:
+      return new ReasoningParser({ startInReasoning });
+  }
+}
+
+/** The tool-call parser named `name` (Dynamo's names). */
+export function createToolCallParser(
+  name: ToolCallParserName,
+  opts: { newId?: () => string } = {},
+): ToolCallStreamParser {
+  switch (name) {
+    case "hermes":
+    case "qwen25":
+      return new ToolCallParser(opts);
+    case "llama3_json":
+      return new Llama3JsonToolParser(opts);
+    case "mistral":
+      return new MistralToolParser(opts);
+    case "pythonic":
+      return new PythonicToolParser(opts);
+    case "deepseek_v3":
+      return new DeepSeekToolParser("v3", opts);
+    case "deepseek_v3_1":
+      return new DeepSeekToolParser("v3_1", opts);
+    case "harmony":
+      return new HarmonyToolParser(opts);
+  }
+}
+
+/**
+ * Whether these parsers read markers that are special tokens (Harmony's `<|channel|>`, Mistral's `[TOOL_CALLS]`),
+ * so the output must be detokenized with special tokens kept (as vLLM's parsers ask for).
+ */
+export function parsersNeedSpecialTokens(
+  opts: Pick<ChatOutputParserOptions, "reasoningParser" | "toolCallParser">,
+): boolean {
+  return (
+    opts.reasoningParser === "gpt_oss" ||
+    opts.toolCallParser === "harmony" ||
+    opts.toolCallParser === "mistral"
+  );
+}
+
 /** Reasoning first, then tool calls on what remains as content; either stage is optional. */
 export class ChatOutputParser {
-  readonly #reasoning: ReasoningParser | undefined;
-  readonly #tools: ToolCallParser | undefined;
+  readonly #reasoning: ReasoningStage | undefined;
+  readonly #tools: ToolCallStreamParser | undefined;
+  readonly #dispatch: boolean;
+  // Calls held until the end when streaming dispatch is off.
+  #held: ToolCall[] = [];
 
   constructor(opts: ChatOutputParserOptions = {}) {
-    if (opts.reasoningParser) {
-      const opensByDefault = opts.reasoningParser === "deepseek_r1";
-      this.#reasoning = new ReasoningParser({
-        startInReasoning: opts.promptOpensReasoning ?? opensByDefault,
-      });
-    }
+    if (opts.reasoningParser)
+      this.#reasoning = reasoningStage(opts.reasoningParser, opts.promptOpensReasoning);
     if (opts.toolCallParser) {
-      this.#tools = new ToolCallParser(opts.newToolCallId ? { newId: opts.newToolCallId } : {});
+      this.#tools = createToolCallParser(
+        opts.toolCallParser,
+        opts.newToolCallId ? { newId: opts.newToolCallId } : {},
+      );
     }
+    this.#dispatch = opts.streamingToolDispatch ?? false;
   }
 
   get toolCallCount(): number {
@@ -59,12 +169,13 @@ export class ChatOutputParser {
   #toolStage(reasoningContent: string, content: string, end: boolean): ChatOutputDelta {
     if (!this.#tools) return { reasoningContent, content, toolCalls: [] };
     const step = this.#tools.push(content);
-    if (!end) return { reasoningContent, content: step.content, toolCalls: step.toolCalls };
-    const last = this.#tools.flush();
-    return {
-      reasoningContent,
-      content: step.content + last.content,
-      toolCalls: [...step.toolCalls, ...last.toolCalls],
-    };
+    const last = end ? this.#tools.flush() : { content: "", toolCalls: [] };
+    const calls = [...step.toolCalls, ...last.toolCalls];
+    let toolCalls = calls;
+    if (!this.#dispatch) {
+      this.#held.push(...calls);
+      toolCalls = end ? this.#held : [];
+    }
+    return { reasoningContent, content: step.content + last.content, toolCalls };
   }
 }

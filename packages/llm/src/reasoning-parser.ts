@@ -8,6 +8,9 @@ export interface ReasoningDelta {
 export interface ReasoningParserOptions {
   startTag?: string;
   endTag?: string;
+  /** Alternatives to `startTag` / `endTag` (Granite writes "Here is" or "Here's"); the first to match counts. */
+  startTags?: readonly string[];
+  endTags?: readonly string[];
   /**
    * The prompt already opened the reasoning block (DeepSeek-R1 style templates end the prompt with `<think>`),
    * so output is reasoning until the end tag. See `promptOpensReasoning`.
@@ -23,15 +26,15 @@ type State = "start" | "reasoning" | "content";
  * resolve. Newlines around the tags are dropped, as the chat templates add them.
  */
 export class ReasoningParser {
-  readonly #startTag: string;
-  readonly #endTag: string;
+  readonly #startTags: readonly string[];
+  readonly #endTags: readonly string[];
   #state: State;
   #buffer = "";
   #atSectionStart = true;
 
   constructor(opts: ReasoningParserOptions = {}) {
-    this.#startTag = opts.startTag ?? "<think>";
-    this.#endTag = opts.endTag ?? "</think>";
+    this.#startTags = opts.startTags ?? [opts.startTag ?? "<think>"];
+    this.#endTags = opts.endTags ?? [opts.endTag ?? "</think>"];
     this.#state = opts.startInReasoning ? "reasoning" : "start";
   }
 
@@ -40,10 +43,11 @@ export class ReasoningParser {
     const out: ReasoningDelta = { reasoning: "", content: "" };
     if (this.#state === "start") {
       const trimmed = this.#buffer.trimStart();
-      if (trimmed.startsWith(this.#startTag)) {
-        this.#buffer = trimmed.slice(this.#startTag.length);
+      const tag = this.#startTags.find((t) => trimmed.startsWith(t));
+      if (tag !== undefined) {
+        this.#buffer = trimmed.slice(tag.length);
         this.#enter("reasoning");
-      } else if (this.#startTag.startsWith(trimmed)) {
+      } else if (this.#startTags.some((t) => t.startsWith(trimmed))) {
         return out;
       } else {
         this.#enter("content");
@@ -51,16 +55,16 @@ export class ReasoningParser {
       }
     }
     if (this.#state === "reasoning") {
-      const end = this.#buffer.indexOf(this.#endTag);
+      const [end, endTag] = firstOf(this.#buffer, this.#endTags);
       if (end < 0) {
         // Hold a possible end-tag fragment and the newlines before it, which are dropped if the tag follows.
-        let keep = partialMatchLength(this.#buffer, [this.#endTag]);
+        let keep = partialMatchLength(this.#buffer, this.#endTags);
         while (this.#buffer[this.#buffer.length - keep - 1] === "\n") keep++;
         out.reasoning = this.#take(this.#buffer.length - keep);
         return out;
       }
       out.reasoning = this.#take(end).replace(/\n+$/, "");
-      this.#buffer = this.#buffer.slice(this.#endTag.length);
+      this.#buffer = this.#buffer.slice(endTag.length);
       this.#enter("content");
     }
     out.content = this.#take(this.#buffer.length);
@@ -95,4 +99,14 @@ export class ReasoningParser {
 export function promptOpensReasoning(prompt: string, startTag = "<think>", endTag = "</think>"): boolean {
   const start = prompt.lastIndexOf(startTag);
   return start >= 0 && start > prompt.lastIndexOf(endTag);
+}
+
+// The earliest occurrence of any of `tags` in `text`: its index (-1 if none) and the tag.
+function firstOf(text: string, tags: readonly string[]): [number, string] {
+  let best: [number, string] = [-1, ""];
+  for (const tag of tags) {
+    const at = text.indexOf(tag);
+    if (at >= 0 && (best[0] < 0 || at < best[0])) best = [at, tag];
+  }
+  return best;
 }

@@ -15,6 +15,32 @@ export interface ToolCallDelta {
   toolCalls: ToolCall[];
 }
 
+/**
+ * A streaming tool-call parser: `push` takes the next piece of content and returns the content that is surely
+ * not part of a call plus every call completed by it; `flush` ends the output. Every model format implements it.
+ */
+export interface ToolCallStreamParser {
+  /** Tool calls emitted so far (the finish reason becomes "tool_calls" when non-zero). */
+  readonly toolCallCount: number;
+  push(text: string): ToolCallDelta;
+  flush(): ToolCallDelta;
+}
+
+/** OpenAI-style tool-call ids: `call_` + 24 random hex digits. */
+export const openAIToolCallId = (): string => `call_${randomUUID().replaceAll("-", "").slice(0, 24)}`;
+
+/** A call from a parsed name and arguments; arguments that are not already a string are serialised as JSON. */
+export function toolCall(index: number, id: string, name: string, args: unknown): ToolCall {
+  const text = typeof args === "string" ? args : JSON.stringify(args ?? {});
+  return { index, id, type: "function", function: { name, arguments: text } };
+}
+
+/** `{"name": ..., "arguments"|"parameters": ...}` as a name and arguments, or undefined when it is not a call. */
+export function namedCall(value: unknown): { name: string; args: unknown } | undefined {
+  if (!isRecord(value) || typeof value.name !== "string" || value.name.length === 0) return undefined;
+  return { name: value.name, args: value.arguments ?? value.parameters ?? {} };
+}
+
 export interface ToolCallParserOptions {
   startTag?: string;
   endTag?: string;
@@ -27,7 +53,7 @@ export interface ToolCallParserOptions {
  * streamed content. Text outside the tags is content; a call is emitted whole once its end tag arrives. A body
  * that is not a valid call is passed through as content. Whitespace between calls is dropped.
  */
-export class ToolCallParser {
+export class ToolCallParser implements ToolCallStreamParser {
   readonly #startTag: string;
   readonly #endTag: string;
   readonly #newId: () => string;
@@ -38,7 +64,7 @@ export class ToolCallParser {
   constructor(opts: ToolCallParserOptions = {}) {
     this.#startTag = opts.startTag ?? "<tool_call>";
     this.#endTag = opts.endTag ?? "</tool_call>";
-    this.#newId = opts.newId ?? (() => `call_${randomUUID().replaceAll("-", "").slice(0, 24)}`);
+    this.#newId = opts.newId ?? openAIToolCallId;
   }
 
   /** Tool calls emitted so far (the finish reason becomes "tool_calls" when non-zero). */
@@ -96,18 +122,14 @@ export class ToolCallParser {
       out.content += this.#startTag + body + (closed ? this.#endTag : "");
       return;
     }
-    out.toolCalls.push({ index: this.#count++, id: this.#newId(), type: "function", function: call });
+    out.toolCalls.push(toolCall(this.#count++, this.#newId(), call.name, call.args));
   }
 }
 
-function parseCall(body: string): { name: string; arguments: string } | undefined {
-  let parsed: unknown;
+function parseCall(body: string): { name: string; args: unknown } | undefined {
   try {
-    parsed = JSON.parse(body);
+    return namedCall(JSON.parse(body));
   } catch {
     return undefined;
   }
-  if (!isRecord(parsed) || typeof parsed.name !== "string" || parsed.name.length === 0) return undefined;
-  const args = parsed.arguments ?? parsed.parameters ?? {};
-  return { name: parsed.name, arguments: typeof args === "string" ? args : JSON.stringify(args) };
 }
