@@ -2,6 +2,9 @@
 // relaying an engine's events), the indexer (subscribing) and tests (standing in for an engine).
 
 export { offsetEndpoint, publisherBinds, subscriberBinds } from "./endpoints.js";
+// Engine HTTP APIs (vLLM, SGLang), their SSE framing and their load metrics: shared by the worker's engine
+// adapters and the engine simulator (apps/mocker).
+export * from "./engine-metrics.js";
 // The wire itself: frames, endpoint rules, and how streams are advertised in discovery.
 export {
   END_OF_REPLAY_SEQ,
@@ -13,6 +16,9 @@ export {
   type ReplayFrames,
   type SeqBatch,
 } from "./frames.js";
+export * from "./http/sglang.js";
+export * from "./http/sse.js";
+export * from "./http/vllm.js";
 export { type AdvertisedStream, streamsFromMetadata, streamsMetadata } from "./metadata.js";
 // Publishing: one stream per engine (or dp rank), with a replay buffer, and the per-rank fan-out of Kvasir events.
 export { KvEventPublisher, type KvEventPublisherOptions, type PublishOptions } from "./publisher.js";
@@ -20,6 +26,7 @@ export { openZmqKvPublisher, type ZmqKvPublisher, type ZmqPublisherOptions } fro
 export { ReplayBuffer } from "./replay-buffer.js";
 export { type ReplayResult, requestReplay } from "./replay-client.js";
 export { SeqTracker, type SeqVerdict } from "./seq-tracker.js";
+export * from "./sglang-events.js";
 // Subscribing: one engine's stream in seq order, gaps healed by replay, restarts detected.
 export {
   type StreamLog,

@@ -14,6 +14,8 @@ export interface KvEventPublisherOptions {
   bufferSteps: number;
   /** dp rank written into each batch (default 0). */
   dpRank?: number;
+  /** Replay replies carry the topic frame, as current vLLM's do (default); SGLang's omit it. */
+  replayTopic?: boolean;
 }
 
 export interface PublishOptions {
@@ -151,10 +153,12 @@ export class KvEventPublisher {
       for await (const frames of replay) {
         const request = parseReplayRequest(frames);
         if (!request) continue;
+        const withTopic = this.options.replayTopic ?? true;
         for (const { seq, payload } of this.buffer.since(request.from)) {
-          await replay.send([request.client, "", this.topic, encodeSeq(seq), payload]);
+          const frames = [encodeSeq(seq), payload];
+          await replay.send([request.client, "", ...(withTopic ? [this.topic] : []), ...frames]);
         }
-        await replay.send([request.client, "", "", END_OF_REPLAY_SEQ, ""]);
+        await replay.send([request.client, "", ...(withTopic ? [""] : []), END_OF_REPLAY_SEQ, ""]);
       }
     } catch {
       // The socket was closed while receiving or sending: the publisher is shutting down.

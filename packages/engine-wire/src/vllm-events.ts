@@ -1,7 +1,7 @@
 // vLLM's KV event batch as it travels in a ZMQ payload: msgpack `[ts, events, dp_rank]`, each event in vLLM's
 // current map layout (vllm-project/vllm#42892; FORMATS.md §2.1 (b)). The decoders live in @kvasir/kv.
 import type { KvEvent } from "@kvasir/protocol";
-import { encode } from "@msgpack/msgpack";
+import { encodeBatchArray } from "./batch-encoding.js";
 
 /** One vLLM BlockStored / BlockRemoved / AllBlocksCleared event in its map layout. */
 export type VllmEvent = Record<string, unknown>;
@@ -84,5 +84,5 @@ export function encodeEventBatch(
   dpRank: number,
   nowMs = Date.now(),
 ): Uint8Array {
-  return encode([nowMs / 1000, events, dpRank], { useBigInt64: true });
+  return encodeBatchArray(nowMs / 1000, events, dpRank);
 }
