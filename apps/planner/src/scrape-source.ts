@@ -25,11 +25,20 @@ export function totalsFromText(text: string, namespace: string, model?: string):
     (labels?.dynamo_namespace === undefined || labels.dynamo_namespace === namespace) &&
     (!model || labels?.model === undefined || labels.model.toLowerCase() === model.toLowerCase());
   const fields = new Map<string, (totals: FrontendTotals, value: number) => void>([
-    [FRONTEND_FAMILIES.requestsStarted, (t, v) => (t.requests += v)],
+    [
+      FRONTEND_FAMILIES.requestsStarted,
+      (t, v) => {
+        t.requests += v;
+      },
+    ],
   ]);
   for (const k of HISTOGRAM_KEYS) {
-    fields.set(`${FRONTEND_FAMILIES[k]}_sum`, (t, v) => (t.sums[k] += v));
-    fields.set(`${FRONTEND_FAMILIES[k]}_count`, (t, v) => (t.counts[k] += v));
+    fields.set(`${FRONTEND_FAMILIES[k]}_sum`, (t, v) => {
+      t.sums[k] += v;
+    });
+    fields.set(`${FRONTEND_FAMILIES[k]}_count`, (t, v) => {
+      t.counts[k] += v;
+    });
   }
   const totals = zeroTotals();
   for (const family of parsePrometheusTextFormat(untyped)) {
