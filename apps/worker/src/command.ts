@@ -54,6 +54,7 @@ export function workerConfigFromFlags(values: FlagValues): WorkerConfig {
     servedModelNames: served.length > 0 ? served : [modelName],
     modelPath: modelDirOf(modelPath),
     disaggregationMode: flags["disaggregation-mode"],
+    modelType: flags["model-type"],
     kvTransfer: kvTransferConfigFromFlags(values),
     engine: {
       backend: flags.backend,

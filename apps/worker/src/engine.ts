@@ -16,6 +16,12 @@ export interface EngineParams {
   topP?: number;
   topK?: number;
   seed?: bigint;
+  /** Return each token's logprob and this many alternatives (GenerateResponse.logprobs). */
+  logprobs?: number;
+  /** Guided decoding (vLLM's structured_outputs): JSON valid against a schema, or any JSON object. */
+  structuredOutputs?: { json: Record<string, unknown> } | { jsonObject: true };
+  /** Pool the prompt into an embedding (0 dimensions: the model's own) instead of generating. */
+  embedding?: { dimensions: number };
 }
 
 /** One request as every engine takes it. */
@@ -56,6 +62,10 @@ export interface EngineOutput {
   usage?: EngineUsage;
   /** Set by prefill engines on the last output: what the decode worker needs to pull the KV blocks. */
   disaggParams?: Record<string, unknown>;
+  /** One per token of tokenIds when the request asked for logprobs: its logprob and the top alternatives. */
+  logprobs?: { logprob: number; top: { tokenId: number; logprob: number }[] }[];
+  /** An embedding request's vector (its last output). */
+  embedding?: number[];
 }
 
 /** What the engine offers, as the Model Deployment Card and the routers need it. */

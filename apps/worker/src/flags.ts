@@ -104,6 +104,30 @@ export const mockerFlags = defineFlags({
     positive: true,
     help: "KV cache bytes per token, what disaggregated serving moves from prefill to decode workers (default: Qwen3-0.6B's 28 layers x 8 KV heads x head dim 128 x 2 (K, V) x 2 bytes (bf16); docs/mocker.md)",
   },
+  "random-output-len": {
+    type: "number",
+    default: 256,
+    integer: true,
+    min: 0,
+    help: "Mean reply length in tokens: each reply ends with EOS at a length drawn from --random-output-len x [1 - r, 1 + r] (r: --random-range-ratio) unless the request sets ignore_eos; 0: replies run to max_tokens",
+    differs:
+      "Named after vLLM's and SGLang's benchmark flags for the same lengths; Dynamo's mocker never emits EOS, so its replies always run to max_tokens",
+  },
+  "random-range-ratio": {
+    type: "number",
+    default: 0.5,
+    min: 0,
+    max: 0.99,
+    help: "Spread of reply lengths around --random-output-len (0: every reply has that length)",
+    differs: "vLLM's benchmark flag of the same name, here for the mocker's reply lengths",
+  },
+  "embedding-dimensions": {
+    type: "number",
+    default: 1024,
+    integer: true,
+    positive: true,
+    help: "Length of the unit vectors an embedding model (--model-type embedding) returns",
+  },
   "perf-profile": {
     type: "string",
     help: "JSON performance profile (prefill_isl/prefill_ttft_ms, decode_* arrays) replacing the timing defaults",
@@ -129,6 +153,9 @@ export function mockerConfigFromFlags(
     enableChunkedPrefill: flags["enable-chunked-prefill"],
     maxModelLen: flags["context-length"],
     kvBytesPerToken: flags["kv-bytes-per-token"],
+    randomOutputLen: flags["random-output-len"],
+    randomRangeRatio: flags["random-range-ratio"],
+    embeddingDimensions: flags["embedding-dimensions"],
     ...(profile === undefined ? {} : { perfProfile: profile }),
   };
 }
@@ -162,6 +189,13 @@ export const workerFlags = defineFlags({
     help: "Directory with tokenizer.json and tokenizer_config.json (default: the bundled Qwen3 tokenizer)",
     dynamo: "--model-path (dynamo.sglang, dynamo.trtllm, dynamo.mocker), --model (dynamo.vllm)",
     differs: "A local directory only; Hugging Face ids are not downloaded yet (issue 13)",
+  },
+  "model-type": {
+    type: "string",
+    default: "chat",
+    choices: ["chat", "embedding"],
+    help: "What the model serves: chat and completions, or embeddings (/v1/embeddings)",
+    differs: "Dynamo's workers take the type from the engine's model; the mocker has none, so it is a flag",
   },
   "disaggregation-mode": {
     type: "string",

@@ -10,11 +10,15 @@ const modelTypesOf: Record<DisaggregationMode, ModelType[]> = {
   decode: ["chat", "completions"],
 };
 
+/** What a worker's model does: generate text, or embed it. */
+export type ServedModelType = "chat" | "embedding";
+
 export interface ModelCardInput {
   /** First name is the served name; the rest are aliases. */
   servedModelNames: readonly string[];
   modelPath: string;
   disaggregationMode: DisaggregationMode;
+  modelType?: ServedModelType;
 }
 
 /** The Model Deployment Card a worker publishes for its model; throws when there is no served name. */
@@ -27,7 +31,7 @@ export function buildModelCard(input: ModelCardInput, capacity: EngineCapacity):
     tokenizerPath: input.modelPath,
     contextLength: capacity.contextLength,
     kvCacheBlockSize: capacity.blockSize,
-    modelTypes: modelTypesOf[input.disaggregationMode],
+    modelTypes: input.modelType === "embedding" ? ["embedding"] : modelTypesOf[input.disaggregationMode],
     runtimeConfig: {
       totalKvBlocks: capacity.totalKvBlocks,
       maxNumSeqs: capacity.maxNumSeqs,

@@ -56,6 +56,22 @@ function checkParams({ stop, sampling }: GenerateRequest): void {
     throw new InvalidEngineRequest(`min_tokens (${stop.minTokens}) exceeds max_tokens (${stop.maxTokens})`);
 }
 
+/** The guided-decoding constraint of a request; a schema that is not a JSON object is refused. */
+function structuredOf(sampling: GenerateRequest["sampling"]): EngineRequest["params"]["structuredOutputs"] {
+  const constraint = sampling?.structuredOutputs?.constraint;
+  if (constraint?.case === "jsonObject") return constraint.value ? { jsonObject: true } : undefined;
+  if (constraint?.case !== "json") return undefined;
+  let schema: unknown;
+  try {
+    schema = JSON.parse(constraint.value);
+  } catch (error) {
+    throw new InvalidEngineRequest(`structured_outputs.json is not valid JSON: ${String(error)}`);
+  }
+  if (typeof schema !== "object" || schema === null || Array.isArray(schema))
+    throw new InvalidEngineRequest("structured_outputs.json must be a JSON schema object");
+  return { json: Object.fromEntries(Object.entries(schema)) };
+}
+
 /** The engine's view of a kvasir.worker.v1.GenerateRequest; throws InvalidEngineRequest on bad fields. */
 export function toEngineRequest(request: GenerateRequest): EngineRequest {
   const { stop, sampling } = request;
@@ -63,6 +79,7 @@ export function toEngineRequest(request: GenerateRequest): EngineRequest {
   // Keys of the wrong type are refused here for every engine; what the params ask is each engine's business.
   disaggRoleOf(disaggParams);
   checkParams(request);
+  const structuredOutputs = structuredOf(sampling);
   return {
     // Callers that send none still get a stream the engine can tell apart from the others.
     requestId: request.requestId || crypto.randomUUID(),
@@ -76,6 +93,9 @@ export function toEngineRequest(request: GenerateRequest): EngineRequest {
       ...(sampling?.topP === undefined ? {} : { topP: sampling.topP }),
       ...(sampling?.topK === undefined ? {} : { topK: sampling.topK }),
       ...(sampling?.seed === undefined ? {} : { seed: sampling.seed }),
+      ...(sampling?.logprobs === undefined ? {} : { logprobs: sampling.logprobs }),
+      ...(structuredOutputs ? { structuredOutputs } : {}),
+      ...(request.embedding ? { embedding: { dimensions: request.embedding.dimensions } } : {}),
     },
     priority: request.priority,
     ...(request.dpRank === undefined ? {} : { dpRank: request.dpRank }),
@@ -91,6 +111,16 @@ export function toResponse(output: EngineOutput): GenerateResponse {
     finishReason: output.finishReason ? finishReasons[output.finishReason] : FinishReason.UNSPECIFIED,
     ...(output.usage ? { usage: output.usage } : {}),
     ...(output.disaggParams ? { disaggParamsJson: JSON.stringify(output.disaggParams) } : {}),
+    ...(output.logprobs
+      ? {
+          logprobs: output.logprobs.map((entry) => ({
+            logprob: entry.logprob,
+            topTokenIds: entry.top.map((t) => t.tokenId),
+            topLogprobs: entry.top.map((t) => t.logprob),
+          })),
+        }
+      : {}),
+    ...(output.embedding ? { embedding: output.embedding } : {}),
   });
 }
 

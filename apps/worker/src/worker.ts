@@ -35,7 +35,8 @@ import { startKvTransfer } from "./disagg/kv-transfer.js";
 import type { Engine, EngineListener } from "./engine.js";
 import { createEngine, type EngineConfig } from "./engines/create.js";
 import type { KvTransferConfig } from "./flags.js";
-import { buildModelCard, type DisaggregationMode } from "./model-card.js";
+import { openModelText } from "./engines/model-text.js";
+import { buildModelCard, type DisaggregationMode, type ServedModelType } from "./model-card.js";
 import { workerServiceImpl } from "./worker-service.js";
 
 export type { EngineConfig };
@@ -46,6 +47,8 @@ export interface WorkerConfig {
   servedModelNames: string[];
   modelPath: string;
   disaggregationMode: DisaggregationMode;
+  /** `--model-type`: a generative model (chat and completions) or an embedding model. Default chat. */
+  modelType?: ServedModelType;
   engine: EngineConfig;
   host: string;
   port: number;
@@ -153,6 +156,7 @@ async function serveWorker(
 
   const engine: Engine = await createEngine(config.engine, {
     workerId: instanceId,
+    text: await openModelText(config.modelPath),
     ...(kv ? { kv } : {}),
   });
   const sinks: { zmq?: ZmqKvPublisher; unsubscribe?: () => void } = {};

@@ -2,9 +2,12 @@
 // shell runs its steps in simulated real time and fans each step's outputs out to per-request streams.
 import { setTimeout as sleep, setImmediate as yieldToLoop } from "node:timers/promises";
 import {
+  guidedJson,
   MockEngine,
   type MockerConfig,
   type EngineRequest as MockRequest,
+  mockEmbedding,
+  requestSeed,
   type StepOutput,
 } from "@kvasir/mocker";
 import type { KvEvent, LoadMetrics } from "@kvasir/protocol";
@@ -20,6 +23,7 @@ import {
   type EngineRequest,
   InvalidEngineRequest,
 } from "../engine.js";
+import type { ModelText } from "./model-text.js";
 
 export interface MockerEngineOptions {
   /** Worker id stamped on KV events and load metrics. */
@@ -30,14 +34,24 @@ export interface MockerEngineOptions {
    * come with `do_remote_prefill`. Without it, requests run whole and disaggregation params are ignored.
    */
   kv?: { export?: KvExport; import?: KvImport };
+  /** EOS ids and tokenizer of the served model: guided decoding tokenizes the JSON it picks. */
+  text?: ModelText;
 }
 
-function toMockRequest(request: EngineRequest, externalComputedTokens = 0): MockRequest {
+function toMockRequest(
+  request: EngineRequest,
+  externalComputedTokens = 0,
+  guidedTokenIds?: number[],
+): MockRequest {
   const { params } = request;
   return {
     requestId: request.requestId,
     tokenIds: request.tokenIds,
-    maxTokens: params.maxTokens,
+    // An embedding runs the prefill and one step, like a pooling model's forward pass.
+    maxTokens: params.embedding ? 1 : params.maxTokens,
+    ...(params.temperature === undefined ? {} : { temperature: params.temperature }),
+    ...(params.logprobs === undefined ? {} : { logprobs: params.logprobs }),
+    ...(guidedTokenIds ? { guidedTokenIds } : {}),
     minTokens: params.minTokens,
     stopTokenIds: params.stopTokenIds,
     ignoreEos: params.ignoreEos,
@@ -103,6 +117,15 @@ export class MockerEngine implements Engine {
         throw new InvalidEngineRequest(invalid);
       }
       if (signal.aborted) return abandon();
+      let guided: number[] | undefined;
+      if (request.params.structuredOutputs && !request.params.embedding) {
+        try {
+          guided = await engine.guidedTokens(request);
+        } catch (error) {
+          abandon();
+          throw error instanceof InvalidEngineRequest ? error : new InvalidEngineRequest(String(error));
+        }
+      }
       let imported = 0;
       if (kvImport && (role.kind === "pull" || role.kind === "recompute")) {
         imported = await engine.importPrompt(
@@ -120,7 +143,7 @@ export class MockerEngine implements Engine {
           "this prefill worker holds as much KV for decode workers as it may (--kv-transfer-max-held-mb)",
         );
       }
-      const mock = toMockRequest(request, imported);
+      const mock = toMockRequest(request, imported, guided);
       const queue = new AsyncQueue<Omit<StepOutput, "requestId">>();
       engine.streams.set(mock.requestId, queue);
       const onAbort = () => engine.abort(mock.requestId);
@@ -137,6 +160,25 @@ export class MockerEngine implements Engine {
         exportKv?.unreserve(request.requestId);
       }
     })();
+  }
+
+  /** The token ids of a JSON value valid against the request's constraint, picked from the request's seed. */
+  private async guidedTokens(request: EngineRequest): Promise<number[]> {
+    const constraint = request.params.structuredOutputs;
+    if (!constraint) return [];
+    if (!this.options.text)
+      throw new InvalidEngineRequest("this worker has no tokenizer for guided decoding");
+    const seed = requestSeed(request.requestId, request.params.seed, this.engine.config.seed);
+    let text: string;
+    try {
+      text = guidedJson(constraint, seed);
+    } catch (error) {
+      throw new InvalidEngineRequest(
+        `cannot produce JSON for this schema: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    const tokenizer = await this.options.text.tokenizer();
+    return tokenizer.encode(text, { addSpecialTokens: false });
   }
 
   /** Aborts a request the engine still runs (or pulls KV for); a no-op once its last output was delivered. */
@@ -194,11 +236,24 @@ export class MockerEngine implements Engine {
     output: Omit<StepOutput, "requestId">,
     exportKv: KvExport | undefined,
   ): EngineOutput {
-    const { tokenIds, finishReason, promptTokens, completionTokens, cachedTokens } = output;
+    const { tokenIds, finishReason, promptTokens, completionTokens, cachedTokens, logprobs } = output;
+    const embedding = request.params.embedding;
+    if (embedding) {
+      const dimensions = embedding.dimensions || this.engine.config.embeddingDimensions;
+      return {
+        tokenIds: [],
+        ...(finishReason ? { finishReason } : {}),
+        usage: { promptTokens, completionTokens: 0, cachedTokens },
+        ...(finishReason === "stop" || finishReason === "length"
+          ? { embedding: mockEmbedding(request.tokenIds, dimensions) }
+          : {}),
+      };
+    }
     return {
       tokenIds,
       ...(finishReason ? { finishReason } : {}),
       usage: { promptTokens, completionTokens, cachedTokens },
+      ...(logprobs ? { logprobs } : {}),
       // The prompt's KV is complete once the request finishes; vLLM's prefill side holds it from then on.
       ...(exportKv && finishReason && finishReason !== "cancelled"
         ? { disaggParams: exportKv.exportPrompt(request) }
