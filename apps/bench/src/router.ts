@@ -23,7 +23,7 @@ import { DEFAULT_MOCKER_CONFIG, DEFAULT_TIMING } from "@kvasir/mocker";
 import { FlagError, type FlagSpec, parseFlags } from "@kvasir/runtime";
 import { benchFlags } from "./flags.js";
 
-const ALL_MODES = ["round-robin", "random", "least-loaded", "kv", "kv-approx"];
+const ALL_MODES = ["round-robin", "random", "least-loaded", "kv", "kv-ttft", "kv-approx"];
 
 const flags: FlagSpec[] = [
   { name: "trace", type: "string", help: "Mooncake-format JSONL trace (required)" },
@@ -32,9 +32,15 @@ const flags: FlagSpec[] = [
     name: "modes",
     type: "list",
     default: ALL_MODES,
-    help: "Router modes to compare, comma- or space-separated (kv-approx = kv with --no-router-kv-events)",
+    help: "Router modes to compare, comma- or space-separated (kv-ttft = kv with --router-cost-model ttft, kv-approx = kv with --no-router-kv-events)",
   },
   { name: "limit", type: "number", help: "Replay only the first N requests" },
+  {
+    name: "every",
+    type: "number",
+    default: 1,
+    help: "Replay every Nth request of the trace (a subset that still spans the whole trace's prefix reuse)",
+  },
   {
     name: "speedup",
     type: "number",
@@ -93,10 +99,11 @@ function serveArgv(
   numGpuBlocks: number,
   contextLength: number,
 ) {
-  const routerMode = mode === "kv-approx" ? "kv" : mode;
+  const routerMode = mode.startsWith("kv") ? "kv" : mode;
   return [
     `--router-mode=${routerMode}`,
     ...(mode === "kv-approx" ? ["--no-router-kv-events"] : []),
+    ...(mode === "kv-ttft" ? ["--router-cost-model=ttft"] : []),
     `--workers=${values.workers}`,
     `--num-gpu-blocks=${numGpuBlocks}`,
     `--kv-cache-block-size=${values["kv-cache-block-size"]}`,
@@ -155,7 +162,9 @@ async function main(): Promise<void> {
   const modes = (values.modes as string[]).flatMap((m) => m.split(",")).filter((m) => m !== "");
   const workers = values.workers as number;
   const blockSize = values["kv-cache-block-size"] as number;
-  const rows = loadTrace(tracePath, values.limit as number | undefined);
+  const every = values.every as number;
+  if (!(Number.isInteger(every) && every >= 1)) fail("--every must be a whole number of at least 1");
+  const rows = loadTrace(tracePath, values.limit as number | undefined).filter((_, i) => i % every === 0);
   if (rows.length === 0) fail("the trace has no rows to replay");
 
   const longest = Math.max(...rows.map((r) => r.inputLength + r.outputLength));
@@ -168,7 +177,11 @@ async function main(): Promise<void> {
   if (numGpuBlocks < longestBlocks) {
     fail(`--num-gpu-blocks ${numGpuBlocks} cannot hold the longest request (${longestBlocks} blocks)`);
   }
-  const bounds = prefixHitBounds(rows, { engineBlockSize: blockSize, cacheBlocks: numGpuBlocks * workers });
+  const bounds = prefixHitBounds(rows, {
+    engineBlockSize: blockSize,
+    cacheBlocks: numGpuBlocks * workers,
+    caches: workers,
+  });
 
   // Check every mode's flags before spending minutes on the first one.
   const argvs = new Map<string, string[]>();
@@ -229,10 +242,15 @@ async function main(): Promise<void> {
     "tpot p50 ms",
     "out tok/s",
     "hit rate %",
-    "cache bound %",
+    "pooled bound %",
+    "of pooled %",
+    `${workers} caches %`,
     "ceiling %",
+    "ttft p90 vs rr",
     "loop p99 ms",
   ];
+  const roundRobin = results.find((r) => r.mode === "round-robin");
+  const pooled = bounds.pooledCacheHitRate ?? 0;
   const table = results.map((r) => [
     r.mode,
     r.succeeded,
@@ -245,8 +263,11 @@ async function main(): Promise<void> {
     r.tpotMs.p50,
     r.outputTokensPerSecond,
     100 * r.prefixHitRate,
-    100 * (bounds.pooledCacheHitRate ?? 0),
+    100 * pooled,
+    pooled > 0 ? (100 * r.prefixHitRate) / pooled : 0,
+    100 * (bounds.separateCacheHitRate ?? 0),
     100 * bounds.infiniteCacheHitRate,
+    roundRobin && r.ttftMs.p90 > 0 ? roundRobin.ttftMs.p90 / r.ttftMs.p90 : 0,
     r.eventLoopDelayP99Ms,
   ]);
   process.stdout.write(`${formatTable(headers, table, 1)}\n`);
@@ -259,6 +280,7 @@ async function main(): Promise<void> {
       command: `pnpm bench:router ${process.argv.slice(2).join(" ")}`,
       trace: tracePath,
       requests: rows.length,
+      every,
       workers,
       speedup,
       mockerSpeedup: loadModel.mockerSpeedup,

@@ -23,7 +23,12 @@ describe("kvasir router flags", () => {
       DYN_SYSTEM_PORT: "9100",
       DYN_ROUTER_BLOCK_SIZE: "32",
     });
-    expect(config.router.cost).toEqual({ temperature: 0.5, overlapScoreCredit: 1, prefillLoadScale: 1 });
+    expect(config.router.cost).toEqual({
+      model: "linear",
+      temperature: 0.5,
+      overlapScoreCredit: 1,
+      prefillLoadScale: 1,
+    });
     expect(config.router).toMatchObject({ useKvEvents: true, queueThreshold: 16, queuePolicy: "fcfs" });
     expect(config).toMatchObject({ systemPort: 9100, blockSize: 32, workerComponent: "backend", port: 0 });
     expect(parse([]).blockSize).toBeUndefined();

@@ -1,7 +1,7 @@
 // What the worker needs from an engine, whatever runs behind it: the mocker today, vLLM or SGLang adapters next.
 // Token ids in, token id deltas out; KV events and load metrics pushed to a listener; the engine's capacity for the
 // Model Deployment Card. The worker service and the worker's wiring talk only to this interface.
-import type { KvEvent, LoadMetrics } from "@kvasir/protocol";
+import type { CardPerfProfile, KvEvent, LoadMetrics } from "@kvasir/protocol";
 import type { TraceContext } from "@kvasir/telemetry";
 
 /** Sampling and stop conditions of one request. */
@@ -79,6 +79,8 @@ export interface EngineCapacity {
   dataParallelSize: number;
   /** Longest prompt plus output, in tokens. */
   contextLength: number;
+  /** Step timings published in the card, for routing by predicted time to first token. */
+  perfProfile?: CardPerfProfile;
 }
 
 /** Where an engine reports its cache changes and load. Implementations must not throw. */
@@ -87,6 +89,11 @@ export interface EngineListener {
   kvEvents(batch: KvEvent[]): void;
   /** The load of each dp rank, after every change worth telling routers about. */
   loadMetrics(ranks: LoadMetrics[]): void;
+  /**
+   * An engine process that can die (vLLM, SGLang) went down or came back; `final` when it will not come back.
+   * The worker deregisters while its engine is down.
+   */
+  availability?(available: boolean, reason: string, final: boolean): void;
 }
 
 /** The engine refuses the request as it stands (maps to Connect's InvalidArgument). */

@@ -38,5 +38,6 @@ export function buildModelCard(input: ModelCardInput, capacity: EngineCapacity):
       maxNumBatchedTokens: capacity.maxNumBatchedTokens,
       dataParallelSize: capacity.dataParallelSize,
     },
+    ...(capacity.perfProfile ? { perfProfile: capacity.perfProfile } : {}),
   };
 }

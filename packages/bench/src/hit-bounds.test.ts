@@ -36,6 +36,20 @@ describe("prefixHitBounds", () => {
     expect(b.pooledCacheTokens).toBe(512);
   });
 
+  it("separate caches split the pool: a prefix hits only in the cache it was sent to", () => {
+    // Two caches of one 512-token block each; a new prefix goes to the cache its first block hashes to (chain
+    // nodes 0, 1, 2 in order of appearance: caches 0, 1, 0). Prefix 0 returns to cache 0 and hits; prefix 7 then
+    // evicts it there, while one two-block pool would have kept it over the older prefix 5.
+    const rows = [row([0], 512), row([5], 512), row([0], 512), row([7], 512), row([0], 512)];
+    const b = prefixHitBounds(rows, { engineBlockSize: 512, cacheBlocks: 2, caches: 2 });
+    expect(b.caches).toBe(2);
+    expect(b.separateCacheTokens).toBe(512);
+    expect(b.pooledCacheTokens).toBe(2 * 512);
+    expect(
+      prefixHitBounds(rows, { engineBlockSize: 512, cacheBlocks: 2 }).separateCacheHitRate,
+    ).toBeUndefined();
+  });
+
   it("rejects an engine block size that does not divide the trace block", () => {
     expect(() => prefixHitBounds([row([0], 512)], { engineBlockSize: 48 })).toThrow(/divide/);
   });

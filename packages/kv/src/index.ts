@@ -44,9 +44,12 @@ export {
   parseActiveSequenceUpdate,
 } from "./router/active.js";
 export {
+  COST_MODELS,
+  type CostModel,
   DEFAULT_KV_COST_CONFIG,
   type KvCostConfig,
   pickByCost,
+  predictTtftMs,
   type WorkerCost,
   workerCosts,
 } from "./router/cost.js";
@@ -65,6 +68,13 @@ export {
   RouterClosedError,
   type Unsubscribe,
 } from "./router/kv-router.js";
+export {
+  decodeStepMs,
+  prefillMs,
+  prefillStepMs,
+  prefillSteps,
+  type WorkerPerfProfile,
+} from "./router/perf-profile.js";
 export {
   activeSequencesSubject,
   kvEventSourceOver,

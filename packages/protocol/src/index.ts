@@ -54,9 +54,11 @@ export {
 } from "./gen/kvasir/snapshot/v1/snapshot_pb.js";
 export * from "./gen/kvasir/worker/v1/worker_pb.js";
 export {
+  type CardPerfProfile,
   type InstanceRecord,
   type ModelDeploymentCard,
   type ModelType,
+  parseCardPerfProfile,
   parseInstanceRecord,
   parseModelDeploymentCard,
 } from "./mdc.js";

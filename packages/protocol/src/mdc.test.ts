@@ -16,6 +16,32 @@ describe("parseModelDeploymentCard", () => {
     expect(parseModelDeploymentCard(card)).toEqual(card);
   });
 
+  it("keeps a well-formed perf profile and drops a malformed one without refusing the card", () => {
+    const perfProfile = {
+      prefillTokens: [1, 1024],
+      prefillMs: [3, 12],
+      decodeKvTokens: [1, 100_000],
+      decodeContextLength: [1, 4096],
+      decodeMs: [
+        [3, 3.1],
+        [4, 5],
+      ],
+    };
+    expect(parseModelDeploymentCard({ ...card, perfProfile })?.perfProfile).toEqual(perfProfile);
+    for (const bad of [
+      { ...perfProfile, prefillMs: [3] },
+      { ...perfProfile, prefillTokens: [1024, 1] },
+      { ...perfProfile, decodeMs: [[3, 3.1]] },
+      { ...perfProfile, decodeMs: [[3], [4]] },
+      { ...perfProfile, prefillMs: [3, -1] },
+      "fast",
+    ]) {
+      const parsed = parseModelDeploymentCard({ ...card, perfProfile: bad });
+      expect(parsed?.name).toBe(card.name);
+      expect(parsed?.perfProfile).toBeUndefined();
+    }
+  });
+
   it("fills what older writers leave out", () => {
     const parsed = parseModelDeploymentCard({ name: "m", kvCacheBlockSize: 16 });
     expect(parsed).toMatchObject({

@@ -21,6 +21,25 @@ export interface ModelDeploymentCard {
     maxNumBatchedTokens: number;
     dataParallelSize: number;
   };
+  /** The engine's measured speed, for routing by predicted time to first token (`--router-cost-model ttft`). */
+  perfProfile?: CardPerfProfile;
+}
+
+/**
+ * Step timings in the layout of Dynamo's mocker perf data (`prefill_isl`, `prefill_ttft_ms`,
+ * `decode_active_kv_tokens`, `decode_context_length`, `decode_itl`), at the engine's real speed.
+ */
+export interface CardPerfProfile {
+  /** Prefill tokens of a step (strictly increasing). */
+  prefillTokens: number[];
+  /** Milliseconds of a step prefilling that many tokens. */
+  prefillMs: number[];
+  /** Total KV tokens the decoding sequences of a step attend (strictly increasing). */
+  decodeKvTokens: number[];
+  /** Mean context length of the decoding sequences (strictly increasing). */
+  decodeContextLength: number[];
+  /** Decode step milliseconds: one row per `decodeKvTokens`, one column per `decodeContextLength`. */
+  decodeMs: number[][];
 }
 
 /** Value of a `v1/instances/…` discovery entry. */
@@ -70,7 +89,32 @@ export function parseModelDeploymentCard(value: unknown): ModelDeploymentCard | 
     },
   };
   if (typeof value.chatTemplate === "string") card.chatTemplate = value.chatTemplate;
+  const perfProfile = parseCardPerfProfile(value.perfProfile);
+  if (perfProfile !== undefined) card.perfProfile = perfProfile;
   return card;
+}
+
+const timings = (v: unknown): v is number[] =>
+  Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "number" && Number.isFinite(x) && x >= 0);
+const increasing = (xs: number[]): boolean => xs.every((x, i) => i === 0 || x > (xs[i - 1] as number));
+
+/** A card's perf profile, or undefined when absent or malformed (the card stays usable without it). */
+export function parseCardPerfProfile(value: unknown): CardPerfProfile | undefined {
+  if (!isObject(value)) return undefined;
+  const { prefillTokens, prefillMs, decodeKvTokens, decodeContextLength, decodeMs } = value;
+  if (!timings(prefillTokens) || !timings(prefillMs) || prefillTokens.length !== prefillMs.length)
+    return undefined;
+  if (!timings(decodeKvTokens) || !timings(decodeContextLength)) return undefined;
+  if (!increasing(prefillTokens) || !increasing(decodeKvTokens) || !increasing(decodeContextLength)) {
+    return undefined;
+  }
+  if (!Array.isArray(decodeMs) || decodeMs.length !== decodeKvTokens.length) return undefined;
+  const rows: number[][] = [];
+  for (const row of decodeMs) {
+    if (!timings(row) || row.length !== decodeContextLength.length) return undefined;
+    rows.push(row);
+  }
+  return { prefillTokens, prefillMs, decodeKvTokens, decodeContextLength, decodeMs: rows };
 }
 
 /** The check of an instance record read from discovery. */

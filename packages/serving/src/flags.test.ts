@@ -5,7 +5,7 @@ import { kvRouterFlags, kvRouterSettingsFromFlags } from "./flags.js";
 describe("KV router flags", () => {
   it("read with Dynamo's defaults", () => {
     expect(kvRouterSettingsFromFlags({})).toEqual({
-      cost: { temperature: 0, overlapScoreCredit: 1, prefillLoadScale: 1 },
+      cost: { model: "linear", temperature: 0, overlapScoreCredit: 1, prefillLoadScale: 1 },
       useKvEvents: true,
       approxTtlMs: 120_000,
       approxMaxEntries: 2 ** 20,

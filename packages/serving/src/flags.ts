@@ -1,6 +1,7 @@
 // The KV router's flags with Dynamo's names, shared by `kvasir router` and the frontend's `--router-mode kv`, and
 // the Dynamo router flags both refuse.
 import {
+  COST_MODELS,
   DEFAULT_KV_ROUTER_SETTINGS,
   INDEXER_BACKENDS,
   type KvRouterSettings,
@@ -36,6 +37,15 @@ export const kvRouterFlags = defineFlags(
       env: "DYN_ROUTER_PREFILL_LOAD_SCALE",
       help: "Scale of adjusted prefill load before decode blocks are added",
       dynamo: true,
+    },
+    "router-cost-model": {
+      type: "string",
+      default: D.cost.model,
+      choices: COST_MODELS,
+      env: "KVASIR_ROUTER_COST_MODEL",
+      help: "Worker cost: linear (Dynamo's, in blocks) or ttft (predicted time to first token from the workers' perf profiles)",
+      differs:
+        "Kvasir only; Dynamo's --router-prefill-load-model aic is the nearest (an AIC model of prompt-side load)",
     },
     "router-kv-events": {
       type: "boolean",
@@ -155,6 +165,7 @@ export function kvRouterSettingsFromFlags(values: FlagValues): KvRouterSettings 
   const threshold = flags["router-queue-threshold"];
   return {
     cost: {
+      model: flags["router-cost-model"],
       temperature: flags["router-temperature"],
       overlapScoreCredit: flags["router-kv-overlap-score-credit"],
       prefillLoadScale: flags["router-prefill-load-scale"],

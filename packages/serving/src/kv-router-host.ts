@@ -139,6 +139,7 @@ export function hostKvRouter(settings: KvRouterSettings, deps: KvRouterHostDeps)
             workerId: w.instanceId,
             dataParallelSize: w.dataParallelSize,
             maxNumBatchedTokens: w.maxNumBatchedTokens || DEFAULT_MAX_NUM_BATCHED_TOKENS,
+            ...(w.card.perfProfile ? { perfProfile: w.card.perfProfile } : {}),
           })),
           signal ? { signal } : {},
         );

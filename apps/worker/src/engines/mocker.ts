@@ -23,6 +23,7 @@ import {
   type EngineRequest,
   InvalidEngineRequest,
 } from "../engine.js";
+import { mockerPerfProfile } from "./mocker-profile.js";
 import type { ModelText } from "./model-text.js";
 
 export interface MockerEngineOptions {
@@ -91,6 +92,7 @@ export class MockerEngine implements Engine {
       maxNumBatchedTokens: c.maxNumBatchedTokens,
       dataParallelSize: c.dataParallelSize,
       contextLength: c.maxModelLen,
+      perfProfile: mockerPerfProfile(c),
     };
   }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { pickByCost, workerCosts } from "./cost.js";
+import { DEFAULT_KV_COST_CONFIG, pickByCost, workerCosts } from "./cost.js";
+import type { WorkerPerfProfile } from "./perf-profile.js";
 import type { WorkerCandidate } from "./types.js";
 
 const cand = (workerId: bigint, prefill: number, decode: number): WorkerCandidate => ({
@@ -19,6 +20,7 @@ describe("workerCosts", () => {
   it("follows Dynamo's formula", () => {
     const overlaps = [{ workerId: 1n, dpRank: 0, matchedBlocks: 4 }];
     const [a, b] = workerCosts([cand(1n, 32, 10), cand(2n, 0, 3)], req, overlaps, {
+      model: "linear",
       overlapScoreCredit: 0.5,
       prefillLoadScale: 2,
       temperature: 0,
@@ -36,6 +38,7 @@ describe("workerCosts", () => {
 
   it("never lets adjusted prefill go negative, and caps overlap at the prompt's blocks", () => {
     const [a] = workerCosts([cand(1n, 0, 0)], req, [{ workerId: 1n, dpRank: 0, matchedBlocks: 50 }], {
+      model: "linear",
       overlapScoreCredit: 3,
       prefillLoadScale: 1,
       temperature: 0,
@@ -49,6 +52,83 @@ describe("workerCosts", () => {
     const c = { ...cand(1n, 0, 0), dpRank: 1 };
     const [x] = workerCosts([c], req, [{ workerId: 1n, dpRank: 0, matchedBlocks: 3 }]);
     expect(x?.overlapBlocks).toBe(0);
+  });
+});
+
+// 1 ms per step plus 0.01 ms per prefill token; decode steps 2 ms plus 1 ms per 1,000 KV tokens.
+const profile: WorkerPerfProfile = {
+  prefillTokens: [1, 1000],
+  prefillMs: [1.01, 11],
+  decodeKvTokens: [1000, 2000],
+  decodeContextLength: [100, 200],
+  decodeMs: [
+    [3, 3],
+    [4, 4],
+  ],
+};
+const ttft = { ...DEFAULT_KV_COST_CONFIG, model: "ttft" as const };
+const timed = (
+  workerId: bigint,
+  prefill: number,
+  decodeBlocks: number,
+  requests: number,
+): WorkerCandidate => ({
+  workerId,
+  dpRank: 0,
+  load: { activePrefillTokens: prefill, activeDecodeBlocks: decodeBlocks, activeRequests: requests },
+  perfProfile: profile,
+  maxNumBatchedTokens: 1000,
+});
+const long = { localHashes: new BigUint64Array(0), promptTokens: 1600, blockSize: 16 };
+
+describe("workerCosts with the ttft model", () => {
+  it("predicts prefill of backlog plus uncached prompt in budget-sized steps, in ms", () => {
+    const [idle] = workerCosts([timed(1n, 0, 0, 0)], long, [], ttft);
+    // 1,600 tokens at 1,000 per step: 11 ms + (1 + 0.01 * 600) ms.
+    expect(idle?.predictedTtftMs).toBeCloseTo(11 + 7);
+    expect(idle?.cost).toBe(idle?.predictedTtftMs);
+    // 50 cached blocks leave 800 tokens: one step.
+    const [cached] = workerCosts(
+      [timed(1n, 0, 0, 0)],
+      long,
+      [{ workerId: 1n, dpRank: 0, matchedBlocks: 50 }],
+      ttft,
+    );
+    expect(cached?.predictedTtftMs).toBeCloseTo(1 + 8);
+    // A backlog of 1,400 tokens queues ahead: 3,000 tokens, three full steps.
+    const [busy] = workerCosts([timed(1n, 1400, 0, 0)], long, [], ttft);
+    expect(busy?.predictedTtftMs).toBeCloseTo(33);
+  });
+
+  it("charges the running sequences' decode time to every prefill step", () => {
+    // 125 blocks of 16 = 2,000 KV tokens over 10 sequences: 4 ms per step, two steps.
+    const [a] = workerCosts([timed(1n, 0, 125, 10)], long, [], ttft);
+    expect(a?.predictedTtftMs).toBeCloseTo(18 + 2 * 4);
+  });
+
+  it("sends a prompt to its cache unless the backlog there costs more than the prefill it saves", () => {
+    const overlaps = [{ workerId: 1n, dpRank: 0, matchedBlocks: 100 }];
+    const pick = (cachedBacklog: number) => {
+      const costs = workerCosts([timed(1n, cachedBacklog, 0, 1), timed(2n, 0, 0, 0)], long, overlaps, ttft);
+      return costs[
+        pickByCost(
+          costs.map((c) => c.cost),
+          0,
+          () => 0,
+        )
+      ]?.workerId;
+    };
+    expect(pick(1000)).toBe(1n); // 11 ms of backlog against 18 ms of prefill saved
+    expect(pick(3000)).toBe(2n); // 33 ms of backlog is more than the prompt costs elsewhere
+  });
+
+  it("borrows a profile for a worker whose card has none, and keeps linear costs when no card has one", () => {
+    const bare = { ...timed(2n, 0, 0, 0), perfProfile: undefined };
+    const [, b] = workerCosts([timed(1n, 0, 0, 0), bare], long, [], ttft);
+    expect(b?.predictedTtftMs).toBeCloseTo(18);
+    const [only] = workerCosts([bare], long, [], ttft);
+    expect(only?.predictedTtftMs).toBeUndefined();
+    expect(only?.cost).toBe(workerCosts([bare], long, [])[0]?.cost);
   });
 });
 

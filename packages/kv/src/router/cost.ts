@@ -1,13 +1,26 @@
-// Dynamo's KV routing cost model (DESIGN §5) and cost-based selection.
+// The KV routing cost models (--router-cost-model) and cost-based selection.
+// `linear`, Dynamo's (DESIGN §5), in blocks:
 //   prefill_blocks          = (active_prefill_tokens + prompt_tokens) / block_size
 //   adjusted_prefill_blocks = max(prefill_blocks - overlap_score_credit * overlap_blocks, 0)
 //   decode_blocks           = active_decode_blocks + ceil(prompt_tokens / block_size)
 //   cost                    = prefill_load_scale * adjusted_prefill_blocks + decode_blocks
+// `ttft`, Kvasir's, in milliseconds: the worker's predicted time to first token from its card's perf profile.
+//   uncached = max(prompt_tokens - overlap_score_credit * overlap_blocks * block_size, 0)
+//   backlog  = active_prefill_tokens + uncached            (prefilled in steps of max_num_batched_tokens)
+//   cost     = prefill_load_scale * prefill_ms(backlog) + steps(backlog) * decode_step_ms(running sequences)
+// Prefill time is what a cached block saves; the decode term is the slowdown the worker's running sequences add
+// to every one of those steps, so decode load is a penalty in the same unit rather than a separate block count.
 import type { WorkerMatch } from "../indexer/types.js";
 import { workerKey } from "../indexer/types.js";
+import { decodeStepMs, prefillMs, prefillSteps, type WorkerPerfProfile } from "./perf-profile.js";
 import type { Rng, SelectionRequest, WorkerCandidate } from "./types.js";
 
+export const COST_MODELS = ["linear", "ttft"] as const;
+export type CostModel = (typeof COST_MODELS)[number];
+
 export interface KvCostConfig {
+  /** --router-cost-model: `linear` (Dynamo's, in blocks; the default) or `ttft` (predicted ms to first token). */
+  model: CostModel;
   /** --router-kv-overlap-score-credit: credit per cached prefix block against prefill load. Default 1. */
   overlapScoreCredit: number;
   /** --router-prefill-load-scale: weight of adjusted prefill blocks against decode blocks. Default 1. */
@@ -17,6 +30,7 @@ export interface KvCostConfig {
 }
 
 export const DEFAULT_KV_COST_CONFIG: Readonly<KvCostConfig> = {
+  model: "linear",
   overlapScoreCredit: 1,
   prefillLoadScale: 1,
   temperature: 0,
@@ -32,6 +46,8 @@ export interface WorkerCost {
   /** Blocks held on the worker, counting this request's. */
   potentialDecodeBlocks: number;
   adjustedPrefillBlocks: number;
+  /** The ttft model's prediction, in ms (absent under the linear model). */
+  predictedTtftMs?: number;
   cost: number;
 }
 
@@ -44,6 +60,46 @@ export function workerCosts(
   req: SelectionRequest,
   overlaps: readonly WorkerMatch[],
   config: Readonly<KvCostConfig> = DEFAULT_KV_COST_CONFIG,
+): WorkerCost[] {
+  const costs = linearCosts(candidates, req, overlaps, config);
+  if (config.model !== "ttft") return costs;
+  // A worker whose card has no profile is assumed as fast as one that has; with none at all, seconds cannot be
+  // predicted and the linear costs stand.
+  const known = candidates.find((c) => c.perfProfile !== undefined)?.perfProfile;
+  if (known === undefined) return costs;
+  return costs.map((cost, i) => {
+    const c = candidates[i] as WorkerCandidate;
+    const predictedTtftMs = predictTtftMs(c, req, cost.overlapBlocks, c.perfProfile ?? known, config);
+    return { ...cost, predictedTtftMs, cost: predictedTtftMs };
+  });
+}
+
+/**
+ * The ttft model's cost of sending `req` to `c` with `overlapBlocks` of it cached there: prefill of the worker's
+ * backlog plus this prompt's uncached tokens, plus its running sequences' decode time in each of those steps.
+ */
+export function predictTtftMs(
+  c: WorkerCandidate,
+  req: SelectionRequest,
+  overlapBlocks: number,
+  profile: WorkerPerfProfile,
+  config: Readonly<Pick<KvCostConfig, "overlapScoreCredit" | "prefillLoadScale">>,
+): number {
+  const stepTokens = c.maxNumBatchedTokens ?? 0;
+  const uncached = Math.max(req.promptTokens - config.overlapScoreCredit * overlapBlocks * req.blockSize, 0);
+  const backlog = c.load.activePrefillTokens + uncached;
+  const decode = decodeStepMs(profile, c.load.activeDecodeBlocks * req.blockSize, c.load.activeRequests);
+  return (
+    config.prefillLoadScale * prefillMs(profile, backlog, stepTokens) +
+    prefillSteps(backlog, stepTokens) * decode
+  );
+}
+
+function linearCosts(
+  candidates: readonly WorkerCandidate[],
+  req: SelectionRequest,
+  overlaps: readonly WorkerMatch[],
+  config: Readonly<KvCostConfig>,
 ): WorkerCost[] {
   const byKey = overlapMap(overlaps);
   const bs = req.blockSize;

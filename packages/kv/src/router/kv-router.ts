@@ -10,6 +10,7 @@ import { RadixIndexer } from "../indexer/radix.js";
 import type { KvIndexer, WorkerMatch } from "../indexer/types.js";
 import { ActiveSequences, type ActiveSequenceUpdate, parseActiveSequenceUpdate } from "./active.js";
 import type { KvCostConfig, WorkerCost } from "./cost.js";
+import type { WorkerPerfProfile } from "./perf-profile.js";
 import { allWorkersBusy, type QueuePolicy, RequestQueue } from "./queue.js";
 import { KvSelector } from "./selectors.js";
 import type { Rng, SelectionRequest, WorkerCandidate } from "./types.js";
@@ -39,6 +40,8 @@ export interface KvRouterWorker {
   dataParallelSize: number;
   /** The worker's max_num_batched_tokens (its MDC), for the queue threshold. */
   maxNumBatchedTokens: number;
+  /** Step timings from its card, for the ttft cost model. */
+  perfProfile?: WorkerPerfProfile;
 }
 
 export interface KvRouteRequest {
@@ -462,6 +465,8 @@ export class KvRouter {
         workerId: w.workerId,
         dpRank,
         load: this.active.load(w.workerId, dpRank),
+        maxNumBatchedTokens: w.maxNumBatchedTokens,
+        ...(w.perfProfile !== undefined ? { perfProfile: w.perfProfile } : {}),
       })),
     );
   }
