@@ -95,7 +95,23 @@ describe("chat completion requests", () => {
       param: "temperature",
       code: "invalid_value",
     });
-    expect(chatError({ ...chat, max_tokens: 0 }).param).toBe("max_tokens");
+    expect(chatError({ ...chat, max_tokens: 0 })).toEqual({
+      message: "Invalid 'max_tokens': integer below minimum value. Expected a value >= 1, but got 0 instead.",
+      type: "invalid_request_error",
+      param: "max_tokens",
+      code: "integer_below_min_value",
+    });
+    expect(chatError({ ...chat, max_completion_tokens: 0 }).param).toBe("max_completion_tokens");
+    expect(chatError({ ...chat, top_logprobs: 2 }).param).toBe("top_logprobs");
+    expect(chatError({ ...chat, tool_choice: "required" }).param).toBe("tool_choice");
+    const tools = [{ type: "function", function: { name: "f" } }];
+    expect(
+      chatError({ ...chat, tools, tool_choice: { type: "function", function: { name: "g" } } }).param,
+    ).toBe("tool_choice");
+    expect(chatError({ ...chat, response_format: { type: "json_schema" } }).param).toBe(
+      "response_format.json_schema",
+    );
+    expect(chatError({ ...chat, response_format: { type: "xml" } }).param).toBe("response_format.type");
     expect(chatError({ ...chat, max_tokens: 1.5 }).param).toBe("max_tokens");
     expect(chatError({ ...chat, n: "2" })).toMatchObject({ param: "n", code: "invalid_type" });
     expect(chatError({ ...chat, stop: 5 }).message).toBe(
@@ -135,29 +151,28 @@ describe("chat completion requests", () => {
 describe("completion requests", () => {
   const base = { model: "m" };
 
-  it("accepts a string, a one-element list or token ids as the prompt", () => {
+  it("takes a prompt or a list of prompts, text or token ids, as a list", () => {
     for (const [prompt, expected] of [
-      ["hi", "hi"],
-      [["hi"], "hi"],
+      ["hi", ["hi"]],
+      [["hi"], ["hi"]],
       [
-        [1, 2, 3],
-        [1, 2, 3],
+        ["a", "b"],
+        ["a", "b"],
       ],
-      [[[4, 5]], [4, 5]],
+      [[1, 2, 3], [[1, 2, 3]]],
+      [[[4, 5]], [[4, 5]]],
+      [
+        [[1], [2, 3]],
+        [[1], [2, 3]],
+      ],
     ] as const) {
       const result = validateCompletionRequest({ ...base, prompt });
       expect(result.ok && result.value.prompt).toEqual(expected);
     }
   });
 
-  it("refuses batched prompts clearly", () => {
-    expect(completionError({ ...base, prompt: ["a", "b"] })).toEqual({
-      message: "Invalid value for 'prompt': batched prompts are not supported; send one prompt per request.",
-      type: "invalid_request_error",
-      param: "prompt",
-      code: "unsupported_value",
-    });
-    expect(completionError({ ...base, prompt: [[1], [2]] }).code).toBe("unsupported_value");
+  it("takes max_tokens 0, as OpenAI's legacy completions do", () => {
+    expect(validateCompletionRequest({ ...base, prompt: "x", max_tokens: 0 }).ok).toBe(true);
   });
 
   it("refuses empty and malformed prompts", () => {

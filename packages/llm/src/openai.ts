@@ -68,6 +68,27 @@ const toolSchema = z.object({
   }),
 });
 
+/** `response_format`: text, any JSON object, or JSON valid against a named schema (OpenAI's structured outputs). */
+const responseFormatSchema = z.discriminatedUnion(
+  "type",
+  [
+    z.object({ type: z.literal("text") }),
+    z.object({ type: z.literal("json_object") }),
+    z.object({
+      type: z.literal("json_schema"),
+      json_schema: z.object({
+        name: z
+          .string()
+          .regex(/^[a-zA-Z0-9_-]{1,64}$/, { error: "expected 1 to 64 letters, digits, '_' or '-'" }),
+        description: z.string().optional(),
+        schema: z.record(z.string(), z.unknown()).optional(),
+        strict: z.boolean().nullish(),
+      }),
+    }),
+  ],
+  { error: 'expected type "text", "json_object" or "json_schema"' },
+);
+
 const toolChoiceSchema = z.union(
   [
     z.enum(["none", "auto", "required"]),
@@ -78,10 +99,22 @@ const toolChoiceSchema = z.union(
 
 const tokenId = uint32();
 
+/** A token limit: OpenAI refuses values below `min` with its own code and wording. */
+const tokenLimit = (min: number) =>
+  uint32().superRefine((value, ctx) => {
+    if (value < min) {
+      ctx.addIssue({
+        code: "custom",
+        message: `integer below minimum value. Expected a value >= ${min}, but got ${value} instead`,
+        params: { code: "integer_below_min_value" },
+      });
+    }
+  });
+
 // Sampling and stopping fields common to chat completions and completions (OpenAI plus vLLM/Dynamo extensions).
 const samplingFields = {
   model: z.string().min(1),
-  max_tokens: uint32().min(1).nullish(),
+  max_tokens: tokenLimit(1).nullish(),
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().gt(0).max(1).nullish(),
   top_k: int32().min(-1).nullish(),
@@ -126,22 +159,51 @@ export const chatCompletionRequestSchema = z
   .object({
     ...samplingFields,
     messages: z.array(messageSchema).min(1),
-    max_completion_tokens: uint32().min(1).nullish(),
-    tools: z.array(toolSchema).nullish(),
+    max_completion_tokens: tokenLimit(1).nullish(),
+    tools: z.array(toolSchema).min(1).nullish(),
     tool_choice: toolChoiceSchema.nullish(),
     parallel_tool_calls: z.boolean().nullish(),
     logprobs: z.boolean().nullish(),
     top_logprobs: z.int().min(0).max(20).nullish(),
-    response_format: z.looseObject({ type: z.enum(["text", "json_object", "json_schema"]) }).nullish(),
+    response_format: responseFormatSchema.nullish(),
     /** Extra chat-template variables, e.g. `{ "enable_thinking": false }`. */
     chat_template_kwargs: z.record(z.string(), z.unknown()).nullish(),
   })
-  .superRefine(requireStreamForOptions);
+  .superRefine(requireStreamForOptions)
+  .superRefine((req, ctx) => {
+    // As OpenAI: top_logprobs needs logprobs, a tool_choice needs tools, and a named tool must be one of them.
+    if ((req.top_logprobs ?? 0) > 0 && req.logprobs !== true) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["top_logprobs"],
+        message: "'logprobs' must be set to true when 'top_logprobs' is used",
+        params: { code: "invalid_value" },
+      });
+    }
+    const choice = req.tool_choice;
+    if (choice == null || choice === "none" || choice === "auto") return;
+    const names = (req.tools ?? []).map((t) => t.function.name);
+    if (names.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["tool_choice"],
+        message: "'tool_choice' is only allowed when 'tools' are specified",
+        params: { code: "invalid_value" },
+      });
+    } else if (typeof choice === "object" && !names.includes(choice.function.name)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["tool_choice"],
+        message: `tool '${choice.function.name}' is not one of the 'tools'`,
+        params: { code: "invalid_value" },
+      });
+    }
+  });
 
 const isTokenId = (id: unknown): boolean =>
   typeof id === "number" && Number.isInteger(id) && id >= 0 && id <= UINT32_MAX;
 
-// One prompt per request: a one-element list is unwrapped; longer lists are refused.
+// A prompt or a list of prompts (text or token ids); always a list after parsing, one entry per prompt.
 const promptSchema = z
   .union(
     [
@@ -153,22 +215,12 @@ const promptSchema = z
       z.array(tokenId).min(1),
       z.array(z.array(tokenId).min(1)).min(1),
     ],
-    { error: "expected a string, an array of one string, or an array of token ids" },
+    { error: "expected a string, an array of strings, an array of token ids or an array of token id arrays" },
   )
-  .superRefine((prompt, ctx) => {
-    if (Array.isArray(prompt) && prompt.length > 1 && typeof prompt[0] !== "number") {
-      ctx.addIssue({
-        code: "custom",
-        message: "batched prompts are not supported; send one prompt per request",
-        params: { code: "unsupported_value" },
-      });
-    }
-  })
-  .transform((prompt): string | number[] => {
-    if (typeof prompt === "string") return prompt;
-    const first = prompt[0];
-    if (typeof first === "string" || Array.isArray(first)) return first;
-    return prompt as number[];
+  .transform((prompt): (string | number[])[] => {
+    if (typeof prompt === "string") return [prompt];
+    if (typeof prompt[0] === "number") return [prompt as number[]];
+    return prompt as (string | number[])[];
   });
 
 export const completionRequestSchema = z
@@ -176,6 +228,8 @@ export const completionRequestSchema = z
     ...samplingFields,
     /** A text prompt or the prompt's token ids. */
     prompt: promptSchema,
+    // OpenAI's legacy completions take max_tokens 0 (with echo: the prompt alone).
+    max_tokens: tokenLimit(0).nullish(),
     echo: z.boolean().nullish(),
     logprobs: z.int().min(0).max(5).nullish(),
   })
@@ -185,6 +239,7 @@ export type ChatCompletionRequest = z.output<typeof chatCompletionRequestSchema>
 export type ChatCompletionMessage = ChatCompletionRequest["messages"][number];
 export type ChatCompletionTool = z.output<typeof toolSchema>;
 export type ChatCompletionToolChoice = z.output<typeof toolChoiceSchema>;
+export type ChatResponseFormat = z.output<typeof responseFormatSchema>;
 export type CompletionRequest = z.output<typeof completionRequestSchema>;
 
 export function validateChatCompletionRequest(
@@ -206,7 +261,11 @@ function toOpenAI<T>(result: ValidationResult<T, RequestProblem>): ValidationRes
   const messages = {
     missing: `Missing required parameter: ${name}.`,
     invalid_type: `Invalid type for ${name}: expected ${detail}.`,
-    invalid_value: `Invalid value for ${name}: ${detail}.`,
+    // OpenAI's wording for out-of-range integers: "Invalid 'max_tokens': integer below minimum value. ..."
+    invalid_value:
+      code === "integer_below_min_value"
+        ? `Invalid ${name}: ${detail}.`
+        : `Invalid value for ${name}: ${detail}.`,
   };
   const defaultCodes = {
     missing: "missing_required_parameter",
