@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Kvasir needs on a fresh Debian machine with Node 20: pnpm, the workspace (which builds the
-# native addon), and — for tests — nats-server, redis-server, etcd (etcd-server), openssl and prometheus (with promtool). Idempotent; sourced by
+# native addon), and — for tests — nats-server, redis-server, etcd (etcd-server), openssl, prometheus (with promtool) and criu. Idempotent; sourced by
 # test.sh and serve.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,7 @@ if [ "$need_services" = "1" ]; then
   command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl) # TLS tests make their CA and certificates with it
   command -v prometheus >/dev/null 2>&1 || missing+=(prometheus) # the planner's closed loop reads PromQL from it
+  command -v criu >/dev/null 2>&1 || missing+=(criu) # the snapshot agent's real-CRIU test (it reports why CRIU cannot run)
   [ "$(id -u)" != "0" ] || command -v ip >/dev/null 2>&1 || missing+=(iproute2) # two-hosts test: netns as root
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then

@@ -1,12 +1,22 @@
 #!/usr/bin/env node
 import { frontendCommand } from "@kvasir/frontend";
 import { indexerCommand } from "@kvasir/indexer";
+import { modelExpressCommand } from "@kvasir/model-express";
 import { routerCommand } from "@kvasir/router";
 import { runCommand } from "@kvasir/runtime";
+import { snapshotAgentCommand } from "@kvasir/snapshot-agent";
 import { workerCommand } from "@kvasir/worker";
 import { serveCommand } from "./serve.js";
 
-const commands = [serveCommand, workerCommand, frontendCommand, routerCommand, indexerCommand];
+const commands = [
+  serveCommand,
+  workerCommand,
+  frontendCommand,
+  routerCommand,
+  indexerCommand,
+  snapshotAgentCommand,
+  modelExpressCommand,
+];
 
 const [name, ...args] = process.argv.slice(2);
 const command = commands.find((candidate) => candidate.name === name);
