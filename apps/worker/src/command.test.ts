@@ -97,8 +97,8 @@ describe("kvasir worker flags", () => {
   it("refuses engine and deprecated flags with what to use instead", () => {
     expect(() => parse(["--is-prefill-worker"])).toThrow(/use --disaggregation-mode prefill/);
     expect(() => parse(["--dyn-tool-call-parser", "hermes"])).toThrow(/to `kvasir frontend`/);
-    expect(() => parse(["--tensor-parallel-size", "8"])).toThrow(/mocker cannot honour.*issue 11/);
-    expect(() => parse(["--enforce-eager"])).toThrow(/issue 11/);
+    expect(() => parse(["--tensor-parallel-size", "8"])).toThrow(/mocker cannot honour.*--engine-command/);
+    expect(() => parse(["--enforce-eager"])).toThrow(/--engine-command/);
     for (const flag of ["--tensor-parallelism", "--tp-size", "--enable-dp-attention", "--dist-init-addr"])
       expect(() => parse([flag, "2"])).toThrow(/mocker cannot honour/);
     expect(() => parse(["--kv-events-config", '{"enable_kv_cache_events": false}'])).toThrow(

@@ -33,9 +33,10 @@ import {
 } from "@kvasir/telemetry";
 import { startKvTransfer } from "./disagg/kv-transfer.js";
 import type { Engine, EngineListener } from "./engine.js";
+import { EngineAvailability } from "./engine-availability.js";
 import { createEngine, type EngineConfig } from "./engines/create.js";
-import type { KvTransferConfig } from "./flags.js";
 import { openModelText } from "./engines/model-text.js";
+import type { KvTransferConfig } from "./flags.js";
 import { buildModelCard, type DisaggregationMode, type ServedModelType } from "./model-card.js";
 import { workerServiceImpl } from "./worker-service.js";
 
@@ -63,6 +64,8 @@ export interface WorkerConfig {
   zmqKvEvents?: ZmqPublisherOptions;
   /** KV transfer of prefill and decode workers (`--kv-transfer-lease`, `--kv-transfer-timeout`); 30 s each when absent. */
   kvTransfer?: KvTransferConfig;
+  /** Called after the worker stopped because its engine process is gone for good (vLLM, SGLang). */
+  onEngineFailed?: (reason: string) => void;
 }
 
 export interface Worker extends Service {
@@ -130,8 +133,9 @@ async function serveWorker(
   // reverse), so requests are aborted before pulls in flight fail.
   let releaseUrl = "";
   const mode = config.disaggregationMode;
+  // Real engines (vLLM, SGLang) move KV blocks themselves.
   const kv =
-    mode === "agg"
+    mode === "agg" || config.engine.backend !== "mocker"
       ? undefined
       : await startKvTransfer(
           {
@@ -158,6 +162,9 @@ async function serveWorker(
     workerId: instanceId,
     text: await openModelText(config.modelPath),
     ...(kv ? { kv } : {}),
+    log,
+    advertiseHost: host.advertise(config.host),
+    disaggregationMode: mode,
   });
   const sinks: { zmq?: ZmqKvPublisher; unsubscribe?: () => void } = {};
   host.onStop("engine", async () => {
@@ -191,6 +198,16 @@ async function serveWorker(
       kvStats.gpuCacheUsagePercent.set(total > 0 ? active / total : 0);
     },
   };
+  const availability = new EngineAvailability({
+    register: async () => [
+      await host.register(mdcKey(namespace, card.name, instanceId), card),
+      await host.registerInstance("generate", record),
+    ],
+    stop: () => host.stop(),
+    ...(config.onEngineFailed ? { failed: config.onEngineFailed } : {}),
+    log,
+  });
+  listener.availability = availability.changed;
   sinks.unsubscribe = engine.subscribe(listener);
 
   const server = await host.serveConnect({
@@ -229,8 +246,7 @@ async function serveWorker(
       ...(zmq ? streamsMetadata(zmq.endpoints, zmq.replayEndpoints) : {}),
     },
   };
-  await host.register(mdcKey(namespace, card.name, instanceId), card);
-  await host.registerInstance("generate", record);
+  await availability.registerFirst();
   // Announce the empty cache so routers know the worker's capacity before its first request.
   listener.loadMetrics(engine.loadMetrics());
   log.info("worker ready", {

@@ -5,6 +5,8 @@ export { offsetEndpoint, publisherBinds, subscriberBinds } from "./endpoints.js"
 // Engine HTTP APIs (vLLM, SGLang), their SSE framing and their load metrics: shared by the worker's engine
 // adapters and the engine simulator (apps/mocker).
 export * from "./engine-metrics.js";
+// Relaying an engine's events: its batches decoded into kvasir.events.v1 events stamped with the worker's id.
+export { EngineEventRelay, type EngineEventRelayOptions } from "./engine-relay.js";
 // The wire itself: frames, endpoint rules, and how streams are advertised in discovery.
 export {
   END_OF_REPLAY_SEQ,

@@ -1,0 +1,137 @@
+import { parseSseBody } from "@kvasir/engine-wire";
+import { describe, expect, it } from "vitest";
+import type { EngineRequest } from "../../engine.js";
+import { EngineOverloaded, InvalidEngineRequest } from "../../engine.js";
+import { engineRequestError } from "../http-engine/request-errors.js";
+import { VllmStreamReader, vllmCompletionBody, vllmGenerateBody, vllmHeaders } from "./protocol.js";
+
+const request: EngineRequest = {
+  requestId: "req-7",
+  tokenIds: [151644, 872, 198],
+  params: {
+    maxTokens: 2,
+    minTokens: 1,
+    stopTokenIds: [151645],
+    ignoreEos: true,
+    temperature: 0.7,
+    topP: 0.9,
+    topK: 20,
+    seed: 2n ** 64n - 1n,
+  },
+  priority: 3,
+  dpRank: 1,
+  loraName: "sql-lora",
+  cacheSalt: "tenant-a",
+};
+const settings = { dataParallelSize: 2, priorityScheduling: true };
+
+describe("vLLM requests", () => {
+  it("maps sampling, stop conditions, LoRA, priority, salt and dp rank onto /inference/v1/generate", () => {
+    const body = vllmGenerateBody(request, settings, "Qwen/Qwen3-0.6B", true);
+    expect(body).toEqual({
+      request_id: "req-7",
+      model: "sql-lora",
+      priority: -3,
+      cache_salt: "tenant-a",
+      token_ids: [151644, 872, 198],
+      sampling_params: {
+        max_tokens: 2,
+        min_tokens: 1,
+        stop_token_ids: [151645],
+        ignore_eos: true,
+        temperature: 0.7,
+        top_p: 0.9,
+        top_k: 20,
+        seed: expect.any(Number),
+        detokenize: false,
+      },
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    expect(Number.isSafeInteger(body.sampling_params.seed)).toBe(true);
+    expect(vllmHeaders(request)).toEqual({ "x-request-id": "req-7", "x-data-parallel-rank": "1" });
+  });
+
+  it("puts the same fields flat in /v1/completions with a token-id prompt and token ids back", () => {
+    const plain: EngineRequest = { ...request, priority: 0, params: { ...request.params, minTokens: 0 } };
+    const { loraName: _l, cacheSalt: _c, seed: _s, ...rest } = { ...plain, seed: undefined };
+    const body = vllmCompletionBody({ ...rest, params: { ...plain.params } }, settings, "base", false);
+    expect(body).toMatchObject({
+      model: "base",
+      prompt: [151644, 872, 198],
+      return_token_ids: true,
+      max_tokens: 2,
+    });
+    expect(body).not.toHaveProperty("priority");
+    expect(body).not.toHaveProperty("min_tokens");
+    expect(body).not.toHaveProperty("stream_options");
+  });
+
+  it("sends no priority to an engine without priority scheduling (vLLM would refuse it)", () => {
+    const body = vllmGenerateBody(request, { ...settings, priorityScheduling: false }, "m", true);
+    expect(body).not.toHaveProperty("priority");
+  });
+
+  it("passes kv_transfer_params through verbatim", () => {
+    const params = {
+      do_remote_prefill: true,
+      remote_block_ids: [[1, 2]],
+      remote_host: "p",
+      extra_fork_key: 7,
+    };
+    expect(
+      vllmGenerateBody({ ...request, disaggParams: params }, settings, "m", true).kv_transfer_params,
+    ).toEqual(params);
+  });
+});
+
+describe("vLLM streams", () => {
+  // vLLM's completion stream with return_token_ids and include_usage (engine-wire fixtures, shortened).
+  const completion = [
+    'data: {"id":"c","object":"text_completion","created":1,"model":"m","choices":[{"index":0,"text":"Hello","logprobs":null,"finish_reason":null,"stop_reason":null,"prompt_token_ids":[1,2,3],"token_ids":[9707]}]}',
+    'data: {"id":"c","object":"text_completion","created":1,"model":"m","choices":[{"index":0,"text":" there","logprobs":null,"finish_reason":null,"stop_reason":null,"token_ids":[1052]}]}',
+    'data: {"id":"c","object":"text_completion","created":1,"model":"m","choices":[{"index":0,"text":"","logprobs":null,"finish_reason":"stop","stop_reason":151645,"token_ids":[151645]}]}',
+    'data: {"id":"c","object":"text_completion","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":3,"total_tokens":6,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":2}}}',
+    "data: [DONE]",
+  ].join("\n\n");
+
+  it("folds frames that arrive together into one output and ends with usage", () => {
+    const frames = parseSseBody(completion);
+    const reader = new VllmStreamReader(3);
+    expect(reader.read(frames.slice(0, 1))).toEqual({
+      tokenIds: [9707],
+      usage: { promptTokens: 3, completionTokens: 1, cachedTokens: 0 },
+    });
+    // The finishing chunk waits for the usage chunk and [DONE].
+    expect(reader.read(frames.slice(1, 3))).toEqual({
+      tokenIds: [1052, 151645],
+      usage: { promptTokens: 3, completionTokens: 3, cachedTokens: 0 },
+    });
+    expect(reader.read(frames.slice(3))).toEqual({
+      tokenIds: [],
+      finishReason: "stop",
+      usage: { promptTokens: 3, completionTokens: 3, cachedTokens: 2 },
+    });
+  });
+
+  it("reads /inference/v1/generate chunks and maps abort to cancelled", () => {
+    const reader = new VllmStreamReader(5);
+    const out = reader.read([
+      '{"request_id":"r","choices":[{"index":0,"logprobs":null,"finish_reason":null,"token_ids":[9707]}],"usage":null}',
+      '{"request_id":"r","choices":[{"index":0,"logprobs":null,"finish_reason":"abort","token_ids":[]}],"usage":null}',
+      "[DONE]",
+    ]);
+    expect(out).toMatchObject({ tokenIds: [9707], finishReason: "cancelled" });
+  });
+
+  it("turns an error frame into the worker's error kinds", () => {
+    const reader = new VllmStreamReader(1);
+    expect(() =>
+      reader.read([
+        '{"error":{"message":"max_tokens too large","type":"BadRequestError","param":null,"code":400}}',
+      ]),
+    ).toThrow(InvalidEngineRequest);
+    expect(engineRequestError(503, "busy")).toBeInstanceOf(EngineOverloaded);
+    expect(engineRequestError(500, "boom")).not.toBeInstanceOf(InvalidEngineRequest);
+  });
+});
