@@ -10,6 +10,7 @@ import type { Logger } from "@kvasir/telemetry";
 import { type Checkpointer, CheckpointerError } from "./checkpointer.js";
 import { checkpointId, IdentityError, identityFields, isCheckpointId } from "./identity.js";
 import { buildManifest, describeProblems, verifyManifest } from "./manifest.js";
+import { resolveHostPid } from "./pid-namespace.js";
 import type { CheckpointRecord, CheckpointStore } from "./store.js";
 
 export type FailureReason =
@@ -58,6 +59,8 @@ export interface SnapshotAgentOptions {
 export interface CheckpointCall {
   identity: Omit<CheckpointIdentity, "$typeName" | "$unknown">;
   pid: number;
+  /** The pid namespace `pid` is numbered in (`readlink /proc/self/ns/pid`); empty: the agent's. */
+  pidNamespace: string;
   engine: Record<string, string>;
   leaveRunning: boolean;
 }
@@ -166,14 +169,19 @@ export class SnapshotAgent {
     };
     const tools = await this.options.checkpointer.check();
     if (!tools.criu.ok) return fail("tools_unavailable", tools.criu.detail);
-    if (!this.isAlive(call.pid)) return fail("process_not_found", `no process with pid ${call.pid}`);
-    record = { ...record, phase: "Creating", message: `dumping pid ${call.pid}` };
+    const pid = await resolveHostPid(call.pidNamespace, call.pid).catch(() => undefined);
+    if (pid === undefined || !this.isAlive(pid))
+      return fail(
+        "process_not_found",
+        `no process with pid ${call.pid} in ${call.pidNamespace || "the agent's pid namespace"}`,
+      );
+    record = { ...record, phase: "Creating", message: `dumping pid ${pid}` };
     await this.save(record);
     try {
       const images = await this.options.store.resetImages(id);
       const workDir = join(this.options.store.dir(id), "work");
       await mkdir(workDir, { recursive: true });
-      const { cuda } = await this.options.checkpointer.dump(call.pid, images, {
+      const { cuda } = await this.options.checkpointer.dump(pid, images, {
         leaveRunning: call.leaveRunning,
         workDir,
       });
@@ -194,7 +202,7 @@ export class SnapshotAgent {
       this.options.observer?.checkpointed(record, (now - startedAt) / 1000);
       this.options.log.info("checkpoint ready", {
         checkpoint_id: id,
-        pid: call.pid,
+        pid,
         bytes: record.sizeBytes,
         cuda,
         seconds: (now - startedAt) / 1000,

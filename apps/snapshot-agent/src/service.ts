@@ -60,6 +60,7 @@ export function snapshotAgentServiceImpl(agent: SnapshotAgent): ServiceImpl<type
         const record = await agent.checkpoint({
           identity: request.identity,
           pid: request.pid,
+          pidNamespace: request.pidNamespace,
           engine: request.engine,
           leaveRunning: request.leaveRunning,
         });

@@ -236,4 +236,39 @@ describe("snapshot agent process", () => {
     const metrics = await (await fetch(`${agent.statusUrl}/metrics`)).text();
     expect(metrics).toMatch(/dynamo_snapshot_failures_total\{[^}]*reason="dump_failed"[^}]*\} 1/);
   });
+  it("finds the process a worker names in its own pid namespace (a container's) by the kernel's NSpid", async () => {
+    const log = join(dir, "ns-tools.log");
+    agent = await startAgent(join(dir, "ns"), log);
+    // The engine in a pid namespace of its own, where it is pid 1, as in a container.
+    const inner = spawn(
+      "unshare",
+      ["--pid", "--fork", "--mount-proc", "sh", "-c", "readlink /proc/self/ns/pid; exec sleep 60"],
+      { stdio: ["ignore", "pipe", "ignore"] },
+    );
+    cleanup.push(() => inner.kill("SIGKILL"));
+    const namespace = await new Promise<string>((resolve, reject) => {
+      inner.stdout?.once("data", (data: Buffer) => resolve(data.toString().trim()));
+      inner.once("exit", (code) => reject(new Error(`unshare exited with ${code} (needs root)`)));
+    });
+    expect(namespace).toMatch(/^pid:\[\d+\]$/);
+    const made = await agent.client.checkpoint({
+      identity: { ...identity, extraParameters: { namespaced: "yes" } },
+      pid: 1,
+      pidNamespace: namespace,
+    });
+    expect(made.checkpoint?.phase).toBe(CheckpointPhase.READY);
+    const dump = (await toolCalls(log)).find((call) => call[1] === "dump") ?? [];
+    expect(Number(dump[3])).not.toBe(1);
+    // The dumped process is the namespaced sleep, known to the host by another number.
+    const images = join(dir, "ns", made.checkpoint?.id ?? "", "images");
+    const tree = JSON.parse(await readFile(join(images, "pstree.img"), "utf8"));
+    expect(tree.pid).toBe(Number(dump[3]));
+    expect(tree.argv).toEqual(["sleep", "60"]);
+    const unknown = await agent.client.checkpoint({
+      identity: { ...identity, extraParameters: { namespaced: "missing" } },
+      pid: 4242,
+      pidNamespace: namespace,
+    });
+    expect(unknown.checkpoint?.message).toMatch(/no process with pid 4242 in pid:\[/);
+  });
 });

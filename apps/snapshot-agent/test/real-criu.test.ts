@@ -81,6 +81,7 @@ describe("snapshot agent with the real criu", () => {
         extraParameters: {},
       },
       pid,
+      pidNamespace: "",
       engine: {},
       leaveRunning: false,
     });

@@ -94,6 +94,7 @@ describe("checkpoint storage", () => {
       const record = await agent.checkpoint({
         identity: identity(model),
         pid,
+        pidNamespace: "",
         engine: {},
         leaveRunning: true,
       });
@@ -121,7 +122,13 @@ describe("checkpoint storage", () => {
     const pid = target();
     alive.add(pid);
     clock.now += HOUR;
-    await bySize.checkpoint({ identity: identity("another"), pid, engine: {}, leaveRunning: true });
+    await bySize.checkpoint({
+      identity: identity("another"),
+      pid,
+      pidNamespace: "",
+      engine: {},
+      leaveRunning: true,
+    });
     await bySize.collectGarbage();
     expect(sized).toEqual(["in-use:size"]);
     expect((await bySize.list()).map((r) => r.identity.model).sort()).toEqual(["another", "newest"]);
@@ -137,7 +144,13 @@ describe("checkpoint storage", () => {
     await first.init();
     const pid = target();
     alive.add(pid);
-    const ready = await first.checkpoint({ identity: identity("cut"), pid, engine: {}, leaveRunning: true });
+    const ready = await first.checkpoint({
+      identity: identity("cut"),
+      pid,
+      pidNamespace: "",
+      engine: {},
+      leaveRunning: true,
+    });
     await store.write({ ...ready, phase: "Creating", message: "dumping" });
 
     const second = agentOn(storage, clock, alive);
@@ -145,7 +158,13 @@ describe("checkpoint storage", () => {
     const recovered = await second.get(ready.id);
     expect(recovered.phase).toBe("Failed");
     expect(recovered.message).toMatch(/agent stopped/);
-    const again = await second.checkpoint({ identity: identity("cut"), pid, engine: {}, leaveRunning: true });
+    const again = await second.checkpoint({
+      identity: identity("cut"),
+      pid,
+      pidNamespace: "",
+      engine: {},
+      leaveRunning: true,
+    });
     expect(again.phase).toBe("Ready");
     expect(again.id).toBe(ready.id);
   });
