@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { frontendCommand } from "@kvasir/frontend";
+import { mockerCommand } from "@kvasir/engine-simulator";
 import { indexerCommand } from "@kvasir/indexer";
 import { modelExpressCommand } from "@kvasir/model-express";
+import { plannerCommand } from "@kvasir/planner";
 import { routerCommand } from "@kvasir/router";
 import { runCommand } from "@kvasir/runtime";
 import { snapshotAgentCommand } from "@kvasir/snapshot-agent";
@@ -15,7 +17,9 @@ const commands = [
   routerCommand,
   indexerCommand,
   snapshotAgentCommand,
+  mockerCommand,
   modelExpressCommand,
+  plannerCommand,
 ];
 
 const [name, ...args] = process.argv.slice(2);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseWorkload, scaleBody } from "./kubernetes.js";
-import { localPlan, splitArgs } from "./local.js";
+import { localPlan, readyInstance, splitArgs } from "./local.js";
 import { VirtualConnector } from "./virtual.js";
 
 describe("virtual connector", () => {
@@ -28,6 +28,14 @@ describe("local connector planning", () => {
     expect(localPlan(1, 3, 2, 2)).toMatchObject({ start: 0, stop: 2 });
     // Asked below the workers it did not start: it stops all of its own and leaves the rest.
     expect(localPlan(0, 2, 1, 1)).toMatchObject({ stop: 1, foreign: 1 });
+  });
+
+  it("learns a started worker's instance id from its ready line", () => {
+    expect(
+      readyInstance('{"level":"info","component":"worker","msg":"worker ready","instance_id":"00ab"}'),
+    ).toBe("00ab");
+    expect(readyInstance('{"msg":"draining","note":"worker ready"}')).toBeUndefined();
+    expect(readyInstance("worker ready, not json")).toBeUndefined();
   });
 
   it("splits a pool's command line with quotes", () => {

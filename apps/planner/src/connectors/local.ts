@@ -41,6 +41,20 @@ export function splitArgs(line: string): string[] {
   return out;
 }
 
+/** The instance id of a worker's `worker ready` log line (JSON, as @kvasir/telemetry writes it). */
+export function readyInstance(line: string): string | undefined {
+  if (!line.includes("worker ready")) return undefined;
+  try {
+    const record: unknown = JSON.parse(line);
+    if (typeof record !== "object" || record === null) return undefined;
+    const fields = new Map(Object.entries(record));
+    const id = fields.get("instance_id");
+    return fields.get("msg") === "worker ready" && typeof id === "string" ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** How many of the pool's processes to start or stop: the pool counts workers it did not start as fixed. */
 export function localPlan(desired: number, observed: number, running: number, ready: number) {
   const foreign = Math.max(0, observed - ready);
@@ -110,10 +124,7 @@ export class LocalConnector implements Connector {
       buffered += chunk.toString();
       const lines = buffered.split("\n");
       buffered = lines.pop() ?? "";
-      for (const l of lines) {
-        const m = /"message":"worker ready".*?"instance_id":"([0-9a-f]+)"/.exec(l);
-        if (m) child.instanceId = m[1];
-      }
+      for (const l of lines) child.instanceId ??= readyInstance(l);
     };
     proc.stdout?.on("data", scan);
     proc.stderr?.on("data", scan);
