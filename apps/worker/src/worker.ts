@@ -33,11 +33,11 @@ import {
 } from "@kvasir/telemetry";
 import { startKvTransfer } from "./disagg/kv-transfer.js";
 import type { Engine, EngineListener } from "./engine.js";
-import { EngineAvailability } from "./engine-availability.js";
 import { createEngine, type EngineConfig } from "./engines/create.js";
-import { openModelText } from "./engines/model-text.js";
 import type { KvTransferConfig } from "./flags.js";
+import { openModelText } from "./engines/model-text.js";
 import { buildModelCard, type DisaggregationMode, type ServedModelType } from "./model-card.js";
+import { fetchModelFiles, type ModelFilesConfig } from "./model-files.js";
 import { workerServiceImpl } from "./worker-service.js";
 
 export type { EngineConfig };
@@ -64,8 +64,8 @@ export interface WorkerConfig {
   zmqKvEvents?: ZmqPublisherOptions;
   /** KV transfer of prefill and decode workers (`--kv-transfer-lease`, `--kv-transfer-timeout`); 30 s each when absent. */
   kvTransfer?: KvTransferConfig;
-  /** Called after the worker stopped because its engine process is gone for good (vLLM, SGLang). */
-  onEngineFailed?: (reason: string) => void;
+  /** A model to fetch (hub id, s3:// URL) before the engine starts; `modelPath` becomes its snapshot directory. */
+  modelFiles?: ModelFilesConfig;
 }
 
 export interface Worker extends Service {
@@ -103,7 +103,14 @@ export async function start(config: WorkerConfig, deps?: HostDeps): Promise<Work
       ...(config.advertiseHost ? { advertiseHost: config.advertiseHost } : {}),
       deps: { ...deps, ...(instanceId === undefined ? {} : { instanceId }) },
     },
-    (host) => serveWorker(config, host, log),
+    async (host) =>
+      serveWorker(
+        config.modelFiles
+          ? { ...config, modelPath: await fetchModelFiles(config.modelFiles, host, config.host, log) }
+          : config,
+        host,
+        log,
+      ),
   );
 }
 
@@ -133,9 +140,8 @@ async function serveWorker(
   // reverse), so requests are aborted before pulls in flight fail.
   let releaseUrl = "";
   const mode = config.disaggregationMode;
-  // Real engines (vLLM, SGLang) move KV blocks themselves.
   const kv =
-    mode === "agg" || config.engine.backend !== "mocker"
+    mode === "agg"
       ? undefined
       : await startKvTransfer(
           {
@@ -162,9 +168,6 @@ async function serveWorker(
     workerId: instanceId,
     text: await openModelText(config.modelPath),
     ...(kv ? { kv } : {}),
-    log,
-    advertiseHost: host.advertise(config.host),
-    disaggregationMode: mode,
   });
   const sinks: { zmq?: ZmqKvPublisher; unsubscribe?: () => void } = {};
   host.onStop("engine", async () => {
@@ -198,16 +201,6 @@ async function serveWorker(
       kvStats.gpuCacheUsagePercent.set(total > 0 ? active / total : 0);
     },
   };
-  const availability = new EngineAvailability({
-    register: async () => [
-      await host.register(mdcKey(namespace, card.name, instanceId), card),
-      await host.registerInstance("generate", record),
-    ],
-    stop: () => host.stop(),
-    ...(config.onEngineFailed ? { failed: config.onEngineFailed } : {}),
-    log,
-  });
-  listener.availability = availability.changed;
   sinks.unsubscribe = engine.subscribe(listener);
 
   const server = await host.serveConnect({
@@ -246,7 +239,8 @@ async function serveWorker(
       ...(zmq ? streamsMetadata(zmq.endpoints, zmq.replayEndpoints) : {}),
     },
   };
-  await availability.registerFirst();
+  await host.register(mdcKey(namespace, card.name, instanceId), card);
+  await host.registerInstance("generate", record);
   // Announce the empty cache so routers know the worker's capacity before its first request.
   listener.loadMetrics(engine.loadMetrics());
   log.info("worker ready", {

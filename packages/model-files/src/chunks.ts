@@ -2,7 +2,8 @@
 // every chunk is checked against its hash from the manifest, a bad one is fetched again from another provider,
 // a provider that fails is dropped for the rest of the file, and the whole file's SHA-256 is checked before it
 // enters the cache. A temp file left by an earlier attempt keeps its good chunks.
-import { open, rm, stat } from "node:fs/promises";
+import { mkdir, open, rm, stat } from "node:fs/promises";
+import { dirname } from "node:path";
 import type { CachedFile } from "./download.js";
 import { diskError, errorMessage, ModelFilesError } from "./errors.js";
 import { FileHasher, hashFileInto, sha256Hex } from "./hash.js";
@@ -55,6 +56,9 @@ export async function fetchFileChunks(options: ChunkFetchOptions): Promise<void>
       `${file.path}: manifest has ${file.chunkSha256.length} chunk hashes for ${ranges.length} chunks`,
     );
   }
+  await mkdir(dirname(temp), { recursive: true }).catch((error: unknown) => {
+    throw diskError(error, temp);
+  });
   const existed = await stat(temp).then(
     () => true,
     () => false,
