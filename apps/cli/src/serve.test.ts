@@ -32,7 +32,8 @@ describe("kvasir serve flags", () => {
   });
 
   it("refuses what either app refuses, and checks --workers", () => {
-    expect(() => parse(["--strip-anthropic-preamble"])).toThrow(/issue 16/);
+    expect(parse([]).frontend.enableAnthropicApi).toBe(true);
+    expect(parse(["--no-enable-anthropic-api"]).frontend.enableAnthropicApi).toBe(false);
     expect(() => parse(["--tensor-parallel-size", "2"])).toThrow(/issue 11/);
     expect(() => parse(["--workers", "0"])).toThrow(/at least one aggregated/);
     expect(() => parse(["--workers", "-1"])).toThrow(/--workers/);

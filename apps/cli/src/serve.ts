@@ -50,6 +50,12 @@ export const serveFlags = defineFlags(
   {
     ...frontendFlags.defs,
     ...workerDefs,
+    // The all-in-one command serves both APIs out of the box; `kvasir frontend` keeps Dynamo's default (off).
+    "enable-anthropic-api": {
+      ...frontendFlags.defs["enable-anthropic-api"],
+      default: true,
+      differs: "Default on in kvasir serve (Dynamo's frontend: off, as kvasir frontend)",
+    },
     workers: {
       type: "number",
       integer: true,

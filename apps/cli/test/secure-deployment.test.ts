@@ -91,6 +91,7 @@ beforeAll(async () => {
       API_KEYS[0] ?? "",
       "--api-key",
       API_KEYS[1] ?? "",
+      "--enable-anthropic-api",
     ],
     /frontend ready/,
     tokenEnv,

@@ -3,17 +3,17 @@
 // /metrics are outside /v1 and stay open for probes and scrapers.
 import { tokenMatches } from "@kvasir/runtime";
 import type { MiddlewareHandler } from "hono";
+import { isAnthropicPath } from "./anthropic/routes.js";
 import type { AnthropicErrorBody, OpenAIErrorBody } from "./errors.js";
-import { MESSAGES_PATH } from "./generation-routes.js";
 
 const BEARER = /^Bearer\s+(.+)$/i;
 
 /** Middleware refusing requests without a valid key (401 in the API's own error shape); a no-op without keys. */
-export function apiKeyAuth(keys: readonly string[] | undefined): MiddlewareHandler {
+export function apiKeyAuth(keys: readonly string[] | undefined, anthropicApi = true): MiddlewareHandler {
   const expected = (keys ?? []).filter((key) => key !== "");
   return async (c, next) => {
     if (expected.length === 0) return next();
-    const anthropic = c.req.path === MESSAGES_PATH;
+    const anthropic = anthropicApi && isAnthropicPath(c.req.path);
     const bearer = BEARER.exec(c.req.header("authorization") ?? "")?.[1]?.trim();
     const given = bearer ?? (anthropic ? c.req.header("x-api-key") : undefined);
     if (tokenMatches(given, expected)) return next();

@@ -2,13 +2,16 @@ import { formatInstanceId } from "@kvasir/runtime";
 import type { Handler, MoveInfo } from "@kvasir/serving";
 import { createFrontendMetrics, type Logger, type MetricsRegistry } from "@kvasir/telemetry";
 import { Hono } from "hono";
+import { addAnthropicRoutes, isAnthropicPath } from "./anthropic/routes.js";
 import { apiKeyAuth } from "./api-key.js";
 import { readBody } from "./body.js";
 import type { FrontendConfig } from "./config.js";
 import { HttpError, toHttpError } from "./errors.js";
-import { addGenerationRoutes, MESSAGES_PATH } from "./generation-routes.js";
+import { addGenerationRoutes } from "./generation-routes.js";
 import type { InFlight } from "./inflight.js";
 import type { ModelCatalog } from "./model-catalog.js";
+import { ResponseStore } from "./openai/response-store.js";
+import { addResponsesRoutes } from "./openai/responses-routes.js";
 import { type AppEnv, requestScope } from "./request-scope.js";
 import { addStatusRoutes } from "./status-routes.js";
 
@@ -20,6 +23,9 @@ export type AppConfig = Pick<
   | "migrationLimit"
   | "reasoningParser"
   | "toolCallParser"
+  | "enableAnthropicApi"
+  | "stripAnthropicPreamble"
+  | "responsesStore"
 >;
 
 const DEFAULT_BODY_READ_TIMEOUT_SECONDS = 30;
@@ -42,9 +48,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const { config, log } = deps;
   const app = new Hono<AppEnv>();
   const metrics = createFrontendMetrics(deps.metrics);
-  // Errors reach clients in their API's shape: Anthropic's on /v1/messages, OpenAI's everywhere else.
+  // Errors reach clients in their API's shape: Anthropic's on /v1/messages (when served), OpenAI's elsewhere.
+  const anthropic = config.enableAnthropicApi ?? false;
   const errorBody = (path: string, failure: HttpError) =>
-    path === MESSAGES_PATH ? failure.toAnthropicBody() : failure.toBody();
+    anthropic && isAnthropicPath(path) ? failure.toAnthropicBody() : failure.toBody();
 
   app.onError((error, c) => {
     const failure = toHttpError(error);
@@ -53,9 +60,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return c.json(errorBody(c.req.path, failure), failure.status);
   });
   app.notFound((c) =>
-    c.json(new HttpError(404, `No route for ${c.req.method} ${c.req.path}.`).toBody(), 404),
+    c.json(errorBody(c.req.path, new HttpError(404, `No route for ${c.req.method} ${c.req.path}.`)), 404),
   );
-  app.use("/v1/*", apiKeyAuth(deps.apiKeys));
+  app.use("/v1/*", apiKeyAuth(deps.apiKeys, anthropic));
   app.use("/v1/*", requestScope(log, deps.inFlight));
 
   const onMove = ({ kind, requestId, model, instanceId, generated, error }: MoveInfo) => {
@@ -73,7 +80,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     timeoutMs: (config.bodyReadTimeoutSeconds ?? DEFAULT_BODY_READ_TIMEOUT_SECONDS) * 1000,
     errorBody,
   });
-  addGenerationRoutes(
+  const parsers = {
+    ...(config.reasoningParser ? { reasoningParser: config.reasoningParser } : {}),
+    ...(config.toolCallParser ? { toolCallParser: config.toolCallParser } : {}),
+  };
+  const serve = addGenerationRoutes(
     app,
     {
       generate: deps.generate,
@@ -81,13 +92,17 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       requestTimeoutSeconds: config.requestTimeoutSeconds,
       models: deps.models,
       metrics,
-      parsers: {
-        ...(config.reasoningParser ? { reasoningParser: config.reasoningParser } : {}),
-        ...(config.toolCallParser ? { toolCallParser: config.toolCallParser } : {}),
-      },
+      parsers,
     },
     limit,
   );
+  const { maxEntries = 1024, ttlSeconds = 3600 } = config.responsesStore ?? {};
+  const store = new ResponseStore({ maxEntries, ttlMs: ttlSeconds * 1000 });
+  addResponsesRoutes(app, { serve, parsers, store }, limit);
+  if (anthropic) {
+    const options = { stripPreamble: config.stripAnthropicPreamble ?? false };
+    addAnthropicRoutes(app, { serve, models: deps.models, parsers, options }, limit);
+  }
   addStatusRoutes(app, deps.models, deps.metrics, metrics, config.migrationLimit);
   return app;
 }

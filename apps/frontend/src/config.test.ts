@@ -49,16 +49,21 @@ describe("kvasir frontend flags", () => {
     expect(parse([]).blockSize).toBeUndefined();
   });
 
-  it("uses Kvasir's deliberate defaults: migration on, Anthropic API on", () => {
+  it("uses Kvasir's deliberate defaults: migration on; Anthropic API off as in Dynamo", () => {
     expect(parse([])).toMatchObject({ migrationLimit: 3, routerMode: "round-robin", httpPort: 8000 });
-    expect(parse(["--enable-anthropic-api"]).httpPort).toBe(8000);
-    expect(() => parse(["--no-enable-anthropic-api"])).toThrow(/issue 16/);
+    expect(parse([])).toMatchObject({ enableAnthropicApi: false, stripAnthropicPreamble: false });
+    expect(parse(["--enable-anthropic-api", "--strip-anthropic-preamble"])).toMatchObject({
+      enableAnthropicApi: true,
+      stripAnthropicPreamble: true,
+    });
+    expect(parse([], { DYN_ENABLE_ANTHROPIC_API: "true" }).enableAnthropicApi).toBe(true);
+    expect(parse(["--responses-store-size", "0"]).responsesStore).toEqual({
+      maxEntries: 0,
+      ttlSeconds: 3600,
+    });
   });
 
   it("refuses Dynamo flags Kvasir does not have, naming what to use instead", () => {
-    expect(() => parse(["--strip-anthropic-preamble"])).toThrow(
-      /--strip-anthropic-preamble is not supported: .*issue 16/,
-    );
     expect(() => parse(["--load-aware"])).toThrow(/--router-kv-overlap-score-credit 0/);
     expect(() => parse([], { DYN_ROUTER_LOAD_AWARE: "true" })).toThrow(
       /DYN_ROUTER_LOAD_AWARE is not supported/,

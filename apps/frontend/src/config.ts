@@ -10,7 +10,6 @@ import {
   advertiseHostFromFlags,
   defineFlags,
   drainFlags,
-  FlagError,
   type FlagValues,
   type RuntimeConfig,
   runtimeConfigFromFlags,
@@ -58,6 +57,12 @@ export interface FrontendConfig {
   apiKeys?: string[];
   /** `--num-processes`: frontend processes sharing the HTTP port (one when absent). */
   numProcesses?: number;
+  /** `--enable-anthropic-api`: serve /v1/messages and /v1/messages/count_tokens (off when absent). */
+  enableAnthropicApi?: boolean;
+  /** `--strip-anthropic-preamble`: drop Claude Code's billing header line from Anthropic system prompts. */
+  stripAnthropicPreamble?: boolean;
+  /** `--responses-store-size`/`--responses-store-ttl`: the Responses API's store (its defaults when absent). */
+  responsesStore?: { maxEntries: number; ttlSeconds: number };
 }
 
 /** `kvasir frontend`'s own flags (the runtime's, status, drain and advertise fragments are composed in). */
@@ -161,10 +166,30 @@ export const frontendFlags = defineFlags(
     },
     "enable-anthropic-api": {
       type: "boolean",
-      default: true,
-      help: "Serve the Anthropic Messages API (/v1/messages); it cannot be turned off yet",
+      default: false,
+      env: "DYN_ENABLE_ANTHROPIC_API",
+      help: "Serve the Anthropic Messages API (/v1/messages, /v1/messages/count_tokens)",
       dynamo: true,
-      differs: "Default on (Dynamo: off); --no-enable-anthropic-api is refused until issue 16 gates the API",
+    },
+    "strip-anthropic-preamble": {
+      type: "boolean",
+      default: false,
+      env: "DYN_STRIP_ANTHROPIC_PREAMBLE",
+      help: "Drop Claude Code's per-session billing header line (x-anthropic-billing-header) from the start of Anthropic system prompts, so sessions share a cacheable prompt prefix",
+      dynamo: true,
+    },
+    "responses-store-size": {
+      type: "number",
+      default: 1024,
+      integer: true,
+      min: 0,
+      help: "Responses API: responses kept in memory for previous_response_id and GET /v1/responses/{id}, least recently used evicted first (per frontend process; 0 keeps none)",
+    },
+    "responses-store-ttl": {
+      type: "number",
+      default: 3600,
+      positive: true,
+      help: "Responses API: seconds a stored response is kept",
     },
     "active-decode-blocks-threshold": {
       type: "number",
@@ -193,10 +218,6 @@ export const frontendFlags = defineFlags(
   [
     ...kvRoutingFlags.refused,
     {
-      name: "strip-anthropic-preamble",
-      message: "Kvasir does not strip the Anthropic billing preamble yet (issue 16)",
-    },
-    {
       name: "enable-streaming-tool-dispatch",
       message: "Kvasir does not dispatch tool calls while streaming yet (issue 16)",
     },
@@ -205,10 +226,6 @@ export const frontendFlags = defineFlags(
 
 export function frontendConfigFromFlags(values: FlagValues): FrontendConfig {
   const flags = frontendFlags.read(values);
-  if (!flags["enable-anthropic-api"])
-    throw new FlagError(
-      "--no-enable-anthropic-api: Kvasir always serves the Anthropic API until issue 16 gates it",
-    );
   const config: FrontendConfig = {
     runtime: runtimeConfigFromFlags(values),
     httpHost: flags["http-host"],
@@ -223,6 +240,9 @@ export function frontendConfigFromFlags(values: FlagValues): FrontendConfig {
     kvRouting: kvRoutingConfigFromFlags(values),
     maxLocalPrefillLength: flags["max-local-prefill-length"],
     numProcesses: flags["num-processes"],
+    enableAnthropicApi: flags["enable-anthropic-api"],
+    stripAnthropicPreamble: flags["strip-anthropic-preamble"],
+    responsesStore: { maxEntries: flags["responses-store-size"], ttlSeconds: flags["responses-store-ttl"] },
   };
   const blocks = flags["active-decode-blocks-threshold"];
   if (blocks !== undefined) config.busyThresholds.activeDecodeBlocks = blocks;

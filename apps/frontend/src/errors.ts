@@ -15,9 +15,14 @@ export interface AnthropicErrorBody {
   error: { type: string; message: string };
 }
 
+// As Anthropic's API (and Dynamo's mapping of it).
 const anthropicTypeOfStatus: Record<number, string> = {
   400: "invalid_request_error",
+  401: "authentication_error",
+  403: "permission_error",
   404: "not_found_error",
+  405: "invalid_request_error",
+  429: "rate_limit_error",
   408: "timeout_error",
   413: "request_too_large",
   503: "overloaded_error",

@@ -2,7 +2,7 @@ import type { ChatOutputParserOptions } from "@kvasir/llm";
 import { noWorker } from "@kvasir/serving";
 import { type FrontendMetrics, REQUEST_ID_HEADER, withSpan } from "@kvasir/telemetry";
 import type { Context, Hono, MiddlewareHandler } from "hono";
-import { messagesFormat, prepareMessages, validateMessages } from "./anthropic/messages.js";
+import { anthropicMessageId } from "./anthropic/ids.js";
 import { jsonBody } from "./body.js";
 import { modelNotFound, toHttpError } from "./errors.js";
 import type { ModelCatalog } from "./model-catalog.js";
@@ -11,31 +11,39 @@ import { chatFormat, prepareChat, validateChat } from "./openai/chat.js";
 import { completionFormat, prepareCompletion, validateCompletion } from "./openai/completions.js";
 import { type GenerationDeps, type OutputFormat, respond } from "./openai/generation.js";
 import type { PreparedRequest } from "./openai/prepare.js";
+import { responseId } from "./openai/responses-ids.js";
 import type { Preprocessor } from "./preprocessor.js";
 import { errorTypeOf, RequestMetrics } from "./request-metrics.js";
 import type { AppEnv } from "./request-scope.js";
 
-export const MESSAGES_PATH = "/v1/messages";
-
-type Endpoint = "chat_completions" | "completions" | "anthropic_messages";
+export type Endpoint = "chat_completions" | "completions" | "anthropic_messages" | "responses";
 
 /** A validated request body: what every generation endpoint's body has in common. */
-interface GenerationBody {
+export interface GenerationBody {
   model: string;
   stream?: boolean | null;
 }
 
 /** A request turned into tokens and engine parameters, and how its answer is to be written. */
-interface Preparation {
+export interface Preparation {
   prepared: PreparedRequest;
   format(header: { id: string; created: number; model: string }): OutputFormat;
 }
 
-const idPrefix: Record<Endpoint, string> = {
-  chat_completions: "chatcmpl",
-  completions: "cmpl",
-  anthropic_messages: "msg",
+const idOf: Record<Endpoint, (requestId: string) => string> = {
+  chat_completions: (requestId) => `chatcmpl-${requestId}`,
+  completions: (requestId) => `cmpl-${requestId}`,
+  anthropic_messages: anthropicMessageId,
+  responses: responseId,
 };
+
+/** Serves one generation request: validate, resolve the model, prepare, run and answer (each API's routes call it). */
+export type ServeGeneration = <B extends GenerationBody>(
+  c: Context<AppEnv>,
+  endpoint: Endpoint,
+  validate: (body: unknown) => B,
+  build: (body: B, model: ServedModel<Preprocessor>, pre: Preprocessor) => Preparation,
+) => Promise<Response>;
 
 export interface GenerationRouteDeps extends GenerationDeps {
   models: ModelCatalog;
@@ -43,12 +51,15 @@ export interface GenerationRouteDeps extends GenerationDeps {
   parsers: Pick<ChatOutputParserOptions, "reasoningParser" | "toolCallParser">;
 }
 
-/** `POST /v1/chat/completions`, `/v1/completions` and Anthropic's `/v1/messages`. */
+/**
+ * `POST /v1/chat/completions` and `/v1/completions`; returns the request path they share (serve), for the routes of the
+ * Responses and Anthropic APIs.
+ */
 export function addGenerationRoutes(
   app: Hono<AppEnv>,
   deps: GenerationRouteDeps,
   bodyLimit: MiddlewareHandler<AppEnv>,
-): void {
+): ServeGeneration {
   async function serve<B extends GenerationBody>(
     c: Context<AppEnv>,
     endpoint: Endpoint,
@@ -88,11 +99,13 @@ export function addGenerationRoutes(
     }
     metrics.input(preparation.prepared.tokenIds.length);
     const header = {
-      id: `${idPrefix[endpoint]}-${scope.requestId}`,
+      id: idOf[endpoint](scope.requestId),
       created: Math.floor(Date.now() / 1000),
       model: body.model,
     };
-    const headers = { [REQUEST_ID_HEADER]: scope.requestId };
+    const headers: Record<string, string> = { [REQUEST_ID_HEADER]: scope.requestId };
+    // Anthropic's SDKs read the request id from `request-id`.
+    if (endpoint === "anthropic_messages") headers["request-id"] = scope.requestId;
     return respond(deps, pre, preparation.prepared, preparation.format(header), scope, metrics, headers);
   }
 
@@ -112,12 +125,5 @@ export function addGenerationRoutes(
       return { prepared, format: (header) => completionFormat(header, echo, prepared.includeUsage) };
     }),
   );
-
-  app.post(MESSAGES_PATH, bodyLimit, (c) =>
-    serve(c, "anthropic_messages", validateMessages, (body, model, pre) => {
-      const { prepared, prompt } = prepareMessages(body, model, pre);
-      const inputTokens = prepared.tokenIds.length;
-      return { prepared, format: (header) => messagesFormat(header, deps.parsers, prompt, inputTokens) };
-    }),
-  );
+  return serve;
 }

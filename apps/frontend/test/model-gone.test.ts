@@ -37,7 +37,12 @@ describe("a model whose workers just left", () => {
       ),
       metrics: createMetricsRegistry(),
       log: createLogger("frontend-test", {}, { level: "error" }),
-      config: { requestTimeoutSeconds: 30, maxBodyBytes: 1024 * 1024, migrationLimit: 3 },
+      config: {
+        requestTimeoutSeconds: 30,
+        maxBodyBytes: 1024 * 1024,
+        migrationLimit: 3,
+        enableAnthropicApi: true,
+      },
     });
     const post = (path: string, model: string) =>
       app.request(path, {

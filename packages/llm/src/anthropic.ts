@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { nvextSchema } from "./nvext.js";
-import { parseRequest, type ValidationResult } from "./validation.js";
+import { parseRequest, type RequestProblem, type ValidationResult } from "./validation.js";
 import { int32, uint32 } from "./wire.js";
 
 /** Anthropic's error body: `{ type: "error", error: { type, message } }`. */
@@ -93,6 +93,13 @@ export const messagesRequestSchema = z.object({
 });
 
 export type MessagesRequest = z.output<typeof messagesRequestSchema>;
+
+/** `POST /v1/messages/count_tokens`: a Messages request without the generation fields (`max_tokens` optional). */
+export const countTokensRequestSchema = messagesRequestSchema.extend({
+  max_tokens: uint32().min(1).optional(),
+});
+
+export type CountTokensRequest = z.output<typeof countTokensRequestSchema>;
 export type AnthropicMessage = MessagesRequest["messages"][number];
 export type AnthropicContentBlock = z.output<typeof contentBlock>;
 export type AnthropicTool = z.output<typeof toolSchema>;
@@ -102,11 +109,92 @@ export type AnthropicToolChoice = z.output<typeof toolChoiceSchema>;
 export function validateMessagesRequest(
   body: unknown,
 ): ValidationResult<MessagesRequest, AnthropicErrorBody> {
-  const result = parseRequest(messagesRequestSchema, body);
+  return toAnthropic(parseRequest(messagesRequestSchema, body));
+}
+
+/** Validates a count_tokens request, with the same error wording as a Messages request. */
+export function validateCountTokensRequest(
+  body: unknown,
+): ValidationResult<CountTokensRequest, AnthropicErrorBody> {
+  return toAnthropic(parseRequest(countTokensRequestSchema, body));
+}
+
+function toAnthropic<T>(
+  result: ValidationResult<T, RequestProblem>,
+): ValidationResult<T, AnthropicErrorBody> {
   if (result.ok) return result;
   const { path, kind, detail } = result.error;
   const where = path.length === 0 ? "body" : path.map(String).join(".");
   const what =
     kind === "missing" ? "Field required" : kind === "invalid_type" ? `Input should be ${detail}` : detail;
   return { ok: false, error: anthropicError(`${where}: ${what}`) };
+}
+
+/** The first line of Claude Code's system prompt: a per-session billing header that varies at token zero. */
+const BILLING_HEADER = "x-anthropic-billing-header:";
+
+/**
+ * `--strip-anthropic-preamble`: the system prompt without Claude Code's billing header line, so sessions share a
+ * prompt prefix (and its KV cache). As Dynamo's frontend: the line is dropped only when the system prompt starts
+ * with it; Claude Code sends it as a text block of its own, which is dropped whole.
+ */
+export function stripBillingPreamble(system: MessagesRequest["system"]): MessagesRequest["system"] {
+  if (system === undefined) return system;
+  const stripLine = (text: string): string | undefined => {
+    const trimmed = text.trimStart();
+    if (!trimmed.startsWith(BILLING_HEADER)) return text;
+    const newline = trimmed.indexOf("\n");
+    return newline < 0 ? undefined : trimmed.slice(newline + 1);
+  };
+  if (typeof system === "string") return stripLine(system) ?? "";
+  const [first, ...rest] = system;
+  if (!first) return system;
+  const kept = stripLine(first.text);
+  return kept === undefined ? rest : [{ ...first, text: kept }, ...rest];
+}
+
+/** OpenAI-style tool fields, as the chat template and the engine's tool-choice constraint take them. */
+export interface ChatToolFields {
+  tools?: { type: "function"; function: { name: string; description?: string; parameters: unknown } }[];
+  tool_choice?: "none" | "auto" | "required" | { type: "function"; function: { name: string } };
+  parallel_tool_calls?: boolean;
+}
+
+/**
+ * Anthropic's `tools` and `tool_choice` in OpenAI's terms: `any` is `required`, `tool` is a named function,
+ * `disable_parallel_tool_use` is `parallel_tool_calls: false`, and `none` leaves the tools out of the prompt (the
+ * model is not told of tools it may not call). A problem is returned as Anthropic's error message.
+ */
+export function toChatToolFields(
+  request: Pick<MessagesRequest, "tools" | "tool_choice">,
+): ValidationResult<ChatToolFields, string> {
+  const choice = request.tool_choice;
+  const tools = request.tools ?? [];
+  if (choice?.type === "none") return { ok: true, value: { tool_choice: "none" } };
+  const fields: ChatToolFields = {};
+  if (tools.length > 0) {
+    fields.tools = tools.map((t) => ({
+      type: "function",
+      function: {
+        name: t.name,
+        ...(t.description !== undefined ? { description: t.description } : {}),
+        parameters: t.input_schema,
+      },
+    }));
+  }
+  if (!choice) return { ok: true, value: fields };
+  if (choice.type !== "auto" && tools.length === 0) {
+    return { ok: false, error: `tool_choice: '${choice.type}' needs at least one tool in 'tools'` };
+  }
+  if (choice.type === "tool" && !tools.some((t) => t.name === choice.name)) {
+    return { ok: false, error: `tool_choice.name: no tool named '${choice.name}' in 'tools'` };
+  }
+  fields.tool_choice =
+    choice.type === "auto"
+      ? "auto"
+      : choice.type === "any"
+        ? "required"
+        : { type: "function", function: { name: choice.name } };
+  if (choice.disable_parallel_tool_use) fields.parallel_tool_calls = false;
+  return { ok: true, value: fields };
 }

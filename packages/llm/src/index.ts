@@ -8,7 +8,12 @@ export {
   type AnthropicTool,
   type AnthropicToolChoice,
   anthropicError,
+  type ChatToolFields,
+  type CountTokensRequest,
   type MessagesRequest,
+  stripBillingPreamble,
+  toChatToolFields,
+  validateCountTokensRequest,
   validateMessagesRequest,
 } from "./anthropic.js";
 export {
@@ -50,19 +55,27 @@ export {
   type ChatOutputDelta,
   ChatOutputParser,
   type ChatOutputParserOptions,
+  createToolCallParser,
+  parsersNeedSpecialTokens,
   REASONING_PARSERS,
   type ReasoningParserName,
   TOOL_CALL_PARSERS,
   type ToolCallParserName,
 } from "./output-parser.js";
-  createToolCallParser,
-  parsersNeedSpecialTokens,
 export {
   promptOpensReasoning,
   type ReasoningDelta,
   ReasoningParser,
   type ReasoningParserOptions,
 } from "./reasoning-parser.js";
+export {
+  type ResponsesInputItem,
+  type ResponsesKnownItem,
+  type ResponsesRequest,
+  type ResponsesTool,
+  type ResponsesToolChoice,
+  validateResponsesRequest,
+} from "./responses.js";
 export {
   createTokenizer,
   type DecodeOptions,
@@ -76,6 +89,6 @@ export {
   type ToolCallDelta,
   ToolCallParser,
   type ToolCallParserOptions,
+  type ToolCallStreamParser,
 } from "./tool-call-parser.js";
 export type { ValidationResult } from "./validation.js";
-  type ToolCallStreamParser,

@@ -2,11 +2,16 @@ import {
   ChatOutputParser,
   type ChatOutputParserOptions,
   type ChatTemplateMessage,
+  type CountTokensRequest,
   type MessagesRequest,
   promptOpensReasoning,
+  stripBillingPreamble,
   type ToolCall,
+  toChatToolFields,
+  validateCountTokensRequest,
   validateMessagesRequest,
 } from "@kvasir/llm";
+import type { EngineUsage } from "@kvasir/serving";
 import { badRequest, HttpError } from "../errors.js";
 import type { ServedModel } from "../model-registry.js";
 import type { OutputFormat } from "../openai/generation.js";
@@ -15,11 +20,24 @@ import type { ResponseHeader } from "../openai/responses.js";
 import { type Preprocessor, renderChat } from "../preprocessor.js";
 import { NamedEvent } from "../sse.js";
 import type { TextStep } from "../text-generation.js";
+import { toolUseId } from "./ids.js";
+import { continueFinalMessage } from "./prefill.js";
 
 export function validateMessages(body: unknown): MessagesRequest {
   const result = validateMessagesRequest(body);
   if (!result.ok) throw new HttpError(400, result.error.error.message, "invalid_request");
   return result.value;
+}
+
+export function validateCountTokens(body: unknown): CountTokensRequest {
+  const result = validateCountTokensRequest(body);
+  if (!result.ok) throw new HttpError(400, result.error.error.message, "invalid_request");
+  return result.value;
+}
+
+/** How this frontend reads Anthropic requests (`--strip-anthropic-preamble`). */
+export interface AnthropicOptions {
+  stripPreamble: boolean;
 }
 
 type Block = Exclude<MessagesRequest["messages"][number]["content"], string>[number];
@@ -28,7 +46,7 @@ const textOf = (blocks: readonly { type: string; text?: string }[]) =>
   blocks.flatMap((b) => (b.type === "text" && b.text !== undefined ? [b.text] : [])).join("\n");
 
 /** Anthropic messages as the chat template's OpenAI-style messages (tool results become `tool` messages). */
-function toChatMessages(body: MessagesRequest): ChatTemplateMessage[] {
+function toChatMessages(body: Pick<MessagesRequest, "system" | "messages">): ChatTemplateMessage[] {
   const out: ChatTemplateMessage[] = [];
   if (body.system !== undefined) {
     out.push({
@@ -79,22 +97,91 @@ function toChatMessages(body: MessagesRequest): ChatTemplateMessage[] {
   return out;
 }
 
+/** A Messages request's prompt: rendered, tokenized, and the chat fields its tools map to. */
+interface RenderedMessages {
+  prompt: string;
+  tokenIds: number[];
+  tools: ReturnType<typeof toChatToolFields> & { ok: true };
+  /** Prompt tokens up to the last `cache_control` breakpoint (0 without one). */
+  breakpointTokens: number;
+}
+
+/**
+ * Renders the conversation the way the model sees it: the billing preamble stripped when asked, tools left out
+ * under `tool_choice: none`, and a final assistant message (a prefill) continued rather than closed.
+ */
+function renderMessages(
+  request: CountTokensRequest,
+  pre: Preprocessor,
+  options: AnthropicOptions,
+): RenderedMessages {
+  const body = options.stripPreamble ? { ...request, system: stripBillingPreamble(request.system) } : request;
+  const tools = toChatToolFields(body);
+  if (!tools.ok) throw badRequest(tools.error);
+  const messages = toChatMessages(body);
+  const final = messages.at(-1);
+  const prefill =
+    body.messages.at(-1)?.role === "assistant" &&
+    final?.role === "assistant" &&
+    typeof final.content === "string"
+      ? final.content
+      : undefined;
+  if (prefill !== undefined && prefill !== prefill.trimEnd()) {
+    // As Anthropic: a continued text ending in whitespace would make the model's next token an odd split.
+    throw badRequest("messages: final assistant content cannot end with trailing whitespace");
+  }
+  const rendered = renderChat(pre, {
+    messages,
+    addGenerationPrompt: prefill === undefined,
+    ...(tools.value.tools ? { tools: tools.value.tools } : {}),
+    ...(body.thinking ? { kwargs: { enable_thinking: body.thinking.type === "enabled" } } : {}),
+  });
+  const prompt = prefill === undefined ? rendered : continueFinalMessage(rendered, prefill);
+  if (prompt === undefined) {
+    throw badRequest(
+      "messages: this model's chat template does not render the final assistant message verbatim, so it cannot be continued",
+    );
+  }
+  const tokenIds = pre.tokenizer.encode(prompt, { addSpecialTokens: false });
+  const breakpoint = breakpointEnd(body, prompt);
+  const breakpointTokens =
+    breakpoint === undefined
+      ? 0
+      : breakpoint >= prompt.length
+        ? tokenIds.length
+        : pre.tokenizer.encode(prompt.slice(0, breakpoint), { addSpecialTokens: false }).length;
+  return { prompt, tokenIds, tools, breakpointTokens };
+}
+
+/**
+ * Where in the prompt the last `cache_control` breakpoint ends: after the text of the last marked system or
+ * message text block (tool definitions and other blocks are not located; a prompt marked only there counts
+ * whole).
+ */
+function breakpointEnd(body: CountTokensRequest, prompt: string): number | undefined {
+  let text: string | undefined;
+  let marked = false;
+  const visit = (block: { cache_control?: unknown; type: string; text?: string }) => {
+    if (!block.cache_control) return;
+    marked = true;
+    text = block.type === "text" ? block.text : undefined;
+  };
+  if (Array.isArray(body.system)) body.system.forEach(visit);
+  for (const message of body.messages) if (Array.isArray(message.content)) message.content.forEach(visit);
+  for (const tool of body.tools ?? []) visit({ ...tool, type: "tool" });
+  if (!marked) return undefined;
+  const at = text ? prompt.lastIndexOf(text) : -1;
+  return at < 0 ? prompt.length : at + (text?.length ?? 0);
+}
+
 export function prepareMessages(
   body: MessagesRequest,
   model: ServedModel<Preprocessor>,
   pre: Preprocessor,
-): { prepared: PreparedRequest; prompt: string } {
-  const tools = body.tools?.map((t) => ({
-    type: "function",
-    function: { name: t.name, description: t.description, parameters: t.input_schema },
-  }));
-  const prompt = renderChat(pre, {
-    messages: toChatMessages(body),
-    addGenerationPrompt: true,
-    ...(tools ? { tools } : {}),
-    ...(body.thinking ? { kwargs: { enable_thinking: body.thinking.type === "enabled" } } : {}),
-  });
-  const tokenIds = pre.tokenizer.encode(prompt, { addSpecialTokens: false });
+  options: AnthropicOptions = { stripPreamble: false },
+): { prepared: PreparedRequest; prompt: string; breakpointTokens: number } {
+  const { prompt, tokenIds, tools, breakpointTokens } = renderMessages(body, pre, options);
+  // tool_choice any/tool become chat's required/named function: the same engine constraint as an OpenAI request.
   const sampling = {
     model: body.model,
     max_tokens: body.max_tokens,
@@ -104,8 +191,38 @@ export function prepareMessages(
     stop: body.stop_sequences,
     stream: body.stream,
     nvext: body.nvext,
+    ...tools.value,
   };
-  return { prepared: prepare(sampling, model, pre.tokenizer.eosTokenIds, tokenIds), prompt };
+  return {
+    prepared: prepare(sampling, model, pre.tokenizer.eosTokenIds, tokenIds),
+    prompt,
+    breakpointTokens,
+  };
+}
+
+/** `POST /v1/messages/count_tokens`: the prompt's tokens, counted as the Messages request would be. */
+export function countMessageTokens(
+  body: CountTokensRequest,
+  pre: Preprocessor,
+  options: AnthropicOptions,
+): number {
+  return renderMessages(body, pre, options).tokenIds.length;
+}
+
+/**
+ * Anthropic's usage: `input_tokens` are those neither read from nor written to the cache;
+ * `cache_read_input_tokens` the prefix found cached; `cache_creation_input_tokens` what was not cached up to the
+ * request's last `cache_control` breakpoint (the prefix it asked to cache). The three add up to the prompt.
+ */
+export function anthropicUsage(usage: EngineUsage, breakpointTokens: number, outputTokens: number) {
+  const cacheRead = Math.min(usage.cachedTokens, usage.promptTokens);
+  const cacheCreation = Math.max(0, Math.min(breakpointTokens, usage.promptTokens) - cacheRead);
+  return {
+    input_tokens: usage.promptTokens - cacheRead - cacheCreation,
+    cache_creation_input_tokens: cacheCreation,
+    cache_read_input_tokens: cacheRead,
+    output_tokens: outputTokens,
+  };
 }
 
 type ContentBlock =
@@ -119,7 +236,7 @@ function stopReasonOf(step: TextStep, toolCalls: number): string {
   return step.finishReason === "length" ? "max_tokens" : "end_turn";
 }
 
-function toolUse(call: ToolCall): ContentBlock {
+function toolUse(call: ToolCall): ContentBlock & { type: "tool_use" } {
   let input: unknown = {};
   try {
     input = JSON.parse(call.function.arguments);
@@ -134,9 +251,9 @@ export function messagesFormat(
   header: ResponseHeader,
   parsers: Pick<ChatOutputParserOptions, "reasoningParser" | "toolCallParser">,
   prompt: string,
-  inputTokens: number,
+  breakpointTokens: number,
 ): OutputFormat {
-  const options: ChatOutputParserOptions = { ...parsers };
+  const options: ChatOutputParserOptions = { ...parsers, newToolCallId: toolUseId };
   if (parsers.reasoningParser) options.promptOpensReasoning = promptOpensReasoning(prompt);
   const parser = new ChatOutputParser(options);
   let toolCalls = 0;
@@ -170,17 +287,21 @@ export function messagesFormat(
     const delta = type === "text" ? { type: "text_delta", text } : { type: "thinking_delta", thinking: text };
     events.push(event("content_block_delta", { index: open.index, delta }));
   };
-  const usageOf = (step: TextStep) => ({
-    input_tokens: step.usage.promptTokens,
-    output_tokens: step.usage.completionTokens,
-    cache_read_input_tokens: step.usage.cachedTokens,
-  });
+  const usageOf = (step: TextStep) =>
+    anthropicUsage(step.usage, breakpointTokens, step.usage.completionTokens);
+  let started = false;
 
   return {
     doneMarker: false,
-    start: () => [
-      event("message_start", {
-        message: {
+    // message_start goes out with the first step, whose usage already says how much of the prompt was cached.
+    start: () => [],
+    step(step) {
+      const last = step.finishReason !== undefined;
+      const parsed = parse(step.text, last);
+      const events: NamedEvent[] = [];
+      if (!started) {
+        started = true;
+        const message = {
           id: header.id,
           type: "message",
           role: "assistant",
@@ -188,14 +309,10 @@ export function messagesFormat(
           content: [],
           stop_reason: null,
           stop_sequence: null,
-          usage: { input_tokens: inputTokens, output_tokens: 0 },
-        },
-      }),
-    ],
-    step(step) {
-      const last = step.finishReason !== undefined;
-      const parsed = parse(step.text, last);
-      const events: NamedEvent[] = [];
+          usage: anthropicUsage(step.usage, breakpointTokens, 0),
+        };
+        events.push(event("message_start", { message }));
+      }
       appendDelta(events, "thinking", parsed.reasoningContent);
       appendDelta(events, "text", parsed.content);
       for (const call of parsed.toolCalls) {
@@ -209,7 +326,7 @@ export function messagesFormat(
       if (last) {
         closeOpen(events);
         const delta = { stop_reason: stopReasonOf(step, toolCalls), stop_sequence: step.stopString ?? null };
-        events.push(event("message_delta", { delta, usage: { output_tokens: step.usage.completionTokens } }));
+        events.push(event("message_delta", { delta, usage: usageOf(step) }));
         events.push(event("message_stop", {}));
       }
       return events;

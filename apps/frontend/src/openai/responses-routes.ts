@@ -1,0 +1,116 @@
+import { type ChatTemplateMessage, type ResponsesRequest, validateResponsesRequest } from "@kvasir/llm";
+import type { Hono, MiddlewareHandler } from "hono";
+import { badRequest, HttpError } from "../errors.js";
+import type { ServeGeneration } from "../generation-routes.js";
+import type { ServedModel } from "../model-registry.js";
+import { type Preprocessor, renderChat } from "../preprocessor.js";
+import type { AppEnv } from "../request-scope.js";
+import type { ParserChoice } from "./chat.js";
+import { prepare } from "./prepare.js";
+import { conversationOf, type ResponseStore } from "./response-store.js";
+import { responsesFormat } from "./responses-format.js";
+import { chatFields, inputMessages } from "./responses-input.js";
+
+export const RESPONSES_PATH = "/v1/responses";
+
+export interface ResponsesRouteDeps {
+  serve: ServeGeneration;
+  parsers: ParserChoice;
+  store: ResponseStore;
+}
+
+function validateResponses(body: unknown): ResponsesRequest {
+  const result = validateResponsesRequest(body);
+  if (!result.ok) {
+    const { message, code, param } = result.error.error;
+    throw new HttpError(400, message, code, param);
+  }
+  return result.value;
+}
+
+const notFound = (id: string) => new HttpError(404, `Response with id '${id}' not found.`, "not_found", "id");
+
+/** OpenAI's Responses API: `POST /v1/responses`, `GET` and `DELETE /v1/responses/{id}`. */
+export function addResponsesRoutes(
+  app: Hono<AppEnv>,
+  deps: ResponsesRouteDeps,
+  bodyLimit: MiddlewareHandler<AppEnv>,
+): void {
+  const { serve, store, parsers } = deps;
+
+  app.post(RESPONSES_PATH, bodyLimit, (c) =>
+    serve(c, "responses", validateResponses, (body, model, pre) => prepareResponse(body, model, pre)),
+  );
+
+  function prepareResponse(body: ResponsesRequest, model: ServedModel<Preprocessor>, pre: Preprocessor) {
+    const previousId = body.previous_response_id ?? undefined;
+    const previous = previousId === undefined ? undefined : store.get(previousId);
+    if (previousId !== undefined && !previous) {
+      throw new HttpError(
+        400,
+        `Previous response with id '${previousId}' not found.`,
+        "previous_response_not_found",
+        "previous_response_id",
+      );
+    }
+    const turn = inputMessages(body.input);
+    // Instructions are this request's only: a previous response's instructions are not carried over (as OpenAI).
+    const messages: ChatTemplateMessage[] = [
+      ...(body.instructions ? [{ role: "system", content: body.instructions }] : []),
+      ...conversationOf(previous),
+      ...turn,
+    ];
+    if (messages.length === 0) throw badRequest("The input has no messages.", "input");
+    const fields = chatFields(body);
+    const prompt = renderChat(pre, {
+      messages,
+      addGenerationPrompt: true,
+      ...(fields.tools ? { tools: fields.tools } : {}),
+      ...(body.reasoning?.effort === "none" ? { kwargs: { enable_thinking: false } } : {}),
+    });
+    const tokenIds = pre.tokenizer.encode(prompt, { addSpecialTokens: false });
+    const sampling = {
+      model: body.model,
+      max_tokens: body.max_output_tokens,
+      temperature: body.temperature,
+      top_p: body.top_p,
+      stream: body.stream,
+      ignore_eos: body.ignore_eos,
+      nvext: body.nvext,
+      ...fields,
+    };
+    const prepared = prepare(sampling, model, pre.tokenizer.eosTokenIds, tokenIds);
+    return {
+      prepared,
+      format: (header: { id: string; created: number; model: string }) =>
+        responsesFormat(header, {
+          body,
+          parsers,
+          prompt,
+          promptTokens: tokenIds.length,
+          countTokens: (text) => pre.tokenizer.encode(text, { addSpecialTokens: false }).length,
+          onDone(response, output) {
+            if (body.store === false) return;
+            store.put(header.id, {
+              response,
+              turn: [...turn, output],
+              ...(previous ? { parent: previous } : {}),
+            });
+          },
+        }),
+    };
+  }
+
+  app.get(`${RESPONSES_PATH}/:id`, (c) => {
+    const id = c.req.param("id");
+    const stored = store.get(id);
+    if (!stored) throw notFound(id);
+    return c.json(stored.response);
+  });
+
+  app.delete(`${RESPONSES_PATH}/:id`, (c) => {
+    const id = c.req.param("id");
+    if (!store.delete(id)) throw notFound(id);
+    return c.json({ id, object: "response.deleted", deleted: true });
+  });
+}
