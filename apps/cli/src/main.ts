@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 import { frontendCommand } from "@kvasir/frontend";
+import { mockerCommand } from "@kvasir/engine-simulator";
 import { indexerCommand } from "@kvasir/indexer";
 import { modelExpressCommand } from "@kvasir/model-express";
+import { plannerCommand } from "@kvasir/planner";
 import { routerCommand } from "@kvasir/router";
 import { runCommand } from "@kvasir/runtime";
+import { snapshotAgentCommand } from "@kvasir/snapshot-agent";
 import { workerCommand } from "@kvasir/worker";
 import { serveCommand } from "./serve.js";
 
@@ -13,7 +16,10 @@ const commands = [
   frontendCommand,
   routerCommand,
   indexerCommand,
+  snapshotAgentCommand,
+  mockerCommand,
   modelExpressCommand,
+  plannerCommand,
 ];
 
 const [name, ...args] = process.argv.slice(2);

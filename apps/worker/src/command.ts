@@ -9,8 +9,11 @@ import {
   runtimeConfigFromFlags,
   systemPortFromFlags,
 } from "@kvasir/runtime";
+import { engineModelOf, splitCommand } from "./engines/http-engine/command-line.js";
 import {
+  DEFAULT_KV_BLOCK_SIZE,
   DEFAULT_MODEL_NAME,
+  httpBackendFromFlags,
   kvTransferConfigFromFlags,
   mockerConfigFromFlags,
   workerCommandFlags,
@@ -44,9 +47,14 @@ function modelDirOf(path: string | undefined): string {
 export function workerConfigFromFlags(values: FlagValues): WorkerConfig {
   const flags = workerCommandFlags.read(values);
   const served = flags["served-model-name"];
-  const modelPath = flags["model-path"];
+  const http = httpBackendFromFlags(values, flags.backend);
+  // A real engine's command names the model when the worker's flags do not.
+  const engineModel = http?.engineCommand ? engineModelOf(splitCommand(http.engineCommand)) : undefined;
+  const modelPath = flags["model-path"] ?? (engineModel && existsSync(engineModel) ? engineModel : undefined);
   // Dynamo serves a model under its path or id unless told otherwise.
-  const modelName = flags["model-name"] ?? modelPath ?? DEFAULT_MODEL_NAME;
+  const modelName = flags["model-name"] ?? modelPath ?? engineModel ?? DEFAULT_MODEL_NAME;
+  const mocker = mockerConfigFromFlags(values, readProfile(flags["perf-profile"]));
+  const transferBackend = values["disaggregation-transfer-backend"];
   const modelFiles = modelFilesFromFlags(values, modelPath, DEFAULT_MODEL_NAME);
   const zmqKvEvents = zmqPublisherFromFlags(values);
   const systemPort = systemPortFromFlags(values);
@@ -59,10 +67,19 @@ export function workerConfigFromFlags(values: FlagValues): WorkerConfig {
     disaggregationMode: flags["disaggregation-mode"],
     modelType: flags["model-type"],
     kvTransfer: kvTransferConfigFromFlags(values),
-    engine: {
-      backend: flags.backend,
-      mocker: mockerConfigFromFlags(values, readProfile(flags["perf-profile"])),
-    },
+    engine:
+      flags.backend === "mocker" || !http
+        ? { backend: "mocker", mocker }
+        : {
+            backend: flags.backend,
+            mocker,
+            http: {
+              ...http,
+              blockSize: mocker.blockSize ?? DEFAULT_KV_BLOCK_SIZE,
+              dataParallelSize: mocker.dataParallelSize ?? 1,
+              ...(typeof transferBackend === "string" ? { transferBackend } : {}),
+            },
+          },
     host: flags.host,
     port: flags.port,
     drainTimeoutSeconds: flags["drain-timeout"],
@@ -79,5 +96,6 @@ export const workerCommand: Command<WorkerConfig> & { start(config: WorkerConfig
   flags: workerCommandFlags.specs,
   refused: workerCommandFlags.refused,
   toConfig: workerConfigFromFlags,
-  start,
+  // A worker whose engine is gone for good has stopped; the process says so with its exit code.
+  start: (config) => start({ ...config, onEngineFailed: () => process.exit(1) }),
 };

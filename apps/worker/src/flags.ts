@@ -4,6 +4,7 @@ import {
   advertiseFlags,
   defineFlags,
   drainFlags,
+  FlagError,
   type FlagValues,
   type RefusedFlag,
   runtimeFlags,
@@ -14,7 +15,7 @@ import { modelFilesFlags } from "./model-files.js";
 
 /** The mocker engine's flags, shared by `kvasir worker --backend mocker` and `kvasir serve`. */
 /** The mocker's block size is @kvasir/kv's DEFAULT_KV_BLOCK_SIZE (the worker reaches kv only through the mocker). */
-const DEFAULT_KV_BLOCK_SIZE = DEFAULT_MOCKER_CONFIG.blockSize;
+export const DEFAULT_KV_BLOCK_SIZE = DEFAULT_MOCKER_CONFIG.blockSize;
 
 export const mockerFlags = defineFlags({
   "num-gpu-blocks": {
@@ -169,10 +170,10 @@ export const workerFlags = defineFlags({
   backend: {
     type: "string",
     default: "mocker",
-    choices: ["mocker"],
-    help: "Engine behind the worker",
+    choices: ["mocker", "vllm", "sglang"],
+    help: "Engine behind the worker: the built-in mocker, or a vLLM or SGLang server (--engine-command or --engine-url; docs/engines.md)",
     differs:
-      "Dynamo runs one module per engine (dynamo.vllm, dynamo.sglang, dynamo.trtllm, dynamo.mocker); vLLM and SGLang come with issue 11",
+      "Dynamo runs one module per engine (dynamo.vllm, dynamo.sglang, dynamo.trtllm, dynamo.mocker) with the engine in its own process; Kvasir drives vLLM and SGLang as servers over their HTTP API",
   },
   "model-name": {
     type: "string",
@@ -262,6 +263,132 @@ export function kvTransferConfigFromFlags(values: FlagValues): KvTransferConfig 
   };
 }
 
+/** A real engine behind the worker (`--backend vllm|sglang`): how it is started or reached, and kept running. */
+export const engineFlags = defineFlags({
+  "engine-command": {
+    type: "string",
+    help: 'Command that starts the engine, e.g. "vllm serve Qwen/Qwen3-0.6B" or "python -m sglang.launch_server --model-path Qwen/Qwen3-0.6B"; the worker adds --port, --host, --kv-events-config, the block size and the disaggregation settings the command leaves out, and runs it as its child',
+    differs:
+      "Dynamo runs the engine inside its worker process and takes the engine's own flags; Kvasir runs the engine's server as a child process",
+  },
+  "engine-url": {
+    type: "string",
+    help: "Base URL of a running vLLM or SGLang server to drive instead of starting one (give its --kv-events-config too, for KV events)",
+  },
+  "engine-api": {
+    type: "string",
+    default: "auto",
+    choices: ["auto", "generate", "completions"],
+    help: "vLLM: tokens in/out over /inference/v1/generate, or /v1/completions with a token-id prompt; auto uses generate when the engine serves it",
+  },
+  "engine-ready-timeout": {
+    type: "number",
+    default: 1800,
+    positive: true,
+    help: "Seconds to wait for the engine's /health before giving up (model download and load included)",
+  },
+  "engine-restart": {
+    type: "string",
+    default: "never",
+    choices: ["never", "on-failure"],
+    help: "What the worker does when its engine dies: deregister and exit (never), or deregister, restart the engine and register again (on-failure)",
+    differs: "Dynamo's workers exit with their engine; never is the same",
+  },
+  "engine-max-restarts": {
+    type: "number",
+    default: 3,
+    integer: true,
+    min: 0,
+    help: "Engine restarts allowed (--engine-restart on-failure) before the worker gives up and exits",
+  },
+  "engine-restart-backoff": {
+    type: "number",
+    default: 1,
+    min: 0,
+    help: "Seconds before the first engine restart; doubles with each further one",
+  },
+  "engine-metrics-interval": {
+    type: "number",
+    default: 500,
+    integer: true,
+    positive: true,
+    help: "Milliseconds between scrapes of the engine's /metrics (load published as LoadMetrics)",
+  },
+  "engine-kill-timeout": {
+    type: "number",
+    default: 10,
+    positive: true,
+    help: "Seconds between SIGTERM and SIGKILL when the worker stops its engine",
+  },
+  "kv-events-config": {
+    type: "string",
+    help: "vLLM's/SGLang's KVEventsConfig JSON for the engine (passed on unless --engine-command has its own); default: ZMQ publisher on free ports with a replay socket. With --engine-url: where the running engine publishes",
+    dynamo: true,
+    differs: "Only for --backend vllm|sglang; the mocker publishes with --kv-events-publisher",
+  },
+});
+
+export interface HttpBackendFlags {
+  engineCommand?: string;
+  engineUrl?: string;
+  api: "auto" | "generate" | "completions";
+  readyTimeoutMs: number;
+  restart: { policy: "never" | "on-failure"; maxRestarts: number; backoffMs: number };
+  metricsIntervalMs: number;
+  killGraceMs: number;
+  kvEventsConfig?: Record<string, unknown>;
+}
+
+/** The engine flags of `--backend vllm|sglang`; usage errors as FlagError. */
+export function httpBackendFromFlags(values: FlagValues, backend: string): HttpBackendFlags | undefined {
+  const flags = engineFlags.read(values);
+  const command = flags["engine-command"];
+  const url = flags["engine-url"];
+  const kvEvents = flags["kv-events-config"];
+  if (backend === "mocker") {
+    const given = [
+      ["engine-command", command],
+      ["engine-url", url],
+      ["kv-events-config", kvEvents],
+    ].find(([, v]) => v !== undefined);
+    if (given)
+      throw new FlagError(
+        `--${given[0]} needs --backend vllm or sglang; the mocker publishes vLLM-style KV events with --kv-events-publisher zmq`,
+      );
+    return undefined;
+  }
+  if ((command === undefined) === (url === undefined))
+    throw new FlagError(`--backend ${backend} needs exactly one of --engine-command and --engine-url`);
+  let kvEventsConfig: Record<string, unknown> | undefined;
+  if (kvEvents !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(kvEvents);
+    } catch {
+      parsed = undefined;
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+      throw new FlagError("--kv-events-config must be a JSON object");
+    kvEventsConfig = Object.fromEntries(Object.entries(parsed));
+  }
+  if (url !== undefined && !/^https?:\/\//.test(url))
+    throw new FlagError(`--engine-url ${url}: an http:// or https:// URL`);
+  return {
+    ...(command === undefined ? {} : { engineCommand: command }),
+    ...(url === undefined ? {} : { engineUrl: url }),
+    api: flags["engine-api"],
+    readyTimeoutMs: flags["engine-ready-timeout"] * 1000,
+    restart: {
+      policy: flags["engine-restart"],
+      maxRestarts: flags["engine-max-restarts"],
+      backoffMs: flags["engine-restart-backoff"] * 1000,
+    },
+    metricsIntervalMs: flags["engine-metrics-interval"],
+    killGraceMs: flags["engine-kill-timeout"] * 1000,
+    ...(kvEventsConfig ? { kvEventsConfig } : {}),
+  };
+}
+
 /** Where KV events go: the event plane, or vLLM-style ZMQ PUB sockets with a replay ROUTER. */
 export const kvEventsPublisherFlags = defineFlags({
   "kv-events-publisher": {
@@ -303,7 +430,7 @@ export function zmqPublisherFromFlags(values: FlagValues): ZmqPublisherOptions |
 }
 
 const engineOnly = (what: string): string =>
-  `${what} is a GPU engine setting the mocker cannot honour; real engines behind the worker come with issue 11`;
+  `${what} is a GPU engine setting the mocker cannot honour; with --backend vllm|sglang give it in --engine-command`;
 
 /** Dynamo worker flags (dynamo.vllm, dynamo.sglang, dynamo.trtllm, dynamo.mocker) `kvasir worker` does not take. */
 export const workerRefusedFlags: RefusedFlag[] = [
@@ -317,11 +444,6 @@ export const workerRefusedFlags: RefusedFlag[] = [
     message: "Kvasir parses reasoning on the frontend: give --dyn-reasoning-parser to `kvasir frontend`",
   },
   { name: "is-decode-worker", message: "use --disaggregation-mode decode" },
-  {
-    name: "kv-events-config",
-    message:
-      "use --kv-events-publisher zmq with --zmq-endpoint and --zmq-topic; vLLM's JSON config comes with the vLLM adapter (issue 11)",
-  },
   { name: "publish-events-and-metrics", message: "Kvasir workers always publish KV events and load metrics" },
   {
     name: "endpoint",
@@ -360,6 +482,7 @@ export const workerCommandFlags = defineFlags(
     ...kvEventsPublisherFlags.defs,
     ...mockerFlags.defs,
     ...modelFilesFlags.defs,
+    ...engineFlags.defs,
   },
   workerRefusedFlags,
 );

@@ -33,9 +33,10 @@ import {
 } from "@kvasir/telemetry";
 import { startKvTransfer } from "./disagg/kv-transfer.js";
 import type { Engine, EngineListener } from "./engine.js";
+import { EngineAvailability } from "./engine-availability.js";
 import { createEngine, type EngineConfig } from "./engines/create.js";
-import type { KvTransferConfig } from "./flags.js";
 import { openModelText } from "./engines/model-text.js";
+import type { KvTransferConfig } from "./flags.js";
 import { buildModelCard, type DisaggregationMode, type ServedModelType } from "./model-card.js";
 import { fetchModelFiles, type ModelFilesConfig } from "./model-files.js";
 import { workerServiceImpl } from "./worker-service.js";
@@ -66,6 +67,8 @@ export interface WorkerConfig {
   kvTransfer?: KvTransferConfig;
   /** A model to fetch (hub id, s3:// URL) before the engine starts; `modelPath` becomes its snapshot directory. */
   modelFiles?: ModelFilesConfig;
+  /** Called after the worker stopped because its engine process is gone for good (vLLM, SGLang). */
+  onEngineFailed?: (reason: string) => void;
 }
 
 export interface Worker extends Service {
@@ -140,8 +143,9 @@ async function serveWorker(
   // reverse), so requests are aborted before pulls in flight fail.
   let releaseUrl = "";
   const mode = config.disaggregationMode;
+  // Real engines (vLLM, SGLang) move KV blocks themselves.
   const kv =
-    mode === "agg"
+    mode === "agg" || config.engine.backend !== "mocker"
       ? undefined
       : await startKvTransfer(
           {
@@ -168,6 +172,9 @@ async function serveWorker(
     workerId: instanceId,
     text: await openModelText(config.modelPath),
     ...(kv ? { kv } : {}),
+    log,
+    advertiseHost: host.advertise(config.host),
+    disaggregationMode: mode,
   });
   const sinks: { zmq?: ZmqKvPublisher; unsubscribe?: () => void } = {};
   host.onStop("engine", async () => {
@@ -201,6 +208,16 @@ async function serveWorker(
       kvStats.gpuCacheUsagePercent.set(total > 0 ? active / total : 0);
     },
   };
+  const availability = new EngineAvailability({
+    register: async () => [
+      await host.register(mdcKey(namespace, card.name, instanceId), card),
+      await host.registerInstance("generate", record),
+    ],
+    stop: () => host.stop(),
+    ...(config.onEngineFailed ? { failed: config.onEngineFailed } : {}),
+    log,
+  });
+  listener.availability = availability.changed;
   sinks.unsubscribe = engine.subscribe(listener);
 
   const server = await host.serveConnect({
@@ -239,8 +256,7 @@ async function serveWorker(
       ...(zmq ? streamsMetadata(zmq.endpoints, zmq.replayEndpoints) : {}),
     },
   };
-  await host.register(mdcKey(namespace, card.name, instanceId), card);
-  await host.registerInstance("generate", record);
+  await availability.registerFirst();
   // Announce the empty cache so routers know the worker's capacity before its first request.
   listener.loadMetrics(engine.loadMetrics());
   log.info("worker ready", {
