@@ -1,3 +1,4 @@
+/// <reference path="./types/kalmanjs.d.ts" />
 // Load predictors (Dynamo's --load-predictor): each sees one value per adjustment interval (request count, mean
 // ISL, mean OSL) and forecasts the next. constant and kalman are Dynamo's; moving-average, arima and holt-winters
 // are the usual alternatives (Dynamo's prophet is not available in Node).

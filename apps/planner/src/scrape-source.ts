@@ -1,3 +1,4 @@
+/// <reference path="./types/parse-prometheus-text-format.d.ts" />
 // Traffic without a Prometheus server: scrapes the /metrics of every frontend discovery lists (they register
 // `v1/instances/{ns}/frontend/http/{id}` with a metrics_path) and differences the counters between reads.
 import type { Discovery } from "@kvasir/runtime";
