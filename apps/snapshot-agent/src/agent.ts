@@ -10,7 +10,7 @@ import type { Logger } from "@kvasir/telemetry";
 import { type Checkpointer, CheckpointerError } from "./checkpointer.js";
 import { checkpointId, IdentityError, identityFields, isCheckpointId } from "./identity.js";
 import { buildManifest, describeProblems, verifyManifest } from "./manifest.js";
-import { resolveHostPid } from "./pid-namespace.js";
+import { namespacesToJoin, resolveHostPid } from "./pid-namespace.js";
 import type { CheckpointRecord, CheckpointStore } from "./store.js";
 
 export type FailureReason =
@@ -214,8 +214,15 @@ export class SnapshotAgent {
     }
   }
 
-  /** Verifies a Ready checkpoint's images and restores its process tree; returns the restored root's pid. */
-  async restore(id: string): Promise<{ record: CheckpointRecord; pid: number }> {
+  /**
+   * Verifies a Ready checkpoint's images and restores its process tree; returns the restored root's pid. With a
+   * requester (a worker's own pid in its pid namespace), the tree joins that worker's network, UTS and IPC
+   * namespaces, so the engine is on the worker's localhost.
+   */
+  async restore(
+    id: string,
+    requester?: { pid: number; pidNamespace: string },
+  ): Promise<{ record: CheckpointRecord; pid: number }> {
     const record = await this.get(id);
     if (record.phase !== "Ready")
       throw new AgentError("failed_precondition", `checkpoint ${id} is ${record.phase}, not Ready`);
@@ -233,9 +240,23 @@ export class SnapshotAgent {
       }
       const workDir = join(store.dir(id), "work");
       await mkdir(workDir, { recursive: true });
+      let joinNamespaces: Record<string, string> = {};
+      if (requester && requester.pid > 0) {
+        const host = await resolveHostPid(requester.pidNamespace, requester.pid).catch(() => undefined);
+        if (host === undefined)
+          throw new AgentError(
+            "invalid_argument",
+            `no process with pid ${requester.pid} in ${requester.pidNamespace || "the agent's pid namespace"}`,
+          );
+        joinNamespaces = await namespacesToJoin(host);
+      }
       let pid: number;
       try {
-        pid = await this.options.checkpointer.restore(store.imagesDir(id), { workDir, cuda: record.cuda });
+        pid = await this.options.checkpointer.restore(store.imagesDir(id), {
+          workDir,
+          cuda: record.cuda,
+          joinNamespaces,
+        });
       } catch (error) {
         this.options.observer?.failed("restore", "restore_failed");
         throw new AgentError("internal", `checkpoint ${id}: ${errorMessage(error)}`);

@@ -23,12 +23,20 @@ export interface DumpResult {
   cuda: boolean;
 }
 
+export interface RestoreOptions {
+  workDir: string;
+  /** The dumped process held CUDA state: give it back after the restore. */
+  cuda: boolean;
+  /** Namespace files (`/proc/<pid>/ns/net`, ...) the restored tree joins, by CRIU's namespace name. */
+  joinNamespaces: Record<string, string>;
+}
+
 export interface Checkpointer {
   /** What the tools on this node can do; a checkpoint or restore without a working CRIU fails with this detail. */
   check(): Promise<ToolReport>;
   dump(pid: number, imagesDir: string, options: DumpOptions): Promise<DumpResult>;
   /** Restores the tree detached from the agent; returns its root's pid. */
-  restore(imagesDir: string, options: { workDir: string; cuda: boolean }): Promise<number>;
+  restore(imagesDir: string, options: RestoreOptions): Promise<number>;
 }
 
 export class CheckpointerError extends Error {
@@ -163,7 +171,7 @@ export class CriuCheckpointer implements Checkpointer {
     return { cuda };
   }
 
-  async restore(imagesDir: string, options: { workDir: string; cuda: boolean }): Promise<number> {
+  async restore(imagesDir: string, options: RestoreOptions): Promise<number> {
     const pidFile = join(options.workDir, "restore.pid");
     const args = [
       "restore",
@@ -174,6 +182,7 @@ export class CriuCheckpointer implements Checkpointer {
       "--log-file",
       "restore.log",
       ...CRIU_ENGINE_OPTIONS,
+      ...Object.entries(options.joinNamespaces).flatMap(([kind, file]) => ["--join-ns", `${kind}:${file}`]),
       "--restore-detached",
       "--pidfile",
       pidFile,

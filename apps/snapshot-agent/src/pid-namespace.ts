@@ -34,3 +34,16 @@ export async function resolveHostPid(namespace: string, pid: number): Promise<nu
   }
   return undefined;
 }
+
+/** Namespaces CRIU can join on restore (`--join-ns`), where a worker's pod differs from the agent. */
+const JOINABLE = ["net", "uts", "ipc"] as const;
+
+/** Of `pid`'s network, UTS and IPC namespaces, those not this process's, as CRIU's `--join-ns` takes them. */
+export async function namespacesToJoin(pid: number): Promise<Record<string, string>> {
+  const join: Record<string, string> = {};
+  for (const kind of JOINABLE) {
+    const theirs = await readlink(`/proc/${pid}/ns/${kind}`);
+    if (theirs !== (await readlink(`/proc/self/ns/${kind}`))) join[kind] = `/proc/${pid}/ns/${kind}`;
+  }
+  return join;
+}

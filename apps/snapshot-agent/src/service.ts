@@ -68,7 +68,10 @@ export function snapshotAgentServiceImpl(agent: SnapshotAgent): ServiceImpl<type
       }),
     restore: (request) =>
       answer(async () => {
-        const { record, pid } = await agent.restore(request.id);
+        const { record, pid } = await agent.restore(request.id, {
+          pid: request.pid,
+          pidNamespace: request.pidNamespace,
+        });
         return { checkpoint: status(record), pid };
       }),
     get: (request) => answer(async () => ({ checkpoint: status(await agent.get(request.id)) })),

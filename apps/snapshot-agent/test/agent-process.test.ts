@@ -236,25 +236,31 @@ describe("snapshot agent process", () => {
     const metrics = await (await fetch(`${agent.statusUrl}/metrics`)).text();
     expect(metrics).toMatch(/dynamo_snapshot_failures_total\{[^}]*reason="dump_failed"[^}]*\} 1/);
   });
-  it("finds the process a worker names in its own pid namespace (a container's) by the kernel's NSpid", async () => {
+  /** `sleep 60` in new namespaces (`unshare` flags), where it is pid 1, as in a container; needs root. */
+  async function namespaced(flags: string[]): Promise<string> {
+    const child = spawn(
+      "unshare",
+      [...flags, "--fork", "--mount-proc", "sh", "-c", "readlink /proc/self/ns/pid; exec sleep 60"],
+      {
+        stdio: ["ignore", "pipe", "ignore"],
+      },
+    );
+    cleanup.push(() => child.kill("SIGKILL"));
+    return new Promise<string>((resolve, reject) => {
+      child.stdout?.once("data", (data: Buffer) => resolve(data.toString().trim()));
+      child.once("exit", (code) => reject(new Error(`unshare exited with ${code} (it needs root)`)));
+    });
+  }
+
+  it("finds processes a worker names in its own pid namespace (a container's), and restores into its network", async () => {
     const log = join(dir, "ns-tools.log");
     agent = await startAgent(join(dir, "ns"), log);
-    // The engine in a pid namespace of its own, where it is pid 1, as in a container.
-    const inner = spawn(
-      "unshare",
-      ["--pid", "--fork", "--mount-proc", "sh", "-c", "readlink /proc/self/ns/pid; exec sleep 60"],
-      { stdio: ["ignore", "pipe", "ignore"] },
-    );
-    cleanup.push(() => inner.kill("SIGKILL"));
-    const namespace = await new Promise<string>((resolve, reject) => {
-      inner.stdout?.once("data", (data: Buffer) => resolve(data.toString().trim()));
-      inner.once("exit", (code) => reject(new Error(`unshare exited with ${code} (needs root)`)));
-    });
-    expect(namespace).toMatch(/^pid:\[\d+\]$/);
+    const engineNamespace = await namespaced(["--pid"]);
+    expect(engineNamespace).toMatch(/^pid:\[\d+\]$/);
     const made = await agent.client.checkpoint({
       identity: { ...identity, extraParameters: { namespaced: "yes" } },
       pid: 1,
-      pidNamespace: namespace,
+      pidNamespace: engineNamespace,
     });
     expect(made.checkpoint?.phase).toBe(CheckpointPhase.READY);
     const dump = (await toolCalls(log)).find((call) => call[1] === "dump") ?? [];
@@ -264,10 +270,24 @@ describe("snapshot agent process", () => {
     const tree = JSON.parse(await readFile(join(images, "pstree.img"), "utf8"));
     expect(tree.pid).toBe(Number(dump[3]));
     expect(tree.argv).toEqual(["sleep", "60"]);
+
+    // A worker in a pod of its own (pid and network namespaces): the restored engine joins its network only.
+    const workerNamespace = await namespaced(["--pid", "--net"]);
+    const restored = await agent.client.restore({
+      id: made.checkpoint?.id ?? "",
+      pid: 1,
+      pidNamespace: workerNamespace,
+    });
+    cleanup.push(() => process.kill(restored.pid, "SIGKILL"));
+    const restore = (await toolCalls(log)).find((call) => call[1] === "restore") ?? [];
+    const joins = restore.filter((_, i) => restore[i - 1] === "--join-ns");
+    expect(joins).toHaveLength(1);
+    expect(joins[0]).toMatch(/^net:\/proc\/\d+\/ns\/net$/);
+
     const unknown = await agent.client.checkpoint({
       identity: { ...identity, extraParameters: { namespaced: "missing" } },
       pid: 4242,
-      pidNamespace: namespace,
+      pidNamespace: engineNamespace,
     });
     expect(unknown.checkpoint?.message).toMatch(/no process with pid 4242 in pid:\[/);
   });
