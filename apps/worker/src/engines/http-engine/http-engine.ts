@@ -127,6 +127,7 @@ export class HttpEngine implements Engine {
     const { log, protocol, workerId, replayTimeoutMs } = this.options;
     const streams: KvEventStreams | undefined = this.kvEventsConfig
       ? kvEventStreams(
+          protocol.name,
           this.kvEventsConfig,
           this.client.url.hostname.replace(/^\[|\]$/g, ""),
           this.settings.dataParallelSize,

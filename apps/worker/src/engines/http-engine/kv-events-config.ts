@@ -1,6 +1,8 @@
-// vLLM's and SGLang's `--kv-events-config` JSON (`KVEventsConfig`, the same fields in both engines; FORMATS.md
-// §2.1/§2.2): what the adapter gives an engine it starts, and where the worker subscribes to what it publishes.
-import { offsetEndpoint } from "@kvasir/engine-wire";
+// vLLM's and SGLang's `--kv-events-config` JSON (FORMATS.md §2.1/§2.2): what the adapter gives an engine it starts,
+// and where the worker subscribes to what it publishes. vLLM's KVEventsConfig (vllm/config/kv_events.py) publishes
+// with `enable_kv_cache_events` (publisher "zmq" by default then); SGLang's (srt/disaggregation/kv_events.py) has
+// no such key, refuses unknown ones, and publishes when `publisher` is "zmq" (default "null").
+import { type EngineProtocol, offsetEndpoint } from "@kvasir/engine-wire";
 
 /** The engine's publisher as the worker subscribes to it, one endpoint per data-parallel rank. */
 export interface KvEventStreams {
@@ -13,9 +15,13 @@ export interface KvEventStreams {
 const DEFAULT_ENDPOINT = "tcp://*:5557";
 
 /** The JSON the adapter passes when the user gave none: events on, ZMQ, both sockets bound on the given ports. */
-export function defaultKvEventsConfig(port: number, replayPort: number): Record<string, unknown> {
+export function defaultKvEventsConfig(
+  protocol: EngineProtocol,
+  port: number,
+  replayPort: number,
+): Record<string, unknown> {
   return {
-    enable_kv_cache_events: true,
+    ...(protocol === "vllm" ? { enable_kv_cache_events: true } : {}),
     publisher: "zmq",
     endpoint: `tcp://*:${port}`,
     replay_endpoint: `tcp://*:${replayPort}`,
@@ -29,13 +35,12 @@ export function defaultKvEventsConfig(port: number, replayPort: number): Record<
  * events off (or names a publisher other than ZMQ); rank r publishes on port+r, as in the engines.
  */
 export function kvEventStreams(
+  protocol: EngineProtocol,
   config: Record<string, unknown>,
   host: string,
   dataParallelSize: number,
 ): KvEventStreams | undefined {
-  if (config.enable_kv_cache_events !== true) return undefined;
-  const publisher = config.publisher ?? "zmq";
-  if (publisher !== "zmq") return undefined;
+  if (!publishes(protocol, config)) return undefined;
   const endpoint = typeof config.endpoint === "string" ? config.endpoint : DEFAULT_ENDPOINT;
   const replay = typeof config.replay_endpoint === "string" ? config.replay_endpoint : undefined;
   const topic = typeof config.topic === "string" ? config.topic : "";
@@ -46,6 +51,12 @@ export function kvEventStreams(
     ...(replay ? { replayEndpoints: ranks.map((rank) => offsetEndpoint(reach(replay), rank)) } : {}),
     topic,
   };
+}
+
+/** Whether an engine with this config publishes KV events over ZMQ, by that engine's rules. */
+export function publishes(protocol: EngineProtocol, config: Record<string, unknown>): boolean {
+  if (protocol === "sglang") return config.publisher === "zmq";
+  return config.enable_kv_cache_events === true && (config.publisher ?? "zmq") === "zmq";
 }
 
 /** A bound wildcard endpoint as a subscriber on another process reaches it. */

@@ -60,7 +60,7 @@ describe("vLLM command line", () => {
       priorityScheduling: true,
     });
     // Rank r publishes on port + r; no replay socket configured.
-    expect(kvEventStreams(plan.kvEventsConfig ?? {}, "127.0.0.1", 2)).toEqual({
+    expect(kvEventStreams("vllm", plan.kvEventsConfig ?? {}, "127.0.0.1", 2)).toEqual({
       endpoints: ["tcp://127.0.0.1:5557", "tcp://127.0.0.1:5558"],
       topic: "",
     });
@@ -99,6 +99,9 @@ describe("SGLang command line", () => {
       ]),
     );
     expect(plan.settings).toMatchObject({ dataParallelSize: 2, blockSize: 16, priorityScheduling: false });
+    const config = JSON.parse(plan.argv[plan.argv.indexOf("--kv-events-config") + 1] ?? "");
+    expect(config).not.toHaveProperty("enable_kv_cache_events");
+    expect(config).toMatchObject({ publisher: "zmq", endpoint: "tcp://*:22000" });
   });
 
   it("runs prefill engines on a bootstrap port of their own and refuses a role that contradicts the worker's", () => {
@@ -126,6 +129,7 @@ describe("where the worker subscribes", () => {
   it("reaches wildcard binds on the engine's host, keeps explicit hosts, follows vLLM's defaults", () => {
     expect(
       kvEventStreams(
+        "vllm",
         {
           enable_kv_cache_events: true,
           endpoint: "tcp://*:5557",
@@ -136,8 +140,15 @@ describe("where the worker subscribes", () => {
         1,
       ),
     ).toEqual({ endpoints: ["tcp://10.1.1.1:5557"], replayEndpoints: ["tcp://10.1.1.1:5600"], topic: "t" });
-    expect(kvEventStreams({ enable_kv_cache_events: true }, "h", 1)?.endpoints).toEqual(["tcp://h:5557"]);
-    expect(kvEventStreams({ enable_kv_cache_events: true, publisher: "null" }, "h", 1)).toBeUndefined();
-    expect(kvEventStreams({}, "h", 1)).toBeUndefined();
+    expect(kvEventStreams("vllm", { enable_kv_cache_events: true }, "h", 1)?.endpoints).toEqual([
+      "tcp://h:5557",
+    ]);
+    expect(
+      kvEventStreams("vllm", { enable_kv_cache_events: true, publisher: "null" }, "h", 1),
+    ).toBeUndefined();
+    expect(kvEventStreams("vllm", {}, "h", 1)).toBeUndefined();
+    // SGLang publishes when the publisher is zmq; it has no enable key (and refuses one).
+    expect(kvEventStreams("sglang", { publisher: "zmq" }, "h", 1)?.endpoints).toEqual(["tcp://h:5557"]);
+    expect(kvEventStreams("sglang", {}, "h", 1)).toBeUndefined();
   });
 });

@@ -1,8 +1,10 @@
 // From the user's `--engine-command` to the command the worker runs: the adapter adds what it relies on (where the
 // engine listens, its KV event publisher, block size, metrics, disaggregation role) unless the command already
 // says it, and reads back the settings it needs to know. The per-engine flag names are in vllm/ and sglang/.
+
+import type { EngineProtocol } from "@kvasir/engine-wire";
 import { flagValue, hasFlag, intFlag, jsonFlag } from "./command-line.js";
-import { defaultKvEventsConfig } from "./kv-events-config.js";
+import { defaultKvEventsConfig, publishes } from "./kv-events-config.js";
 import type { EngineSettings } from "./protocol.js";
 
 export type DisaggregationRole = "agg" | "prefill" | "decode";
@@ -48,6 +50,7 @@ export interface EngineFlagNames {
 
 /** The parts every engine shares: HTTP address, KV events config, block size; returns the argv so far. */
 export function baseLaunch(
+  protocol: EngineProtocol,
   input: LaunchInput,
   names: EngineFlagNames,
   blockSizeFlag: string,
@@ -72,7 +75,7 @@ export function baseLaunch(
   let kvEventsConfig = jsonFlag(argv, names.kvEventsConfig);
   if (kvEventsConfig === undefined) {
     kvEventsConfig =
-      input.kvEventsConfig ?? defaultKvEventsConfig(input.ports.kvEvents, input.ports.kvReplay);
+      input.kvEventsConfig ?? defaultKvEventsConfig(protocol, input.ports.kvEvents, input.ports.kvReplay);
     argv.push(names.kvEventsConfig[0] ?? "--kv-events-config", JSON.stringify(kvEventsConfig));
   }
   const dataParallelSize = intFlag(argv, names.dataParallelSize) ?? 1;
@@ -90,7 +93,7 @@ export function baseLaunch(
       ...(maxNumBatchedTokens === undefined ? {} : { maxNumBatchedTokens }),
       ...(contextLength === undefined ? {} : { contextLength }),
     },
-    ...(kvEventsConfig.enable_kv_cache_events === true ? { kvEventsConfig } : {}),
+    ...(publishes(protocol, kvEventsConfig) ? { kvEventsConfig } : {}),
   };
 }
 

@@ -24,7 +24,7 @@ export const SGLANG_FLAGS: EngineFlagNames = {
 };
 
 export function sglangLaunch(input: LaunchInput): LaunchPlan {
-  const base = baseLaunch(input, SGLANG_FLAGS, "--page-size");
+  const base = baseLaunch("sglang", input, SGLANG_FLAGS, "--page-size");
   const { argv } = base;
   addUnless(argv, ["--enable-metrics"], "--enable-metrics");
   let bootstrapPort: number | undefined;

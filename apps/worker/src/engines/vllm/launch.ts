@@ -24,7 +24,7 @@ export const VLLM_FLAGS: EngineFlagNames = {
 };
 
 export function vllmLaunch(input: LaunchInput): LaunchPlan {
-  const base = baseLaunch(input, VLLM_FLAGS, "--block-size");
+  const base = baseLaunch("vllm", input, VLLM_FLAGS, "--block-size");
   const { argv } = base;
   // Prefix caching is what KV events and KV routing are about; on by default in V1, said explicitly here.
   addUnless(argv, ["--enable-prefix-caching"], "--enable-prefix-caching");

@@ -1,0 +1,195 @@
+// `--backend vllm|sglang` against the engine simulator as a separate process speaking each engine's protocol
+// (`kvasir mocker --protocol vllm|sglang`, run through the engines' own command lines): generation, stop
+// conditions, cancellation, KV events, load, an engine that dies and one slow to start.
+import {
+  create,
+  fromBinary,
+  GenerateRequestSchema,
+  type GenerateResponse,
+  type KvEvent,
+  KvEventBatchSchema,
+  type LoadMetrics,
+  LoadMetricsSchema,
+  WorkerService,
+} from "@kvasir/protocol";
+import {
+  createClient,
+  createDiscovery,
+  createEventPlane,
+  type Discovery,
+  type EventPlane,
+  kvEventsSubject,
+  loadMetricsSubject,
+  parseFlags,
+} from "@kvasir/runtime";
+import { freePort, waitFor } from "@kvasir/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { workerCommand } from "../src/command.js";
+import { start, type Worker } from "../src/worker.js";
+import { type SimulatedEngines, simulatedEngines } from "./simulated-engines.js";
+
+const MODEL = "Qwen/Qwen3-0.6B";
+/** The command lines a GPU user gives, with the engine's port set (the adapter picks one when it is not). */
+const COMMANDS = {
+  vllm: (port: number) =>
+    `vllm serve ${MODEL} --max-model-len 4096 --num-gpu-blocks-override 512 --port ${port}`,
+  sglang: (port: number) =>
+    `python -m sglang.launch_server --model-path ${MODEL} --context-length 4096 --max-total-tokens 8192 --port ${port}`,
+} as const;
+type Backend = keyof typeof COMMANDS;
+
+let engines: SimulatedEngines;
+let uninstall: () => void;
+
+beforeAll(() => {
+  engines = simulatedEngines("--speedup-ratio 20");
+  uninstall = engines.install();
+});
+
+afterAll(() => {
+  uninstall?.();
+  engines?.remove();
+});
+
+function prompt(length: number, offset = 0): number[] {
+  return Array.from({ length }, (_, i) => 1000 + ((i * 7 + offset) % 5000));
+}
+
+function request(id: string, tokenIds: number[], maxTokens: number, more: Record<string, unknown> = {}) {
+  return create(GenerateRequestSchema, {
+    requestId: id,
+    model: MODEL,
+    tokenIds,
+    stop: { maxTokens, ignoreEos: true },
+    ...more,
+  });
+}
+
+async function collect(stream: AsyncIterable<GenerateResponse>) {
+  const tokens: number[] = [];
+  let last: GenerateResponse | undefined;
+  for await (const response of stream) {
+    tokens.push(...response.tokenIds);
+    last = response;
+  }
+  return { tokens, last };
+}
+
+async function startPlanes(namespace: string) {
+  const discovery = await createDiscovery({ backend: "memory" });
+  const events = await createEventPlane({ backend: "memory" });
+  return { discovery, events, namespace };
+}
+
+function workerConfig(namespace: string, backend: Backend, enginePort: number, ...extra: string[]) {
+  const command = COMMANDS[backend](enginePort);
+  const argv = ["--backend", backend, "--engine-command", command, "--namespace", namespace, ...extra];
+  return workerCommand.toConfig(parseFlags(workerCommand.flags, argv, {}, workerCommand.refused));
+}
+
+/** The engine's running-request count, from its own /metrics. */
+async function engineRunning(metricsUrl: string, backend: Backend): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  const name = backend === "vllm" ? "vllm:num_requests_running" : "sglang:num_running_reqs";
+  const line = text.split("\n").find((l) => l.startsWith(name));
+  return Number(line?.split(" ").at(-1));
+}
+
+describe.each([
+  "vllm",
+  "sglang",
+] as const)("kvasir worker --backend %s over the simulated engine", (backend) => {
+  let discovery: Discovery;
+  let events: EventPlane;
+  let worker: Worker;
+  let client: ReturnType<typeof createClient<typeof WorkerService>>;
+  let engineMetricsUrl: string;
+  const namespace = `adapter-${backend}`;
+  const kvEvents: KvEvent[] = [];
+  const loads: LoadMetrics[] = [];
+
+  beforeAll(async () => {
+    ({ discovery, events } = await startPlanes(namespace));
+    const enginePort = await freePort();
+    engineMetricsUrl = `http://127.0.0.1:${enginePort}/metrics`;
+    // SGLang's default page size is 1; the adapter gives the engine Kvasir's block size.
+    worker = await start(workerConfig(namespace, backend, enginePort, "--engine-metrics-interval", "100"), {
+      planes: { discovery, events },
+    });
+    client = createClient(WorkerService, worker.url);
+    events.subscribe(kvEventsSubject(namespace, "backend"), (msg) => {
+      kvEvents.push(...fromBinary(KvEventBatchSchema, msg.data).events);
+    });
+    events.subscribe(loadMetricsSubject(namespace, "backend"), (msg) => {
+      loads.push(fromBinary(LoadMetricsSchema, msg.data));
+    });
+    const [card] = await discovery.list(`v1/mdc/${namespace}/`);
+    expect(card?.value).toMatchObject({ name: MODEL, kvCacheBlockSize: 16, contextLength: 4096 });
+    expect(await discovery.list(`v1/instances/${namespace}/backend/generate/`)).toHaveLength(1);
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await discovery?.close();
+    await events?.close();
+  });
+
+  it("streams exactly max_tokens, token ids in and out, with usage", async () => {
+    const { tokens, last } = await collect(client.generate(request(`${backend}-exact`, prompt(40), 24)));
+    expect(tokens).toHaveLength(24);
+    expect(last?.usage).toMatchObject({ promptTokens: 40, completionTokens: 24 });
+  });
+
+  it("stops at a stop token id once min_tokens are out", async () => {
+    const seeded = (id: string, stopTokenIds: number[] = []) =>
+      create(GenerateRequestSchema, {
+        requestId: id,
+        model: MODEL,
+        tokenIds: prompt(20, 3),
+        stop: { maxTokens: 12, ignoreEos: true, stopTokenIds },
+        sampling: { seed: 7n, temperature: 1 },
+      });
+    const free = await collect(client.generate(seeded(`${backend}-free`)));
+    expect(free.tokens).toHaveLength(12);
+    // The first token that appears only once from index 3 on: the seeded replay stops right there.
+    const at = free.tokens.findIndex((t, i) => i >= 3 && free.tokens.indexOf(t) === i);
+    const stopped = await collect(client.generate(seeded(`${backend}-stop`, [free.tokens[at] ?? -1])));
+    expect(stopped.tokens).toEqual(free.tokens.slice(0, at + 1));
+    expect(stopped.last?.finishReason).toBe(1); // FinishReason.STOP
+  });
+
+  it("relays the engine's KV events and moves the load while a request runs", async () => {
+    const before = kvEvents.length;
+    const controller = new AbortController();
+    const stream = client.generate(request(`${backend}-long`, prompt(64, 9), 3000), {
+      signal: controller.signal,
+    });
+    const received: number[] = [];
+    const reading = (async () => {
+      for await (const response of stream) received.push(...response.tokenIds);
+    })().catch(() => {});
+    await waitFor(() => received.length >= 5, { timeoutMs: 10_000 });
+    // The prompt's four full blocks, hashed by Kvasir from the engine's token ids, stamped with this worker.
+    await waitFor(() => kvEvents.slice(before).some((e) => e.data.case === "stored"), { timeoutMs: 10_000 });
+    const stored = kvEvents.slice(before).find((e) => e.data.case === "stored");
+    expect(stored?.workerId).toBe(worker.instanceId);
+    expect(stored?.dpRank).toBe(0);
+    await waitFor(() => loads.some((m) => m.numRequestsRunning === 1 && m.activeKvBlocks > 0n), {
+      timeoutMs: 10_000,
+    });
+    expect(await engineRunning(engineMetricsUrl, backend)).toBe(1);
+
+    // Cancelling the Connect stream aborts the engine's request.
+    controller.abort();
+    await reading;
+    await waitFor(async () => (await engineRunning(engineMetricsUrl, backend)) === 0, { timeoutMs: 10_000 });
+    await waitFor(() => loads.at(-1)?.numRequestsRunning === 0, { timeoutMs: 10_000 });
+    expect(received.length).toBeLessThan(3000);
+  });
+
+  it("refuses a prompt longer than the engine's context as the caller's error", async () => {
+    await expect(
+      collect(client.generate(request(`${backend}-long-prompt`, prompt(5000), 4))),
+    ).rejects.toThrow(/invalid_argument|\[invalid_argument\]/i);
+  });
+});
