@@ -2,6 +2,7 @@
 // own class constructors, while the indexes themselves live in a process-wide registry.
 #include <napi.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,7 @@ class NativeIndex : public Napi::ObjectWrap<NativeIndex> {
                            InstanceMethod<&NativeIndex::Id>("id"),
                            InstanceMethod<&NativeIndex::Threads>("threads"),
                            InstanceMethod<&NativeIndex::ApplyEvents>("applyEvents"),
+                           InstanceMethod<&NativeIndex::RunBatch>("runBatch"),
                            InstanceMethod<&NativeIndex::Flush>("flush"),
                            InstanceMethod<&NativeIndex::FindMatches>("findMatches"),
                            InstanceMethod<&NativeIndex::RemoveWorker>("removeWorker"),
@@ -114,6 +116,31 @@ class NativeIndex : public Napi::ObjectWrap<NativeIndex> {
     const int64_t n = ix_->apply_events(data, len, &error);
     if (n < 0) throw Napi::RangeError::New(info.Env(), "malformed event buffer: " + error);
     return Napi::Number::New(info.Env(), static_cast<double>(n));
+  }
+
+  // runBatch(records) -> { counts, workerIds, dpRanks, depths }: events and lookups in order, in one call.
+  Napi::Value RunBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto [data, len] = bytes_of(info[0], "records");
+    std::string error;
+    BatchResult r;
+    if (ix_->run_batch(data, len, &r, &error) < 0)
+      throw Napi::RangeError::New(env, "malformed batch buffer: " + error);
+    auto out = Napi::Object::New(env);
+    out.Set("counts", copy_out<uint32_t, Napi::Uint32Array>(env, r.counts));
+    out.Set("dpRanks", copy_out<uint32_t, Napi::Uint32Array>(env, r.dp_ranks));
+    out.Set("depths", copy_out<uint32_t, Napi::Uint32Array>(env, r.depths));
+    auto workers = Napi::TypedArrayOf<uint64_t>::New(env, r.worker_ids.size(), napi_biguint64_array);
+    if (!r.worker_ids.empty()) std::memcpy(workers.Data(), r.worker_ids.data(), r.worker_ids.size() * 8);
+    out.Set("workerIds", workers);
+    return out;
+  }
+
+  template <class T, class A>
+  static A copy_out(Napi::Env env, const std::vector<T>& v) {
+    auto a = A::New(env, v.size());
+    if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(T));
+    return a;
   }
 
   Napi::Value Flush(const Napi::CallbackInfo& info) {

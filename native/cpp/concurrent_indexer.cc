@@ -106,19 +106,17 @@ void ConcurrentIndexer::apply_one(const uint8_t* ev) {
   }
 }
 
-int64_t ConcurrentIndexer::apply_events(const uint8_t* data, size_t len, std::string* error) {
-  const size_t lanes = lanes_.size();
-  std::vector<std::vector<uint32_t>> per_lane(lanes);
-  size_t at = 0;
-  int64_t events = 0;
+bool ConcurrentIndexer::scan(const uint8_t* data, size_t len, bool lookups, std::vector<uint32_t>* offsets,
+                             std::string* error) {
   if (len > UINT32_MAX) {
     *error = "event buffer larger than 4 GiB";
-    return -1;
+    return false;
   }
+  size_t at = 0;
   while (at < len) {
     if (len - at < kEventHeaderBytes) {
       *error = "truncated event header at byte " + std::to_string(at);
-      return -1;
+      return false;
     }
     const uint8_t* ev = data + at;
     const uint8_t kind = ev[0];
@@ -126,28 +124,38 @@ int64_t ConcurrentIndexer::apply_events(const uint8_t* data, size_t len, std::st
     uint64_t body = 0;
     if (kind == kStored) {
       body = count * 16;
-    } else if (kind == kRemoved) {
+    } else if (kind == kRemoved || (kind == kLookup && lookups)) {
       body = count * 8;
     } else if (kind == kCleared) {
       if (count != 0) {
         *error = "cleared event with a non-zero count at byte " + std::to_string(at);
-        return -1;
+        return false;
       }
     } else {
       *error = "unknown event kind " + std::to_string(kind) + " at byte " + std::to_string(at);
-      return -1;
+      return false;
     }
     if (len - at - kEventHeaderBytes < body) {
       *error = "truncated event body at byte " + std::to_string(at);
-      return -1;
+      return false;
     }
-    const uint64_t worker = load_le<uint64_t>(ev + 8);
-    const uint64_t mixed = (worker * 0x9E3779B97F4A7C15ULL) >> 32;
-    per_lane[mixed % lanes].push_back(static_cast<uint32_t>(at));
+    offsets->push_back(static_cast<uint32_t>(at));
     at += kEventHeaderBytes + body;
-    events++;
   }
-  if (events == 0) return 0;
+  return true;
+}
+
+int64_t ConcurrentIndexer::apply_events(const uint8_t* data, size_t len, std::string* error) {
+  std::vector<uint32_t> offsets;
+  if (!scan(data, len, false, &offsets, error)) return -1;
+  if (offsets.empty()) return 0;
+  const size_t lanes = lanes_.size();
+  std::vector<std::vector<uint32_t>> per_lane(lanes);
+  for (const uint32_t at : offsets) {
+    const uint64_t worker = load_le<uint64_t>(data + at + 8);
+    const uint64_t mixed = (worker * 0x9E3779B97F4A7C15ULL) >> 32;
+    per_lane[mixed % lanes].push_back(at);
+  }
   auto buffer = std::make_shared<const std::vector<uint8_t>>(data, data + len);
   size_t tasks = 0;
   for (const auto& offs : per_lane) tasks += offs.empty() ? 0 : 1;
@@ -163,7 +171,47 @@ int64_t ConcurrentIndexer::apply_events(const uint8_t* data, size_t len, std::st
     lane.queued.fetch_add(1, std::memory_order_release);
     lane.cv.notify_one();
   }
-  return events;
+  return static_cast<int64_t>(offsets.size());
+}
+
+int64_t ConcurrentIndexer::run_batch(const uint8_t* data, size_t len, BatchResult* out, std::string* error) {
+  std::vector<uint32_t> offsets;
+  if (!scan(data, len, true, &offsets, error)) return -1;
+  // Records are read in place as u64 arrays; a buffer that is not 8-byte aligned is copied once.
+  std::vector<uint64_t> aligned;
+  if (reinterpret_cast<uintptr_t>(data) % 8 != 0) {
+    aligned.resize((len + 7) / 8);
+    std::memcpy(aligned.data(), data, len);
+    data = reinterpret_cast<const uint8_t*>(aligned.data());
+  }
+  flush();
+  std::vector<Match> matches;
+  // Records per exclusive-lock hold: the lock is taken once for many of them, yet other threads' readers get
+  // their turn between holds.
+  constexpr size_t kRecordsPerLock = 64;
+  for (size_t i = 0; i < offsets.size(); i += kRecordsPerLock) {
+    const size_t end = std::min(offsets.size(), i + kRecordsPerLock);
+    wait_for_readers();
+    std::unique_lock<std::shared_mutex> w(mu_);
+    for (size_t j = i; j < end; j++) {
+      const uint8_t* rec = data + offsets[j];
+      if (rec[0] != kLookup) {
+        apply_one(rec);
+        continue;
+      }
+      matches.clear();
+      index_.find_matches(reinterpret_cast<const uint64_t*>(rec + kEventHeaderBytes), nullptr,
+                          load_le<uint32_t>(rec + 32), &matches);
+      out->counts.push_back(static_cast<uint32_t>(matches.size()));
+      for (const Match& m : matches) {
+        const auto id = index_.worker_of(m.slot);
+        out->worker_ids.push_back(id.first);
+        out->dp_ranks.push_back(id.second);
+        out->depths.push_back(m.depth);
+      }
+    }
+  }
+  return static_cast<int64_t>(offsets.size());
 }
 
 void ConcurrentIndexer::flush() {

@@ -23,8 +23,18 @@ namespace kvasir {
 //   stored:  count x (u64 local hash, u64 seq hash)
 //   removed: count x u64 seq hash
 //   cleared: nothing (count must be 0)
+// A batch for run_batch may also hold lookups (kind 4; the other header fields are zero):
+//   lookup:  count x u64 local hash
 constexpr size_t kEventHeaderBytes = 40;
-enum EventKind : uint8_t { kStored = 1, kRemoved = 2, kCleared = 3 };
+enum EventKind : uint8_t { kStored = 1, kRemoved = 2, kCleared = 3, kLookup = 4 };
+
+// What run_batch found: per lookup record its number of matches, and the matches of all lookups back to back.
+struct BatchResult {
+  std::vector<uint32_t> counts;
+  std::vector<uint64_t> worker_ids;
+  std::vector<uint32_t> dp_ranks;
+  std::vector<uint32_t> depths;
+};
 
 class ConcurrentIndexer {
  public:
@@ -38,6 +48,10 @@ class ConcurrentIndexer {
   int64_t apply_events(const uint8_t* data, size_t len, std::string* error);
   // Waits until every queued event has been applied.
   void flush();
+  // Checks the whole buffer of events and lookups, then applies and answers them in order on the caller's
+  // thread (after the queued events): one call across the N-API boundary for a whole batch. Returns the number
+  // of records, or -1 with `error` set when the buffer is malformed (nothing is applied then).
+  int64_t run_batch(const uint8_t* data, size_t len, BatchResult* out, std::string* error);
 
   void find_matches(const uint64_t* locals, const uint64_t* seqs, size_t n, std::vector<Match>* out,
                     std::vector<std::pair<uint64_t, uint32_t>>* ids) const;
@@ -64,6 +78,9 @@ class ConcurrentIndexer {
   };
   void run_lane(Lane* lane);
   void apply_one(const uint8_t* ev);
+  // Offsets of the records of a packed buffer, or false with `error` set; lookups only when allowed.
+  static bool scan(const uint8_t* data, size_t len, bool lookups, std::vector<uint32_t>* offsets,
+                   std::string* error);
 
   mutable std::shared_mutex mu_;
   // Readers announce themselves so the write pool steps aside between lock holds instead of re-taking the lock

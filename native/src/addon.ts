@@ -12,6 +12,11 @@ export interface MatchArrays {
   depths: Uint32Array;
 }
 
+/** What one runBatch call found: per lookup record its number of matches; the matches back to back. */
+export interface BatchMatchArrays extends MatchArrays {
+  counts: Uint32Array;
+}
+
 export interface IndexMemoryStats {
   /** Positions (block depths) with at least one block. */
   positions: number;
@@ -31,6 +36,8 @@ export interface RawNativeIndex {
   id(): number;
   threads(): number;
   applyEvents(packed: Uint8Array): number;
+  /** Events and lookups (packed records, lookups included) applied and answered in order, in one call. */
+  runBatch(records: Uint8Array): BatchMatchArrays;
   flush(): void;
   findMatches(localHashes: BigUint64Array, seqHashes?: BigUint64Array): MatchArrays;
   removeWorker(workerId: bigint): void;

@@ -1,6 +1,7 @@
 // Public surface of @kvasir/native: the positional KV indexer, native hashing and the block transfer engine.
 export {
   type AddonLoad,
+  type BatchMatchArrays,
   type IndexMemoryStats,
   loadAddon,
   type MatchArrays,

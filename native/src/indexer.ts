@@ -1,6 +1,7 @@
 // NativeIndexer: the KvIndexer interface over the native positional index, plus its batched binary calls.
 import type { KvCacheEvent, KvIndexer, WorkerBlocks, WorkerMatch } from "@kvasir/kv";
 import {
+  type BatchMatchArrays,
   type IndexMemoryStats,
   loadAddon,
   type MatchArrays,
@@ -73,6 +74,34 @@ export class NativeIndexer implements KvIndexer {
       });
     }
     return out;
+  }
+
+  /**
+   * Events and lookups packed in one buffer (PackedEventWriter's push and pushLookup), applied and answered in
+   * order on this thread in one call across the native boundary. Events given earlier go first.
+   */
+  runBatch(records: Uint8Array): BatchMatchArrays {
+    this.send();
+    return this.raw.runBatch(records);
+  }
+
+  /** The matches of many prompts in one native call, in the order given. */
+  findMatchesBatch(queries: readonly BigUint64Array[]): WorkerMatch[][] {
+    const w = new PackedEventWriter();
+    for (const q of queries) w.pushLookup(q);
+    const r = this.runBatch(w.take());
+    let at = 0;
+    return Array.from(r.counts, (count) => {
+      const out: WorkerMatch[] = [];
+      for (const end = at + count; at < end; at++) {
+        out.push({
+          workerId: r.workerIds[at] as bigint,
+          dpRank: r.dpRanks[at] as number,
+          matchedBlocks: r.depths[at] as number,
+        });
+      }
+      return out;
+    });
   }
 
   /** Matches as typed arrays. Sees every event this object was given (it flushes first). */

@@ -1,8 +1,9 @@
-// Encoder for the packed event layout that NativeIndex.applyEvents takes (native/README.md, "Packed events").
+// Encoder for the packed event layout that NativeIndex.applyEvents takes (native/README.md, "Packed events"), and
+// for the lookups that NativeIndex.runBatch also takes in the same buffer.
 import type { KvCacheEvent } from "@kvasir/kv";
 
 export const EVENT_HEADER_BYTES = 40;
-export const EVENT_KIND = { stored: 1, removed: 2, cleared: 3 } as const;
+export const EVENT_KIND = { stored: 1, removed: 2, cleared: 3, lookup: 4 } as const;
 const HAS_PARENT = 1;
 
 function words(a: BigUint64Array): Uint32Array {
@@ -16,6 +17,7 @@ export class PackedEventWriter {
   private u64 = new BigUint64Array(this.buf);
   private used = 0;
   private count = 0;
+  private lookups = 0;
   // The last record: its offset, kind and (for Stored) the sequence hash of its last block.
   private last = 0;
   private lastKind = 0;
@@ -76,10 +78,33 @@ export class PackedEventWriter {
     }
   }
 
+  /** Appends a lookup of a prompt's local block hashes (runBatch only; applyEvents refuses it). */
+  pushLookup(localHashes: BigUint64Array): void {
+    const n = localHashes.length;
+    this.reserve(EVENT_HEADER_BYTES + n * 8);
+    const o = this.used;
+    this.u32.fill(0, o / 4, (o + EVENT_HEADER_BYTES) / 4);
+    this.u32[o / 4] = EVENT_KIND.lookup;
+    this.u32[o / 4 + 8] = n;
+    this.u32.set(words(localHashes), (o + EVENT_HEADER_BYTES) / 4);
+    // Nothing chains onto a lookup.
+    this.last = o;
+    this.lastKind = EVENT_KIND.lookup;
+    this.lastSeq = undefined;
+    this.used += EVENT_HEADER_BYTES + n * 8;
+    this.lookups++;
+  }
+
+  /** Lookups pushed since the last take(). */
+  get lookupCount(): number {
+    return this.lookups;
+  }
+
   take(): Uint8Array {
     const out = new Uint8Array(this.buf.slice(0, this.used));
     this.used = 0;
     this.count = 0;
+    this.lookups = 0;
     this.lastKind = 0;
     this.lastSeq = undefined;
     return out;

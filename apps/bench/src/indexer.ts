@@ -1,9 +1,11 @@
 // pnpm bench:indexer — replays the KV events and lookups that mocker workers produce on the Mooncake synthetic
-// trace against the TypeScript radix indexer and the native positional index (1 and 2 write threads).
-// The event stream is simulated once and cached under .tmp/bench/, so only index operations are timed.
+// trace against the TypeScript radix indexer and the native positional index: one call per event batch and per
+// lookup (1 and 2 write threads), and batched (events and lookups packed together, --batch steps per call).
+// The event stream is simulated once and cached under .tmp/bench/, so only index operations are timed; each
+// run replays it --passes times, each pass into a fresh index, so a run lasts long enough to be steady.
 //
 // Flags: --trace PATH, --requests N (default: all rows), --workers N (16), --gpu-blocks N (2048),
-//        --block-size N (16), --max-output N (128), --repeat N (3), --regenerate
+//        --block-size N (16), --max-output N (128), --repeat N (3), --passes N (10), --batch N (256), --regenerate
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -17,7 +19,13 @@ import {
   type WorkerMatch,
 } from "@kvasir/kv";
 import { MockEngine } from "@kvasir/mocker";
-import { EVENT_HEADER_BYTES, EVENT_KIND, loadNativeIndexer, PackedEventWriter } from "@kvasir/native";
+import {
+  EVENT_HEADER_BYTES,
+  EVENT_KIND,
+  loadNativeIndexer,
+  type MatchArrays,
+  PackedEventWriter,
+} from "@kvasir/native";
 import type { FlagSpec } from "@kvasir/runtime";
 import { benchFlags } from "./flags.js";
 import { repoRoot } from "./repo.js";
@@ -34,7 +42,25 @@ const flags: FlagSpec[] = [
   { name: "gpu-blocks", type: "number", default: 2048, help: "KV blocks per mocker worker" },
   { name: "block-size", type: "number", default: DEFAULT_KV_BLOCK_SIZE, help: "Tokens per KV block" },
   { name: "max-output", type: "number", default: 128, help: "Cap on each request's output tokens" },
-  { name: "repeat", type: "number", default: 3, help: "Timed replays per indexer" },
+  { name: "repeat", type: "number", default: 3, help: "Timed runs per indexer" },
+  {
+    name: "passes",
+    type: "number",
+    default: 10,
+    help: "Replays of the stream per run, each into a fresh index (a longer run gives a steadier figure)",
+  },
+  {
+    name: "batch",
+    type: "number",
+    default: 256,
+    help: "Steps (event batches and lookups) per native runBatch call in the batched row",
+  },
+  {
+    name: "backends",
+    type: "list",
+    default: ["ts", "native", "batch"],
+    help: "Rows to run: ts, native (per-call, 1 and 2 write threads), batch (runBatch); one alone suits perf/callgrind",
+  },
   { name: "regenerate", type: "boolean", default: false, help: "Simulate again instead of using the cache" },
 ];
 
@@ -51,6 +77,9 @@ const opts = {
   blockSize: values["block-size"] as number,
   maxOutput: values["max-output"] as number,
   repeat: values.repeat as number,
+  passes: Math.max(1, values.passes as number),
+  batch: Math.max(1, values.batch as number),
+  backends: (values.backends as string[]).flatMap((b) => b.split(",")).filter((b) => b !== ""),
   regenerate: values.regenerate as boolean,
 };
 
@@ -247,49 +276,113 @@ function cpuSince(start: NodeJS.CpuUsage): number {
 }
 
 function runTs(steps: readonly Step[]): RunResult {
-  const ix = new RadixIndexer();
   const lookupUs: number[] = [];
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  for (const s of steps) {
-    if (s.kind === "events") {
-      for (const ev of s.events) ix.applyEvent(ev);
-    } else {
-      const a = performance.now();
-      ix.findMatches(s.hashes);
-      lookupUs.push((performance.now() - a) * 1000);
+  for (let pass = 0; pass < opts.passes; pass++) {
+    const ix = new RadixIndexer();
+    for (const s of steps) {
+      if (s.kind === "events") {
+        for (const ev of s.events) ix.applyEvent(ev);
+      } else {
+        const a = performance.now();
+        ix.findMatches(s.hashes);
+        if (pass === 0) lookupUs.push((performance.now() - a) * 1000);
+      }
     }
   }
   return { seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSince(c0), lookupUs };
 }
 
-function runNative(steps: readonly Step[], threads: number): RunResult & { parity: number } {
+function nativeIndex(threads: number) {
   const load = loadNativeIndexer();
   if (!load.ok) throw new Error(`native indexer unavailable: ${load.reason}`);
-  const ix = load.create({ threads }).raw;
+  return load.create({ threads }).raw;
+}
+
+function runNative(steps: readonly Step[], threads: number): RunResult & { parity: number } {
   const lookupUs: number[] = [];
+  let last = nativeIndex(threads);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  for (const s of steps) {
-    if (s.kind === "events") {
-      ix.applyEvents(s.packed);
-    } else {
-      const a = performance.now();
-      ix.findMatches(s.hashes);
-      lookupUs.push((performance.now() - a) * 1000);
+  for (let pass = 0; pass < opts.passes; pass++) {
+    const ix = nativeIndex(threads);
+    for (const s of steps) {
+      if (s.kind === "events") {
+        ix.applyEvents(s.packed);
+      } else {
+        const a = performance.now();
+        ix.findMatches(s.hashes);
+        if (pass === 0) lookupUs.push((performance.now() - a) * 1000);
+      }
     }
+    ix.flush();
+    last = ix;
   }
-  ix.flush();
   const seconds = (performance.now() - t0) / 1000;
   const cpuSeconds = cpuSince(c0);
+  const ix = last;
   return { seconds, cpuSeconds, lookupUs, parity: parityMismatches(steps, (q) => ix.findMatches(q)) };
 }
 
+/** The steps packed `opts.batch` at a time into runBatch buffers (events and lookups in order). */
+function packBatches(steps: readonly Step[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const w = new PackedEventWriter();
+  let parts: Uint8Array[] = [];
+  let n = 0;
+  const cut = () => {
+    const lookups = w.take();
+    if (lookups.byteLength > 0) parts.push(lookups);
+    const buf = new Uint8Array(parts.reduce((a, p) => a + p.byteLength, 0));
+    let o = 0;
+    for (const p of parts) {
+      buf.set(p, o);
+      o += p.byteLength;
+    }
+    out.push(buf);
+    parts = [];
+    n = 0;
+  };
+  for (const s of steps) {
+    if (s.kind === "events") {
+      const lookups = w.take();
+      if (lookups.byteLength > 0) parts.push(lookups);
+      parts.push(s.packed);
+    } else {
+      w.pushLookup(s.hashes);
+    }
+    if (++n === opts.batch) cut();
+  }
+  if (n > 0) cut();
+  return out;
+}
+
+/** Batched: every call applies and answers `opts.batch` steps; a lookup's latency is its call's share. */
+function runBatched(batches: readonly Uint8Array[], steps: readonly Step[]): RunResult & { parity: number } {
+  let last = nativeIndex(1);
+  let lookups = 0;
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let pass = 0; pass < opts.passes; pass++) {
+    const ix = nativeIndex(1);
+    for (const b of batches) lookups += ix.runBatch(b).counts.length;
+    last = ix;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const cpuSeconds = cpuSince(c0);
+  const ix = last;
+  const perLookupUs = (seconds * 1e6) / Math.max(1, lookups);
+  return {
+    seconds,
+    cpuSeconds,
+    lookupUs: [perLookupUs],
+    parity: parityMismatches(steps, (q) => ix.findMatches(q)),
+  };
+}
+
 /** Final-state lookups that disagree with the reference (should be 0). */
-function parityMismatches(
-  steps: readonly Step[],
-  nativeFind: (q: BigUint64Array) => { workerIds: BigUint64Array; dpRanks: Uint32Array; depths: Uint32Array },
-): number {
+function parityMismatches(steps: readonly Step[], nativeFind: (q: BigUint64Array) => MatchArrays): number {
   const ref = new RadixIndexer();
   for (const s of steps) if (s.kind === "events") for (const ev of s.events) ref.applyEvent(ev);
   const key = (ms: WorkerMatch[]) =>
@@ -321,6 +414,9 @@ async function main(): Promise<void> {
     ...opts,
     regenerate: undefined,
     repeat: undefined,
+    passes: undefined,
+    batch: undefined,
+    backends: undefined,
     traceMtime: statSync(opts.trace).mtimeMs,
   };
   const tag = createHash("sha256").update(JSON.stringify(params)).digest("hex").slice(0, 12);
@@ -350,9 +446,10 @@ async function main(): Promise<void> {
       else if (ev.data.kind === "removed") removed += ev.data.seqHashes.length;
     }
   }
-  const ops = stored + removed + looked;
+  const ops = (stored + removed + looked) * opts.passes;
   console.log(
-    `stream: ${events} events (${stored} blocks stored, ${removed} removed), ${lookups} lookups (${looked} blocks); ${ops} ops`,
+    `stream: ${events} events (${stored} blocks stored, ${removed} removed), ${lookups} lookups (${looked} blocks); ` +
+      `${ops / opts.passes} ops per pass, ${opts.passes} passes per run`,
   );
 
   interface Row {
@@ -387,23 +484,40 @@ async function main(): Promise<void> {
     };
   };
   const reps = Math.max(1, opts.repeat);
-  const rows: Row[] = [
-    row(
-      "typescript radix",
-      1,
-      Array.from({ length: reps }, () => runTs(steps)),
-    ),
-  ];
-  for (const threads of [1, 2]) {
+  const rows: Row[] = [];
+  if (opts.backends.includes("ts")) {
     rows.push(
       row(
-        "native positional",
-        threads,
-        Array.from({ length: reps }, () => runNative(steps, threads)),
+        "typescript radix",
+        1,
+        Array.from({ length: reps }, () => runTs(steps)),
       ),
     );
   }
-  const tsRate = (rows[0] as Row).opsPerSec;
+  if (opts.backends.includes("native")) {
+    for (const threads of [1, 2]) {
+      rows.push(
+        row(
+          "native positional",
+          threads,
+          Array.from({ length: reps }, () => runNative(steps, threads)),
+        ),
+      );
+    }
+  }
+  if (opts.backends.includes("batch")) {
+    const batches = packBatches(steps);
+    rows.push(
+      row(
+        `native runBatch (${opts.batch} steps/call)`,
+        0,
+        Array.from({ length: reps }, () => runBatched(batches, steps)),
+      ),
+    );
+  }
+  const ts = rows.find((r) => r.backend === "typescript radix");
+  const tsRate = ts?.opsPerSec ?? Number.NaN;
+  const tsCpuRate = ts?.opsPerCpuSec ?? Number.NaN;
   console.log(
     formatTable(
       [
@@ -414,6 +528,7 @@ async function main(): Promise<void> {
         "x TS",
         "CPU s",
         "Mops per CPU-s",
+        "x TS per CPU-s",
         "lookup p50 us",
         "lookup p99 us",
         "parity mismatches",
@@ -426,6 +541,7 @@ async function main(): Promise<void> {
         r.opsPerSec / tsRate,
         r.cpuSeconds,
         r.opsPerCpuSec / 1e6,
+        r.opsPerCpuSec / tsCpuRate,
         r.p50,
         r.p99,
         r.parity,
@@ -438,7 +554,7 @@ async function main(): Promise<void> {
     params: { ...opts, regenerate: undefined },
     stream: { events, stored, removed, lookups, lookedUpBlocks: looked, ops, cache },
     results: rows,
-    note: "ops = blocks stored + removed + looked up; wall and CPU seconds (process CPU, all threads) are medians of --repeat runs; lookup latencies from the fastest run; reads run on the main thread beside the write pool; the machine has 2 cores",
+    note: "ops = blocks stored + removed + looked up, times --passes; wall and CPU seconds (process CPU, all threads) are medians of --repeat runs; lookup latencies from the first pass of the fastest run (batched: wall time per lookup, events included); reads run on the main thread beside the write pool (runBatch: events too, write threads 0); the machine has 2 cores",
   });
   console.log(`wrote ${path}`);
 }
