@@ -19,6 +19,7 @@ import {
 } from "@kvasir/runtime";
 import { type BusyThresholds, disaggregationFlags, type RouterMode, routerModes } from "@kvasir/serving";
 import { type KvRoutingConfig, kvRoutingConfigFromFlags, kvRoutingFlags } from "./kv-routing.js";
+import { frontendModelFilesFlags } from "./model-files.js";
 import { multiProcessConfig } from "./num-processes.js";
 
 export interface FrontendConfig {
@@ -28,6 +29,8 @@ export interface FrontendConfig {
   routerMode: RouterMode;
   /** Tokenizer directory used instead of every card's tokenizerPath. */
   modelPath?: string;
+  /** model-express server for tokenizer files not on this host (`--model-express-url`, MODEL_EXPRESS_URL). */
+  modelExpressUrl?: string;
   /** Whole-request limit in seconds; past it the client gets 504 (or an error event once streaming). */
   requestTimeoutSeconds: number;
   maxBodyBytes: number;
@@ -116,7 +119,8 @@ export const frontendFlags = defineFlags(
       type: "string",
       help: "Directory with tokenizer.json and tokenizer_config.json, overriding the workers' model cards",
       dynamo: true,
-      differs: "A local directory only; Hugging Face ids are not downloaded (issue 13)",
+      differs:
+        "Also a Hugging Face id or s3:// URL, whose tokenizer files are fetched into the local Hugging Face cache (through --model-express-url when given)",
     },
     "request-timeout": {
       type: "number",
@@ -214,6 +218,7 @@ export const frontendFlags = defineFlags(
     ...drainFlags.defs,
     ...kvRoutingFlags.defs,
     ...disaggregationFlags.defs,
+    ...frontendModelFilesFlags.defs,
   },
   [
     ...kvRoutingFlags.refused,
@@ -249,6 +254,7 @@ export function frontendConfigFromFlags(values: FlagValues): FrontendConfig {
   const prefill = flags["active-prefill-tokens-threshold"];
   if (prefill !== undefined) config.busyThresholds.activePrefillTokens = prefill;
   if (flags["model-path"]) config.modelPath = flags["model-path"];
+  if (flags["model-express-url"]) config.modelExpressUrl = flags["model-express-url"];
   const apiKeys = flags["api-key"].filter((key) => key !== "");
   if (apiKeys.length > 0) config.apiKeys = apiKeys;
   if (flags["dyn-reasoning-parser"]) config.reasoningParser = flags["dyn-reasoning-parser"];

@@ -22,6 +22,8 @@ export interface ModelRegistryOptions<P> {
   /** Overrides every card's tokenizer directory (`--model-path`). */
   modelPath?: string;
   load(dir: string, card: ModelDeploymentCard): Promise<P>;
+  /** The local directory for a card's (or --model-path's) directory: fetches the tokenizer files of a model not on this host. */
+  localDir?: (dir: string) => Promise<string>;
   /** How long a model whose last worker left still answers 503 (retry) rather than 404. Default 60 s. */
   recentMs?: number;
   now?: () => number;
@@ -106,7 +108,10 @@ export class ModelRegistry<P> {
     const key = `${dir}\0${card.chatTemplate ?? ""}`;
     let loading = this.loaded.get(key);
     if (!loading) {
-      loading = this.options.load(dir, card);
+      const localDir = this.options.localDir;
+      loading = localDir
+        ? localDir(dir).then((local) => this.options.load(local, card))
+        : this.options.load(dir, card);
       // A failed load is retried by the next request rather than cached forever.
       loading.catch(() => this.loaded.delete(key));
       this.loaded.set(key, loading);

@@ -28,6 +28,7 @@ import { createApp } from "./app.js";
 import type { FrontendConfig } from "./config.js";
 import { InFlight } from "./inflight.js";
 import { kvRoutingConfigFromFlags } from "./kv-routing.js";
+import { modelDirResolver } from "./model-files.js";
 import { ModelRegistry } from "./model-registry.js";
 import { loadPreprocessor, type Preprocessor } from "./preprocessor.js";
 
@@ -124,6 +125,10 @@ export function start(config: FrontendConfig, deps?: HostDeps): Promise<Frontend
       const models = new ModelRegistry<Preprocessor>({
         pools: [pools.backend, pools.decode, pools.prefill],
         ...(config.modelPath ? { modelPath: config.modelPath } : {}),
+        localDir: modelDirResolver({
+          ...(config.modelExpressUrl ? { expressUrl: config.modelExpressUrl } : {}),
+          log,
+        }),
         load: loadPreprocessor,
       });
       const app = createApp({
