@@ -6,6 +6,7 @@ export {
   type SimulatorConfig,
   simulatorConfigFromFlags,
 } from "./config.js";
+export { normalizeEngineArgv } from "./engine-argv.js";
 export { EngineDriver } from "./engine-driver.js";
 export { PROTOCOLS, type Protocol, simulatorFlags } from "./flags.js";
 export { SIMULATED_SGLANG_VERSION } from "./sglang-api.js";
