@@ -193,3 +193,108 @@ describe.each([
     ).rejects.toThrow(/invalid_argument|\[invalid_argument\]/i);
   });
 });
+
+describe("the engine process under the worker", () => {
+  it("registers only once the engine is ready, even when it is slow to start", async () => {
+    const { discovery, events } = await startPlanes("adapter-slow");
+    const enginePort = await freePort();
+    const health = `http://127.0.0.1:${enginePort}/health`;
+    // vLLM listens only once its model is loaded: the simulator waits 1.5 s before it does.
+    const config = workerConfig("adapter-slow", "vllm", enginePort);
+    if (config.engine.backend !== "vllm") throw new Error("vllm backend expected");
+    const starting = start(
+      {
+        ...config,
+        engine: {
+          ...config.engine,
+          http: {
+            ...config.engine.http,
+            engineCommand: `${config.engine.http.engineCommand} --startup-delay-ms 1500`,
+          },
+        },
+      },
+      { planes: { discovery, events } },
+    );
+    let started = false;
+    let registeredBeforeReady = false;
+    let polls = 0;
+    void starting.then(() => {
+      started = true;
+    });
+    while (!started) {
+      const registered = (await discovery.list("v1/instances/adapter-slow/")).length > 0;
+      const ready = await fetch(health).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (registered && !ready) registeredBeforeReady = true;
+      polls++;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const worker = await starting;
+    expect(polls).toBeGreaterThan(5);
+    expect(registeredBeforeReady).toBe(false);
+    expect(await discovery.list("v1/instances/adapter-slow/")).toHaveLength(1);
+    await worker.stop();
+    // The engine went with the worker.
+    await expect(fetch(health)).rejects.toThrow();
+    await discovery.close();
+    await events.close();
+  });
+
+  it("deregisters when the engine dies, restarts it (--engine-restart on-failure) and registers again", async () => {
+    const { discovery, events } = await startPlanes("adapter-restart");
+    const enginePort = await freePort();
+    const worker = await start(
+      workerConfig(
+        "adapter-restart",
+        "vllm",
+        enginePort,
+        "--engine-restart",
+        "on-failure",
+        "--engine-restart-backoff",
+        "0.2",
+      ),
+      { planes: { discovery, events } },
+    );
+    const client = createClient(WorkerService, worker.url);
+    const instances = () => discovery.list("v1/instances/adapter-restart/");
+    expect(await instances()).toHaveLength(1);
+    const pid = engines.pids().at(-1) ?? 0;
+    process.kill(pid, "SIGKILL");
+    await waitFor(async () => (await instances()).length === 0, { timeoutMs: 10_000 });
+    expect(await discovery.list("v1/mdc/adapter-restart/")).toHaveLength(0);
+    await waitFor(async () => (await instances()).length === 1, { timeoutMs: 20_000 });
+    expect(engines.pids().at(-1)).not.toBe(pid);
+    // The restarted engine serves.
+    const { tokens } = await collect(client.generate(request("after-restart", prompt(20), 8)));
+    expect(tokens).toHaveLength(8);
+    await worker.stop();
+    await discovery.close();
+    await events.close();
+  });
+
+  it("stops the worker when the engine dies and no restart is allowed (the default)", async () => {
+    const { discovery, events } = await startPlanes("adapter-die");
+    const worker = await start(workerConfig("adapter-die", "vllm", await freePort()), {
+      planes: { discovery, events },
+    });
+    const client = createClient(WorkerService, worker.url);
+    process.kill(engines.pids().at(-1) ?? 0, "SIGKILL");
+    await waitFor(async () => (await discovery.list("v1/instances/adapter-die/")).length === 0, {
+      timeoutMs: 10_000,
+    });
+    // The worker's own server is gone too: a stopped worker takes no requests.
+    await waitFor(
+      async () =>
+        collect(client.generate(request("after-death", prompt(8), 2))).then(
+          () => false,
+          () => true,
+        ),
+      { timeoutMs: 10_000 },
+    );
+    await worker.stop();
+    await discovery.close();
+    await events.close();
+  });
+});
