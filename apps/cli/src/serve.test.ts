@@ -34,7 +34,7 @@ describe("kvasir serve flags", () => {
   it("refuses what either app refuses, and checks --workers", () => {
     expect(parse([]).frontend.enableAnthropicApi).toBe(true);
     expect(parse(["--no-enable-anthropic-api"]).frontend.enableAnthropicApi).toBe(false);
-    expect(() => parse(["--tensor-parallel-size", "2"])).toThrow(/issue 11/);
+    expect(() => parse(["--tensor-parallel-size", "2"])).toThrow(/--engine-command/);
     expect(() => parse(["--workers", "0"])).toThrow(/at least one aggregated/);
     expect(() => parse(["--workers", "-1"])).toThrow(/--workers/);
     // The worker refuses the parser flags (the frontend takes them); serve takes them.
