@@ -7,11 +7,20 @@ import { jsonBody } from "./body.js";
 import { modelNotFound, toHttpError } from "./errors.js";
 import type { ModelCatalog } from "./model-catalog.js";
 import type { ServedModel } from "./model-registry.js";
-import { chatFormat, prepareChat, validateChat } from "./openai/chat.js";
-import { completionFormat, prepareCompletion, validateCompletion } from "./openai/completions.js";
+import { chatChoiceOptions, chatFormat, prepareChat, validateChat } from "./openai/chat.js";
+import { type Choice, mergeOpenAI, respondChoices } from "./openai/choices.js";
+import {
+  type CompletionPrompt,
+  completionFormat,
+  completionLogprobs,
+  prepareCompletion,
+  validateCompletion,
+} from "./openai/completions.js";
 import { type GenerationDeps, type OutputFormat, respond } from "./openai/generation.js";
-import type { PreparedRequest } from "./openai/prepare.js";
+import { type PreparedRequest, withChoices } from "./openai/prepare.js";
+import type { ResponseHeader } from "./openai/responses.js";
 import { responseId } from "./openai/responses-ids.js";
+import { addUtilityRoutes } from "./openai/utility-routes.js";
 import type { Preprocessor } from "./preprocessor.js";
 import { errorTypeOf, RequestMetrics } from "./request-metrics.js";
 import type { AppEnv } from "./request-scope.js";
@@ -28,6 +37,11 @@ export interface GenerationBody {
 export interface Preparation {
   prepared: PreparedRequest;
   format(header: { id: string; created: number; model: string }): OutputFormat;
+  /**
+   * Several choices (n > 1, prompt lists, or a max_tokens 0 completion): each with its request and format,
+   * answered together by respondChoices instead of `prepared` and `format`.
+   */
+  choices?(header: ResponseHeader): Choice[];
 }
 
 const idOf: Record<Endpoint, (requestId: string) => string> = {
@@ -106,23 +120,52 @@ export function addGenerationRoutes(
     const headers: Record<string, string> = { [REQUEST_ID_HEADER]: scope.requestId };
     // Anthropic's SDKs read the request id from `request-id`.
     if (endpoint === "anthropic_messages") headers["request-id"] = scope.requestId;
+    if (preparation.choices) {
+      const choices = preparation.choices(header);
+      return respondChoices(deps, pre, choices, mergeOpenAI, scope, metrics, headers);
+    }
     return respond(deps, pre, preparation.prepared, preparation.format(header), scope, metrics, headers);
   }
+
+  addUtilityRoutes(app, deps, bodyLimit);
 
   app.post("/v1/chat/completions", bodyLimit, (c) =>
     serve(c, "chat_completions", validateChat, (body, model, pre) => {
       const { prepared, prompt } = prepareChat(body, model, pre);
-      return {
-        prepared,
-        format: (header) => chatFormat(header, deps.parsers, prompt, prepared.includeUsage),
-      };
+      const options = chatChoiceOptions(body, pre, prepared);
+      const n = body.n ?? 1;
+      const format = (header: ResponseHeader, index: number) =>
+        chatFormat(header, deps.parsers, prompt, prepared.includeUsage, options(index));
+      const choices = (header: ResponseHeader) =>
+        withChoices(prepared, n).map((req, index) => ({ req, prompt: 0, format: format(header, index) }));
+      return { prepared, format: (header) => format(header, 0), ...(n > 1 ? { choices } : {}) };
     }),
   );
 
   app.post("/v1/completions", bodyLimit, (c) =>
     serve(c, "completions", validateCompletion, (body, model, pre) => {
-      const { prepared, echo } = prepareCompletion(body, model, pre);
-      return { prepared, format: (header) => completionFormat(header, echo, prepared.includeUsage) };
+      const prompts = prepareCompletion(body, model, pre);
+      const first = prompts[0];
+      if (!first) throw new Error("a validated completion request has a prompt");
+      const n = body.n ?? 1;
+      const format = (header: ResponseHeader, prompt: CompletionPrompt, index: number) =>
+        completionFormat(header, prompt.echo, prompt.prepared.includeUsage, {
+          index,
+          logprobs: completionLogprobs(body, pre, prompt),
+        });
+      // Choices are numbered across prompts as OpenAI numbers them: prompt p's i-th choice is p * n + i.
+      const choices = (header: ResponseHeader) =>
+        prompts.flatMap((prompt, p) =>
+          withChoices(prompt.prepared, n).map(
+            (req, i): Choice => ({ req, prompt: p, format: format(header, prompt, p * n + i) }),
+          ),
+        );
+      const several = prompts.length > 1 || n > 1 || first.prepared.params.maxTokens === 0;
+      return {
+        prepared: first.prepared,
+        format: (header) => format(header, first, 0),
+        ...(several ? { choices } : {}),
+      };
     }),
   );
   return serve;

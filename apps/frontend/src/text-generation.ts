@@ -1,10 +1,13 @@
 import type { Detokenizer } from "@kvasir/llm";
-import type { EngineFinish, EngineOutput, EngineUsage, RouteDecision } from "@kvasir/serving";
+import type { EngineFinish, EngineOutput, EngineUsage, RouteDecision, TokenLogprob } from "@kvasir/serving";
 
 /** One step of generated text; `finishReason` is set on the last. */
 export interface TextStep {
   text: string;
   tokenCount: number;
+  /** The step's token ids, and their logprobs when the request asked (OpenAI's logprobs). */
+  tokenIds: readonly number[];
+  logprobs?: TokenLogprob[];
   finishReason?: EngineFinish;
   /** The stop string that ended the output, if one did. */
   stopString?: string;
@@ -40,6 +43,9 @@ export class TextReader {
     }
     const output = result.value;
     const tokenCount = output.tokenIds.length;
+    const tokens = output.logprobs
+      ? { tokenIds: output.tokenIds, logprobs: output.logprobs }
+      : { tokenIds: output.tokenIds };
     if (tokenCount > 0) this.onTokens?.(tokenCount);
     const step = this.detokenizer.push(output.tokenIds);
     if (step.finishReason) {
@@ -48,6 +54,7 @@ export class TextReader {
       const last: TextStep = {
         text: step.text,
         tokenCount,
+        ...tokens,
         finishReason: step.finishReason,
         usage,
         worker: output.worker,
@@ -62,13 +69,14 @@ export class TextReader {
       return {
         text,
         tokenCount,
+        ...tokens,
         finishReason: output.finishReason,
         usage: output.usage,
         worker: output.worker,
         ...(output.prefillWorker ? { prefillWorker: output.prefillWorker } : {}),
       };
     }
-    return { text: step.text, tokenCount, usage: output.usage };
+    return { text: step.text, tokenCount, ...tokens, usage: output.usage };
   }
 
   async close(): Promise<void> {
@@ -87,7 +95,7 @@ const TURN = Symbol("event loop turn");
 export class StepBatcher {
   private pending: Promise<TextStep | undefined> | undefined;
 
-  constructor(private readonly reader: TextReader) {}
+  constructor(private readonly reader: Pick<TextReader, "next">) {}
 
   /** The next steps, oldest first; empty once the reader is done. */
   async next(): Promise<TextStep[]> {

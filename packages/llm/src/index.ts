@@ -46,10 +46,16 @@ export {
   type ChatCompletionTool,
   type ChatCompletionToolChoice,
   type CompletionRequest,
+  type DetokenizeRequest,
+  type EmbeddingRequest,
   type OpenAIErrorBody,
   openAIError,
+  type TokenizeRequest,
   validateChatCompletionRequest,
   validateCompletionRequest,
+  validateDetokenizeRequest,
+  validateEmbeddingRequest,
+  validateTokenizeRequest,
 } from "./openai.js";
 export {
   type ChatOutputDelta,

@@ -235,6 +235,77 @@ export const completionRequestSchema = z
   })
   .superRefine(requireStreamForOptions);
 
+/** `/v1/embeddings`: text or token ids, one input or a list, as OpenAI takes them; a list after parsing. */
+export const embeddingRequestSchema = z.object({
+  model: z.string().min(1),
+  input: z
+    .union(
+      [
+        z.string(),
+        z.array(z.string()).min(1),
+        z.array(tokenId).min(1),
+        z.array(z.array(tokenId).min(1)).min(1),
+      ],
+      {
+        error: "expected a string, an array of strings, an array of token ids or an array of token id arrays",
+      },
+    )
+    .transform((input): (string | number[])[] => {
+      if (typeof input === "string") return [input];
+      if (typeof input[0] === "number") return [input as number[]];
+      return input as (string | number[])[];
+    }),
+  encoding_format: z.enum(["float", "base64"]).nullish(),
+  dimensions: tokenLimit(1).nullish(),
+  user: z.string().nullish(),
+});
+
+/** vLLM's `/tokenize`: a prompt, or chat messages rendered with the chat template. */
+export const tokenizeRequestSchema = z.union(
+  [
+    z.object({
+      model: z.string().min(1).nullish(),
+      prompt: z.string(),
+      add_special_tokens: z.boolean().default(true),
+      return_token_strs: z.boolean().nullish(),
+    }),
+    z.object({
+      model: z.string().min(1).nullish(),
+      messages: z.array(messageSchema).min(1),
+      add_generation_prompt: z.boolean().default(true),
+      add_special_tokens: z.boolean().default(false),
+      return_token_strs: z.boolean().nullish(),
+      tools: z.array(toolSchema).nullish(),
+      chat_template_kwargs: z.record(z.string(), z.unknown()).nullish(),
+    }),
+  ],
+  { error: "expected 'prompt' or 'messages'" },
+);
+
+/** vLLM's `/detokenize`. */
+export const detokenizeRequestSchema = z.object({
+  model: z.string().min(1).nullish(),
+  tokens: z.array(tokenId),
+});
+
+export type EmbeddingRequest = z.output<typeof embeddingRequestSchema>;
+export type TokenizeRequest = z.output<typeof tokenizeRequestSchema>;
+export type DetokenizeRequest = z.output<typeof detokenizeRequestSchema>;
+
+export function validateEmbeddingRequest(body: unknown): ValidationResult<EmbeddingRequest, OpenAIErrorBody> {
+  return toOpenAI(parseRequest(embeddingRequestSchema, body));
+}
+
+export function validateTokenizeRequest(body: unknown): ValidationResult<TokenizeRequest, OpenAIErrorBody> {
+  return toOpenAI(parseRequest(tokenizeRequestSchema, body));
+}
+
+export function validateDetokenizeRequest(
+  body: unknown,
+): ValidationResult<DetokenizeRequest, OpenAIErrorBody> {
+  return toOpenAI(parseRequest(detokenizeRequestSchema, body));
+}
+
 export type ChatCompletionRequest = z.output<typeof chatCompletionRequestSchema>;
 export type ChatCompletionMessage = ChatCompletionRequest["messages"][number];
 export type ChatCompletionTool = z.output<typeof toolSchema>;

@@ -4,8 +4,16 @@ import type { ServedModel } from "../model-registry.js";
 import type { Preprocessor } from "../preprocessor.js";
 import { DeltaFrames } from "../sse.js";
 import type { OutputFormat } from "./generation.js";
+import { type CompletionLogprobs, joinCompletionLogprobs, LogprobRenderer } from "./logprobs.js";
 import { type PreparedRequest, prepare } from "./prepare.js";
-import { nvextOf, type ResponseHeader, textCompletion, toFinishReason, usageChunk } from "./responses.js";
+import {
+  type ChoiceExtras,
+  nvextOf,
+  type ResponseHeader,
+  textCompletion,
+  toFinishReason,
+  usageChunk,
+} from "./responses.js";
 
 export function validateCompletion(body: unknown): CompletionRequest {
   const result = validateCompletionRequest(body);
@@ -16,42 +24,76 @@ export function validateCompletion(body: unknown): CompletionRequest {
   return result.value;
 }
 
-/** Tokenizes a text prompt, or takes token ids as given (checked against the vocabulary). */
+/** One prompt of a completion request, ready to run, and the text `echo` puts in front of its answer. */
+export interface CompletionPrompt {
+  prepared: PreparedRequest;
+  echo: string;
+}
+
+/** Tokenizes each text prompt, or takes token ids as given (checked against the vocabulary). */
 export function prepareCompletion(
   body: CompletionRequest,
   model: ServedModel<Preprocessor>,
   pre: Preprocessor,
-): { prepared: PreparedRequest; echo: string } {
-  let tokenIds: number[];
-  if (typeof body.prompt === "string") {
-    tokenIds = pre.tokenizer.encode(body.prompt);
-  } else {
-    const vocab = pre.tokenizer.vocabSize;
-    tokenIds = body.prompt;
-    // A plain loop: prompts run to many thousands of ids, and this runs on every request.
-    for (const id of tokenIds) {
-      if (id >= vocab) throw badRequest(`Token id ${id} is outside the vocabulary (${vocab}).`, "prompt");
+): CompletionPrompt[] {
+  return body.prompt.map((prompt, i) => {
+    const param = body.prompt.length > 1 ? `prompt[${i}]` : "prompt";
+    let tokenIds: number[];
+    if (typeof prompt === "string") {
+      tokenIds = pre.tokenizer.encode(prompt);
+    } else {
+      const vocab = pre.tokenizer.vocabSize;
+      tokenIds = prompt;
+      // A plain loop: prompts run to many thousands of ids, and this runs on every request.
+      for (const id of tokenIds) {
+        if (id >= vocab) throw badRequest(`Token id ${id} is outside the vocabulary (${vocab}).`, param);
+      }
     }
-  }
-  const echo = body.echo
-    ? typeof body.prompt === "string"
-      ? body.prompt
-      : pre.tokenizer.decode(tokenIds)
-    : "";
-  return { prepared: prepare(body, model, pre.tokenizer.eosTokenIds, tokenIds), echo };
+    const echo = body.echo ? (typeof prompt === "string" ? prompt : pre.tokenizer.decode(tokenIds)) : "";
+    const prepared = prepare(body, model, pre.tokenizer.eosTokenIds, tokenIds);
+    if (body.logprobs != null) prepared.params.logprobs = body.logprobs;
+    return { prepared, echo };
+  });
+}
+
+/** The logprob renderer of one choice of a completion request that asked for logprobs. */
+export function completionLogprobs(
+  body: CompletionRequest,
+  pre: Preprocessor,
+  prompt: CompletionPrompt,
+): LogprobRenderer | undefined {
+  if (body.logprobs == null) return undefined;
+  const stops = new Set(prompt.prepared.detokenizer.stopTokenIds ?? []);
+  return new LogprobRenderer(pre.tokenizer, (id) => stops.has(id), prompt.echo.length);
 }
 
 /** Completions output: text per chunk; `echo` puts the prompt in front of the first text. */
-export function completionFormat(header: ResponseHeader, echo: string, includeUsage: boolean): OutputFormat {
+export function completionFormat(
+  header: ResponseHeader,
+  echo: string,
+  includeUsage: boolean,
+  { index = 0, logprobs }: { index?: number; logprobs?: LogprobRenderer | undefined } = {},
+): OutputFormat {
   // Every text chunk but the last differs only in its text: rendered once, filled in per step.
   let texts: DeltaFrames | undefined;
+  const gathered: CompletionLogprobs[] = [];
+  const extras = (part: CompletionLogprobs | undefined): ChoiceExtras =>
+    part ? { index, logprobs: part } : { index };
   return {
-    start: () => (echo ? [textCompletion(header, echo, null, null, includeUsage)] : []),
-    step({ text, finishReason: finish }) {
-      if (finish) return [textCompletion(header, text, toFinishReason(finish, 0), null, includeUsage)];
-      if (!text) return [];
+    start: () => (echo ? [textCompletion(header, echo, null, null, includeUsage, { index })] : []),
+    step(step) {
+      const { text, finishReason: finish } = step;
+      const part = logprobs?.completion(step.tokenIds, step.logprobs);
+      if (finish)
+        return [textCompletion(header, text, toFinishReason(finish, 0), null, includeUsage, extras(part))];
+      if (!text && !part) return [];
+      if (part || index !== 0) return [textCompletion(header, text, null, null, includeUsage, extras(part))];
       texts ??= new DeltaFrames((marker) => textCompletion(header, marker, null, null, includeUsage));
       return [texts.delta(text)];
+    },
+    collect(step) {
+      const part = logprobs?.completion(step.tokenIds, step.logprobs);
+      if (part) gathered.push(part);
     },
     error: (failure) => failure.toBody(),
     doneMarker: true,
@@ -63,6 +105,7 @@ export function completionFormat(header: ResponseHeader, echo: string, includeUs
         toFinishReason(last.finishReason ?? "stop", 0),
         last.usage,
         false,
+        extras(logprobs ? joinCompletionLogprobs(gathered) : undefined),
       ),
       ...nvextOf(last),
     }),

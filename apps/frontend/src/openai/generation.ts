@@ -17,6 +17,8 @@ export interface OutputFormat {
   step(step: TextStep): unknown[];
   /** The `include_usage` chunk (OpenAI only). */
   usage?(usage: EngineUsage): unknown;
+  /** Sees every step of a non-streamed answer before complete() (logprobs gathered over the answer). */
+  collect?(step: TextStep): void;
   /** The whole non-streamed answer: all the text, and the last step (finish reason, usage). */
   complete(text: string, last: TextStep): unknown;
   /** The event that tells a streaming client the request failed. */
@@ -31,14 +33,14 @@ export interface GenerationDeps {
   requestTimeoutSeconds: number;
 }
 
-const emptyUsage = (prompt: number): EngineUsage => ({
+export const emptyUsage = (prompt: number): EngineUsage => ({
   promptTokens: prompt,
   completionTokens: 0,
   cachedTokens: 0,
 });
 
 /** Aborts when the client leaves or the request runs out of time (one controller, one timer per request). */
-class Deadline {
+export class Deadline {
   private readonly controller = new AbortController();
   private readonly timer: NodeJS.Timeout;
   private readonly onClientGone: () => void;
@@ -68,7 +70,12 @@ class Deadline {
 }
 
 /** Maps whatever ended a request to what the client is told. */
-function clientError(error: unknown, deadline: Deadline, scope: RequestScope, seconds: number): HttpError {
+export function clientError(
+  error: unknown,
+  deadline: Deadline,
+  scope: RequestScope,
+  seconds: number,
+): HttpError {
   if (deadline.expired) return timedOut(seconds);
   if (scope.signal.aborted) return clientClosed();
   if (error instanceof ServingError) return toHttpError(error);
@@ -79,6 +86,22 @@ function clientError(error: unknown, deadline: Deadline, scope: RequestScope, se
     return new HttpError(503, `The worker failed: ${error.rawMessage}`, "worker_failed");
   }
   return toHttpError(error);
+}
+
+/** The serving request of a prepared one (one choice of it). */
+export function servingRequestOf(
+  req: PreparedRequest,
+  requestId: string,
+): Parameters<GenerationDeps["generate"]>[0] {
+  return {
+    requestId,
+    model: req.model.name,
+    tokenIds: req.tokenIds,
+    priority: req.priority,
+    ...(req.backendInstanceId !== undefined ? { backendInstanceId: req.backendInstanceId } : {}),
+    params: req.params,
+    headers: { "x-request-id": requestId },
+  };
 }
 
 /**
@@ -131,6 +154,7 @@ export async function respond(
     try {
       for (let step = await steps.next(); step; step = await steps.next()) {
         text += step.text;
+        format.collect?.(step);
         last = step;
       }
     } catch (error) {
@@ -139,7 +163,12 @@ export async function respond(
       deadline.clear();
       await steps.close();
     }
-    const final: TextStep = last ?? { text: "", tokenCount: 0, usage: emptyUsage(req.tokenIds.length) };
+    const final: TextStep = last ?? {
+      text: "",
+      tokenCount: 0,
+      tokenIds: [],
+      usage: emptyUsage(req.tokenIds.length),
+    };
     metrics.finish({ status: "success" }, final.usage);
     return Response.json(format.complete(text, final), { headers });
   }

@@ -18,14 +18,13 @@ export interface PreparedRequest {
 
 type SamplingFields = Omit<ChatCompletionRequest | CompletionRequest, "messages" | "prompt">;
 
-/** Checks what the schema cannot (n, the context window) and derives engine and detokenizer parameters. */
+/** Checks what the schema cannot (the context window) and derives engine and detokenizer parameters. */
 export function prepare(
   body: SamplingFields & { max_completion_tokens?: number | null },
   model: ServedModel<Preprocessor>,
   eosTokenIds: readonly number[],
   tokenIds: number[],
 ): PreparedRequest {
-  if ((body.n ?? 1) > 1) throw badRequest("n > 1 is not supported; send one request per completion.", "n");
   if (tokenIds.length === 0) throw badRequest("The prompt is empty.", "prompt");
   const contextLength = model.card.contextLength;
   const requested = body.max_completion_tokens ?? body.max_tokens ?? undefined;
@@ -77,4 +76,20 @@ export function prepare(
   const backend = body.nvext?.backend_instance_id;
   if (backend !== undefined) prepared.backendInstanceId = backend;
   return prepared;
+}
+
+/**
+ * `n` independent choices of one prepared request. A request with a seed gives each choice its own (seed + index),
+ * so the choices differ yet the answer is reproducible; without one, each choice's request id seeds it.
+ */
+export function withChoices(prepared: PreparedRequest, n: number): PreparedRequest[] {
+  return Array.from({ length: n }, (_, i) => {
+    if (i === 0) return prepared;
+    const seed = prepared.params.seed;
+    const params =
+      seed === undefined
+        ? { ...prepared.params }
+        : { ...prepared.params, seed: BigInt.asUintN(64, seed + BigInt(i)) };
+    return { ...prepared, params };
+  });
 }

@@ -25,6 +25,12 @@ export function toFinishReason(finish: EngineFinish, toolCalls: number): OpenAIF
   return finish === "length" ? "length" : "stop";
 }
 
+/** Which choice an object belongs to (n > 1, prompt lists) and its logprobs, when asked. */
+export interface ChoiceExtras {
+  index?: number;
+  logprobs?: unknown;
+}
+
 /** Fields every response object of one request shares. */
 export interface ResponseHeader {
   id: string;
@@ -69,13 +75,14 @@ export function chatCompletion(
   finish: OpenAIFinishReason,
   usage: EngineUsage,
   servedBy: ServedBy,
+  { index = 0, logprobs = null }: ChoiceExtras = {},
 ) {
   return {
     id: header.id,
     object: "chat.completion" as const,
     created: header.created,
     model: header.model,
-    choices: [{ index: 0, message, logprobs: null, finish_reason: finish }],
+    choices: [{ index, message, logprobs, finish_reason: finish }],
     usage: toUsage(usage),
     ...nvextOf(servedBy),
   };
@@ -93,13 +100,14 @@ export function chatChunk(
   delta: ChatChunkDelta,
   finish: OpenAIFinishReason | null,
   withUsageField: boolean,
+  { index = 0, logprobs = null }: ChoiceExtras = {},
 ) {
   return {
     id: header.id,
     object: "chat.completion.chunk" as const,
     created: header.created,
     model: header.model,
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    choices: [{ index, delta, logprobs, finish_reason: finish }],
     ...(withUsageField ? { usage: null } : {}),
   };
 }
@@ -126,13 +134,14 @@ export function textCompletion(
   finish: OpenAIFinishReason | null,
   usage: EngineUsage | null,
   withUsageField: boolean,
+  { index = 0, logprobs = null }: ChoiceExtras = {},
 ) {
   return {
     id: header.id,
     object: "text_completion" as const,
     created: header.created,
     model: header.model,
-    choices: [{ index: 0, text, logprobs: null, finish_reason: finish }],
+    choices: [{ index, text, logprobs, finish_reason: finish }],
     ...(usage ? { usage: toUsage(usage) } : withUsageField ? { usage: null } : {}),
   };
 }
