@@ -39,6 +39,8 @@ export interface ModelExpress extends Service {
   /** The advertised URL workers give as `--model-express-url`. */
   readonly url: string;
   readonly localUrl: string;
+  /** The status server (/health, /metrics) on this host, when `--system-port` is given. */
+  readonly statusUrl?: string;
 }
 
 export async function start(config: ModelExpressConfig, deps?: HostDeps): Promise<ModelExpress> {
@@ -103,6 +105,7 @@ export async function start(config: ModelExpressConfig, deps?: HostDeps): Promis
       return {
         url: server.url,
         localUrl: server.localUrl,
+        ...(status ? { statusUrl: status.localUrl } : {}),
         async stop() {
           await host.stop();
           log.info("stopped");
