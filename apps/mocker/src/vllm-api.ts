@@ -91,6 +91,13 @@ function tokenPrompt(prompt: number[] | number[][] | string | string[]): number[
   return out;
 }
 
+/** vLLM's X-data-parallel-rank header: a rank routers pick; ignored when not an integer (as vLLM does). */
+function dataParallelRank(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const rank = Number(header);
+  return Number.isInteger(rank) ? rank : undefined;
+}
+
 type Sampling = { [K in keyof typeof sampling]?: z.infer<(typeof sampling)[K]> };
 
 class RequestError extends Error {
@@ -132,6 +139,7 @@ export function vllmApp(deps: VllmApiDeps): Hono {
     lora: string,
     cacheSalt: string | null | undefined,
     kv: VllmKvTransferParams | null | undefined,
+    dpRank: number | undefined,
   ): { request: EngineRequest; role: "prefill" | "decode" | undefined } => {
     const maxLen = driver.engine.config.maxModelLen;
     if (prompt.length >= maxLen) {
@@ -197,6 +205,7 @@ export function vllmApp(deps: VllmApiDeps): Hono {
       ...(lora ? { loraName: lora } : {}),
       ...(cacheSalt ? { cacheSalt } : {}),
       ...(external > 0 ? { externalComputedTokens: external } : {}),
+      ...(dpRank === undefined ? {} : { dpRank }),
     };
     const invalid = driver.validate(request);
     if (invalid !== undefined) throw new RequestError(invalid);
@@ -283,6 +292,7 @@ export function vllmApp(deps: VllmApiDeps): Hono {
         lora,
         req.cache_salt,
         req.kv_transfer_params,
+        dataParallelRank(c.req.header("x-data-parallel-rank")),
       );
       const controller = new AbortController();
       const outputs = driver.generate(request, controller.signal);
@@ -367,6 +377,7 @@ export function vllmApp(deps: VllmApiDeps): Hono {
         lora,
         req.cache_salt,
         req.kv_transfer_params,
+        dataParallelRank(c.req.header("x-data-parallel-rank")),
       );
       const controller = new AbortController();
       const outputs = driver.generate(request, controller.signal);
