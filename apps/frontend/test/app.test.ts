@@ -107,7 +107,19 @@ const badInputs: { name: string; body: unknown; status: number; param?: string |
     status: 400,
     param: "max_tokens",
   },
-  { name: "n > 1", body: { model: MODEL, messages: hello, n: 2 }, status: 400, param: "n" },
+  { name: "n above 128", body: { model: MODEL, messages: hello, n: 129 }, status: 400, param: "n" },
+  {
+    name: "max_tokens 0 on chat",
+    body: { model: MODEL, messages: hello, max_tokens: 0 },
+    status: 400,
+    param: "max_tokens",
+  },
+  {
+    name: "top_logprobs without logprobs",
+    body: { model: MODEL, messages: hello, top_logprobs: 2 },
+    status: 400,
+    param: "top_logprobs",
+  },
   { name: "unknown model", body: { model: "no/such-model", messages: hello }, status: 404, param: "model" },
   {
     name: "a 10 MB body",
