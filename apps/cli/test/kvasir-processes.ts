@@ -122,7 +122,7 @@ export function chat(
 ) {
   return post(
     `${baseUrl}/v1/chat/completions`,
-    { model, messages: [{ role: "user", content }], max_tokens: maxTokens },
+    { model, messages: [{ role: "user", content }], max_tokens: maxTokens, ignore_eos: true },
     timeoutMs,
   );
 }
@@ -133,7 +133,8 @@ export function complete(
   prompt: string | number[],
   { model = MODEL, maxTokens = 4, timeoutMs = 10_000 } = {},
 ) {
-  return post(`${baseUrl}/v1/completions`, { model, prompt, max_tokens: maxTokens }, timeoutMs);
+  const body = { model, prompt, max_tokens: maxTokens, ignore_eos: true };
+  return post(`${baseUrl}/v1/completions`, body, timeoutMs);
 }
 
 /**
