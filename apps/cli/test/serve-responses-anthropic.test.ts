@@ -196,6 +196,82 @@ describe("Responses API", () => {
     expect(response.usage?.input_tokens).toBeGreaterThan(40);
   });
 
+  it("answers tool_choice required with a function call valid against the tool's schema, and continues from it", async () => {
+    const response = await openai.responses.create({
+      model: MODEL,
+      tools: [weather],
+      tool_choice: "required",
+      input: "Weather in Oslo?",
+      max_output_tokens: 200,
+    });
+    const call = response.output.find((item) => item.type === "function_call");
+    expect(call?.type).toBe("function_call");
+    if (call?.type !== "function_call") return;
+    expect(call.name).toBe("get_weather");
+    expect(call.call_id).toMatch(/^call_/);
+    expect(call.id).toMatch(/^fc_/);
+    const args = JSON.parse(call.arguments) as { city: unknown };
+    expect(typeof args.city).toBe("string");
+    expect(Object.keys(args)).toEqual(["city"]);
+
+    const next = await openai.responses.create({
+      model: MODEL,
+      previous_response_id: response.id,
+      tools: [weather],
+      input: [{ type: "function_call_output", call_id: call.call_id, output: "Sunny, 21 C" }],
+      max_output_tokens: 8,
+    });
+    expect(next.output.some((item) => item.type === "message")).toBe(true);
+  });
+
+  it("streams a named function call as its item and argument events", async () => {
+    const stream = await openai.responses.create({
+      model: MODEL,
+      tools: [weather],
+      tool_choice: { type: "function", name: "get_weather" },
+      input: "Weather in Paris?",
+      max_output_tokens: 200,
+      stream: true,
+    });
+    const types: string[] = [];
+    let args = "";
+    for await (const event of stream) {
+      types.push(event.type);
+      if (event.type === "response.function_call_arguments.done") args = event.arguments;
+    }
+    const added = types.indexOf("response.output_item.added");
+    expect(types.slice(added, added + 4)).toEqual([
+      "response.output_item.added",
+      "response.function_call_arguments.delta",
+      "response.function_call_arguments.done",
+      "response.output_item.done",
+    ]);
+    expect(typeof (JSON.parse(args) as { city: unknown }).city).toBe("string");
+  });
+
+  it("answers text.format json_schema with JSON valid against the schema", async () => {
+    const response = await openai.responses.create({
+      model: MODEL,
+      input: "A city and its population",
+      text: {
+        format: {
+          type: "json_schema",
+          name: "city",
+          schema: {
+            type: "object",
+            properties: { name: { type: "string" }, population: { type: "integer" } },
+            required: ["name", "population"],
+            additionalProperties: false,
+          },
+        },
+      },
+      max_output_tokens: 200,
+    });
+    const value = JSON.parse(response.output_text) as { name: unknown; population: unknown };
+    expect(typeof value.name).toBe("string");
+    expect(Number.isInteger(value.population)).toBe(true);
+  });
+
   it("refuses what it cannot serve with OpenAI's 400 naming the field", async () => {
     await expect(
       openai.responses.create({ model: MODEL, input: "hi", tools: [{ type: "web_search" }] }),
@@ -302,6 +378,61 @@ describe("Anthropic Messages API", () => {
       status: 400,
       error: { type: "error", error: { type: "invalid_request_error" } },
     });
+  });
+
+  it("answers tool_choice any and tool with tool_use blocks (toolu_ ids, input valid against the schema)", async () => {
+    const tools = [
+      {
+        name: "get_weather",
+        description: "The weather in a city",
+        input_schema: {
+          type: "object" as const,
+          properties: { city: { type: "string" } },
+          required: ["city"],
+          additionalProperties: false,
+        },
+      },
+      {
+        name: "get_time",
+        description: "The time in a zone",
+        input_schema: {
+          type: "object" as const,
+          properties: { zone: { type: "string" } },
+          required: ["zone"],
+          additionalProperties: false,
+        },
+      },
+    ];
+    const messages = [{ role: "user" as const, content: "Weather in Oslo?" }];
+    const any = await anthropic.messages.create({
+      model: MODEL,
+      max_tokens: 300,
+      messages,
+      tools,
+      tool_choice: { type: "any", disable_parallel_tool_use: true },
+    });
+    expect(any.stop_reason).toBe("tool_use");
+    const uses = any.content.filter((block) => block.type === "tool_use");
+    expect(uses).toHaveLength(1);
+    const use = uses[0];
+    expect(use?.id).toMatch(/^toolu_[0-9A-Za-z]{24}$/);
+    expect(["get_weather", "get_time"]).toContain(use?.name);
+
+    const named = await anthropic.messages
+      .stream({
+        model: MODEL,
+        max_tokens: 300,
+        messages,
+        tools,
+        tool_choice: { type: "tool", name: "get_time" },
+      })
+      .finalMessage();
+    expect(named.stop_reason).toBe("tool_use");
+    const block = named.content.find((b) => b.type === "tool_use");
+    expect(block?.type === "tool_use" && block.name).toBe("get_time");
+    expect(typeof (block?.type === "tool_use" ? (block.input as { zone: unknown }).zone : undefined)).toBe(
+      "string",
+    );
   });
 
   it("leaves the tools out of the prompt under tool_choice none, and refuses a choice of a tool it lacks", async () => {

@@ -56,8 +56,16 @@ export type ServeGeneration = <B extends GenerationBody>(
   c: Context<AppEnv>,
   endpoint: Endpoint,
   validate: (body: unknown) => B,
-  build: (body: B, model: ServedModel<Preprocessor>, pre: Preprocessor) => Preparation,
+  build: Build<B>,
 ) => Promise<Response>;
+
+/** Turns a body into a Preparation; `signal` is the client's (a large prompt's tokenizing stops when it leaves). */
+export type Build<B> = (
+  body: B,
+  model: ServedModel<Preprocessor>,
+  pre: Preprocessor,
+  signal: AbortSignal,
+) => Preparation | Promise<Preparation>;
 
 export interface GenerationRouteDeps extends GenerationDeps {
   models: ModelCatalog;
@@ -78,7 +86,7 @@ export function addGenerationRoutes(
     c: Context<AppEnv>,
     endpoint: Endpoint,
     validate: (body: unknown) => B,
-    build: (body: B, model: ServedModel<Preprocessor>, pre: Preprocessor) => Preparation,
+    build: Build<B>,
   ): Promise<Response> {
     const scope = c.get("scope");
     const body = validate(await jsonBody(c));
@@ -101,7 +109,7 @@ export function addGenerationRoutes(
         { request_id: scope.requestId, model: model.name },
         async (span) => {
           const loaded = await model.preprocessor();
-          const built = build(body, model, loaded);
+          const built = await build(body, model, loaded, scope.signal);
           span.setAttribute("prompt_tokens", built.prepared.tokenIds.length);
           return [loaded, built] as const;
         },

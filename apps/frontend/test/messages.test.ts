@@ -23,15 +23,15 @@ beforeAll(async () => {
   model = { id: card.name, name: card.name, card, created: 0, workers: [], preprocessor: async () => pre };
 });
 
-function prompt(body: unknown): string {
+async function prompt(body: unknown): Promise<string> {
   const result = validateMessagesRequest(body);
   if (!result.ok) throw new Error(result.error.error.message);
-  return prepareMessages(result.value, model, pre).prompt;
+  return (await prepareMessages(result.value, model, pre)).prompt;
 }
 
 describe("Anthropic messages through the chat template", () => {
-  it("puts the system prompt, tool uses and tool results where the template expects them", () => {
-    const text = prompt({
+  it("puts the system prompt, tool uses and tool results where the template expects them", async () => {
+    const text = await prompt({
       model: card.name,
       max_tokens: 10,
       system: "You are terse.",
@@ -52,19 +52,21 @@ describe("Anthropic messages through the chat template", () => {
     expect(text.endsWith("<|im_start|>assistant\n")).toBe(true);
   });
 
-  it("maps thinking.type to the template's enable_thinking", () => {
+  it("maps thinking.type to the template's enable_thinking", async () => {
     const base = { model: card.name, max_tokens: 10, messages: [{ role: "user", content: "hi" }] };
-    expect(prompt({ ...base, thinking: { type: "disabled" } })).toContain("<think>\n\n</think>");
-    expect(prompt({ ...base, thinking: { type: "enabled", budget_tokens: 2048 } })).not.toContain("</think>");
+    expect(await prompt({ ...base, thinking: { type: "disabled" } })).toContain("<think>\n\n</think>");
+    expect(await prompt({ ...base, thinking: { type: "enabled", budget_tokens: 2048 } })).not.toContain(
+      "</think>",
+    );
   });
 
-  it("refuses content the model cannot read", () => {
+  it("refuses content the model cannot read", async () => {
     const body = validateMessagesRequest({
       model: card.name,
       max_tokens: 10,
       messages: [{ role: "user", content: [{ type: "image", source: { type: "base64", data: "AAAA" } }] }],
     });
     if (!body.ok) throw new Error("the request itself is valid");
-    expect(() => prepareMessages(body.value, model, pre)).toThrow(HttpError);
+    await expect(prepareMessages(body.value, model, pre)).rejects.toThrow(HttpError);
   });
 });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { validateMessagesRequest } from "./anthropic.js";
+import {
+  stripBillingPreamble,
+  toChatToolFields,
+  validateCountTokensRequest,
+  validateMessagesRequest,
+} from "./anthropic.js";
 
 const base = { model: "Qwen/Qwen3-0.6B", max_tokens: 256, messages: [{ role: "user", content: "Hi" }] };
 
@@ -79,5 +84,78 @@ describe("integers beyond their protobuf wire type", () => {
 
   it("accepts the largest values the wire takes", () => {
     expect(validateMessagesRequest({ ...base, max_tokens: 2 ** 32 - 1, top_k: 2 ** 31 - 1 }).ok).toBe(true);
+  });
+});
+
+describe("count_tokens requests", () => {
+  it("take a Messages request without max_tokens, and refuse what a Messages request would", () => {
+    const { max_tokens: _max, ...rest } = base;
+    expect(validateCountTokensRequest(rest).ok).toBe(true);
+    const bad = validateCountTokensRequest({ ...rest, messages: [] });
+    expect(bad.ok).toBe(false);
+  });
+});
+
+describe("stripBillingPreamble", () => {
+  const header = "x-anthropic-billing-header: cc_version=2.1.0; cch=abc123==;";
+
+  it("drops Claude Code's billing block, or the first line of a system string that starts with it", () => {
+    expect(
+      stripBillingPreamble([
+        { type: "text", text: header },
+        { type: "text", text: "You are Claude Code." },
+      ]),
+    ).toEqual([{ type: "text", text: "You are Claude Code." }]);
+    expect(stripBillingPreamble(`${header}\nYou are Claude Code.`)).toBe("You are Claude Code.");
+    expect(stripBillingPreamble(`  ${header}`)).toBe("");
+  });
+
+  it("leaves any other system prompt as it is", () => {
+    expect(stripBillingPreamble("You are helpful.")).toBe("You are helpful.");
+    expect(stripBillingPreamble(`Intro\n${header}`)).toBe(`Intro\n${header}`);
+    expect(stripBillingPreamble(undefined)).toBeUndefined();
+  });
+});
+
+describe("toChatToolFields", () => {
+  const tools = [{ name: "get_weather", description: "Weather", input_schema: { type: "object" } }];
+  const fields = (tool_choice: unknown, withTools = true) => {
+    const result = validateMessagesRequest({ ...base, tool_choice, ...(withTools ? { tools } : {}) });
+    if (!result.ok) throw new Error(result.error.error.message);
+    return toChatToolFields(result.value);
+  };
+
+  it("maps any to required, tool to a named function and disable_parallel_tool_use to parallel_tool_calls", () => {
+    expect(fields({ type: "any" })).toEqual({
+      ok: true,
+      value: {
+        tools: [
+          {
+            type: "function",
+            function: { name: "get_weather", description: "Weather", parameters: { type: "object" } },
+          },
+        ],
+        tool_choice: "required",
+      },
+    });
+    const named = fields({ type: "tool", name: "get_weather", disable_parallel_tool_use: true });
+    expect(named.ok && named.value.tool_choice).toEqual({
+      type: "function",
+      function: { name: "get_weather" },
+    });
+    expect(named.ok && named.value.parallel_tool_calls).toBe(false);
+    expect(fields({ type: "auto" }).ok && fields({ type: "auto" })).toMatchObject({
+      value: { tool_choice: "auto" },
+    });
+  });
+
+  it("leaves the tools out under none", () => {
+    expect(fields({ type: "none" })).toEqual({ ok: true, value: { tool_choice: "none" } });
+  });
+
+  it("refuses a forced choice without tools, or of a tool not given", () => {
+    expect(fields({ type: "any" }, false).ok).toBe(false);
+    const missing = fields({ type: "tool", name: "nope" });
+    expect(missing.ok ? "" : missing.error).toMatch(/no tool named 'nope'/);
   });
 });

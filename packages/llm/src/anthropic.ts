@@ -155,7 +155,10 @@ export function stripBillingPreamble(system: MessagesRequest["system"]): Message
 
 /** OpenAI-style tool fields, as the chat template and the engine's tool-choice constraint take them. */
 export interface ChatToolFields {
-  tools?: { type: "function"; function: { name: string; description?: string; parameters: unknown } }[];
+  tools?: {
+    type: "function";
+    function: { name: string; description?: string; parameters: Record<string, unknown> };
+  }[];
   tool_choice?: "none" | "auto" | "required" | { type: "function"; function: { name: string } };
   parallel_tool_calls?: boolean;
 }

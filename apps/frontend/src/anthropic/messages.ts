@@ -1,6 +1,7 @@
 import {
   ChatOutputParser,
   type ChatOutputParserOptions,
+  type ChatTemplateInput,
   type ChatTemplateMessage,
   type CountTokensRequest,
   type MessagesRequest,
@@ -14,9 +15,11 @@ import {
 import type { EngineUsage } from "@kvasir/serving";
 import { badRequest, HttpError } from "../errors.js";
 import type { ServedModel } from "../model-registry.js";
+import { ForcedToolOutput } from "../openai/forced-tool-output.js";
 import type { OutputFormat } from "../openai/generation.js";
 import { type PreparedRequest, prepare } from "../openai/prepare.js";
 import type { ResponseHeader } from "../openai/responses.js";
+import { type ForcedToolChoice, forcedToolChoice, toolChoiceConstraint } from "../openai/structured.js";
 import { type Preprocessor, renderChat } from "../preprocessor.js";
 import { NamedEvent } from "../sse.js";
 import type { TextStep } from "../text-generation.js";
@@ -110,11 +113,13 @@ interface RenderedMessages {
  * Renders the conversation the way the model sees it: the billing preamble stripped when asked, tools left out
  * under `tool_choice: none`, and a final assistant message (a prefill) continued rather than closed.
  */
-function renderMessages(
+async function renderMessages(
   request: CountTokensRequest,
+  model: ServedModel<Preprocessor>,
   pre: Preprocessor,
   options: AnthropicOptions,
-): RenderedMessages {
+  signal?: AbortSignal,
+): Promise<RenderedMessages> {
   const body = options.stripPreamble ? { ...request, system: stripBillingPreamble(request.system) } : request;
   const tools = toChatToolFields(body);
   if (!tools.ok) throw badRequest(tools.error);
@@ -130,27 +135,54 @@ function renderMessages(
     // As Anthropic: a continued text ending in whitespace would make the model's next token an odd split.
     throw badRequest("messages: final assistant content cannot end with trailing whitespace");
   }
-  const rendered = renderChat(pre, {
+  const input = {
     messages,
     addGenerationPrompt: prefill === undefined,
     ...(tools.value.tools ? { tools: tools.value.tools } : {}),
     ...(body.thinking ? { kwargs: { enable_thinking: body.thinking.type === "enabled" } } : {}),
-  });
-  const prompt = prefill === undefined ? rendered : continueFinalMessage(rendered, prefill);
+  };
+  const tokenized =
+    prefill === undefined
+      ? tokenizeInline(pre, input)
+      : continued(pre, renderChat(pre, input), prefill);
+  const { prompt, tokenIds } = tokenized;
+  return { prompt, tokenIds, tools, breakpointTokens: breakpointTokens(body, pre, prompt, tokenIds.length) };
+}
+
+/** The chat prompt rendered and tokenized on the event loop (large prompts move to the tokenizer pool with it). */
+function tokenizeInline(pre: Preprocessor, input: ChatTemplateInput) {
+  const prompt = renderChat(pre, input);
+  return { prompt, tokenIds: pre.tokenizer.encode(prompt, { addSpecialTokens: false }) };
+}
+
+/** A prefilled conversation, cut after the prefill and tokenized (on the event loop: the cut needs the text). */
+function continued(pre: Preprocessor, rendered: string, prefill: string) {
+  const prompt = continueFinalMessage(rendered, prefill);
   if (prompt === undefined) {
     throw badRequest(
       "messages: this model's chat template does not render the final assistant message verbatim, so it cannot be continued",
     );
   }
-  const tokenIds = pre.tokenizer.encode(prompt, { addSpecialTokens: false });
-  const breakpoint = breakpointEnd(body, prompt);
-  const breakpointTokens =
-    breakpoint === undefined
-      ? 0
-      : breakpoint >= prompt.length
-        ? tokenIds.length
-        : pre.tokenizer.encode(prompt.slice(0, breakpoint), { addSpecialTokens: false }).length;
-  return { prompt, tokenIds, tools, breakpointTokens };
+  return { prompt, tokenIds: pre.tokenizer.encode(prompt, { addSpecialTokens: false }) };
+}
+
+/**
+ * Prompt tokens up to the last `cache_control` breakpoint: the shorter side of the breakpoint is tokenized (the
+ * mark is usually near the end, so that is a few tokens), to within a token where a token spans the boundary.
+ */
+function breakpointTokens(
+  body: CountTokensRequest,
+  pre: Preprocessor,
+  prompt: string,
+  total: number,
+): number {
+  const end = breakpointEnd(body, prompt);
+  if (end === undefined) return 0;
+  if (end >= prompt.length) return total;
+  const count = (text: string) => pre.tokenizer.encode(text, { addSpecialTokens: false }).length;
+  return end <= prompt.length / 2
+    ? count(prompt.slice(0, end))
+    : Math.max(0, total - count(prompt.slice(end)));
 }
 
 /**
@@ -174,13 +206,20 @@ function breakpointEnd(body: CountTokensRequest, prompt: string): number | undef
   return at < 0 ? prompt.length : at + (text?.length ?? 0);
 }
 
-export function prepareMessages(
+export async function prepareMessages(
   body: MessagesRequest,
   model: ServedModel<Preprocessor>,
   pre: Preprocessor,
   options: AnthropicOptions = { stripPreamble: false },
-): { prepared: PreparedRequest; prompt: string; breakpointTokens: number } {
-  const { prompt, tokenIds, tools, breakpointTokens } = renderMessages(body, pre, options);
+  signal?: AbortSignal,
+): Promise<PreparedMessages> {
+  const { prompt, tokenIds, tools, breakpointTokens } = await renderMessages(
+    body,
+    model,
+    pre,
+    options,
+    signal,
+  );
   // tool_choice any/tool become chat's required/named function: the same engine constraint as an OpenAI request.
   const sampling = {
     model: body.model,
@@ -193,20 +232,31 @@ export function prepareMessages(
     nvext: body.nvext,
     ...tools.value,
   };
-  return {
-    prepared: prepare(sampling, model, pre.tokenizer.eosTokenIds, tokenIds),
-    prompt,
-    breakpointTokens,
-  };
+  const prepared = prepare(sampling, model, pre.tokenizer.eosTokenIds, tokenIds);
+  const forced = forcedToolChoice(tools.value.tool_choice);
+  if (!forced || !tools.value.tools) return { prepared, prompt, breakpointTokens };
+  const parallel = tools.value.parallel_tool_calls ?? true;
+  prepared.params.structuredOutputs = toolChoiceConstraint(tools.value.tools, forced, parallel);
+  return { prepared, prompt, breakpointTokens, forced };
+}
+
+export interface PreparedMessages {
+  prepared: PreparedRequest;
+  prompt: string;
+  breakpointTokens: number;
+  /** tool_choice any/tool: the output is the constraint's JSON, read back as tool_use blocks. */
+  forced?: ForcedToolChoice;
 }
 
 /** `POST /v1/messages/count_tokens`: the prompt's tokens, counted as the Messages request would be. */
-export function countMessageTokens(
+export async function countMessageTokens(
   body: CountTokensRequest,
+  model: ServedModel<Preprocessor>,
   pre: Preprocessor,
   options: AnthropicOptions,
-): number {
-  return renderMessages(body, pre, options).tokenIds.length;
+  signal?: AbortSignal,
+): Promise<number> {
+  return (await renderMessages(body, model, pre, options, signal)).tokenIds.length;
 }
 
 /**
@@ -252,10 +302,11 @@ export function messagesFormat(
   parsers: Pick<ChatOutputParserOptions, "reasoningParser" | "toolCallParser">,
   prompt: string,
   breakpointTokens: number,
+  forced?: ForcedToolChoice,
 ): OutputFormat {
   const options: ChatOutputParserOptions = { ...parsers, newToolCallId: toolUseId };
   if (parsers.reasoningParser) options.promptOpensReasoning = promptOpensReasoning(prompt);
-  const parser = new ChatOutputParser(options);
+  const parser = forced ? new ForcedToolOutput(forced, toolUseId) : new ChatOutputParser(options);
   let toolCalls = 0;
   let open: { index: number; type: "text" | "thinking" } | undefined;
   let nextIndex = 0;

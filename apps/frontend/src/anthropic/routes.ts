@@ -51,9 +51,18 @@ export function addAnthropicRoutes(
   app.use(`${MESSAGES_PATH}/*`, requestIdHeader);
 
   app.post(MESSAGES_PATH, bodyLimit, (c) =>
-    serve(c, "anthropic_messages", validateMessages, (body, model, pre) => {
-      const { prepared, prompt, breakpointTokens } = prepareMessages(body, model, pre, options);
-      return { prepared, format: (header) => messagesFormat(header, parsers, prompt, breakpointTokens) };
+    serve(c, "anthropic_messages", validateMessages, async (body, model, pre, signal) => {
+      const { prepared, prompt, breakpointTokens, forced } = await prepareMessages(
+        body,
+        model,
+        pre,
+        options,
+        signal,
+      );
+      return {
+        prepared,
+        format: (header) => messagesFormat(header, parsers, prompt, breakpointTokens, forced),
+      };
     }),
   );
 
@@ -62,7 +71,8 @@ export function addAnthropicRoutes(
     const model = models.resolve(body.model);
     if (!model) throw models.recentlyServed?.(body.model) ? noWorker(body.model) : modelNotFound(body.model);
     const pre = await model.preprocessor();
-    return c.json({ input_tokens: countMessageTokens(body, pre, options) });
+    const inputTokens = await countMessageTokens(body, model, pre, options, c.get("scope").signal);
+    return c.json({ input_tokens: inputTokens });
   });
 
   // Hono answers an unrouted method with 404; Anthropic clients get the 405 it is, in their shape.

@@ -15,9 +15,11 @@ import type { HttpError } from "../errors.js";
 import { Frame, NamedEvent } from "../sse.js";
 import type { TextStep } from "../text-generation.js";
 import type { ParserChoice } from "./chat.js";
+import { ForcedToolOutput } from "./forced-tool-output.js";
 import type { OutputFormat } from "./generation.js";
 import type { ResponseHeader } from "./responses.js";
-import { itemId } from "./responses-ids.js";
+import { callId, itemId } from "./responses-ids.js";
+import type { ForcedToolChoice } from "./structured.js";
 
 type Status = "in_progress" | "completed" | "incomplete" | "failed";
 
@@ -44,6 +46,8 @@ export interface ResponsesContext {
   promptTokens: number;
   /** Tokens of a text (the usage's reasoning_tokens). */
   countTokens(text: string): number;
+  /** A forced tool choice: the output is the constraint's JSON, read back as function calls. */
+  forced?: ForcedToolChoice;
   /** Called once with the finished response and its output as chat messages (to store it). */
   onDone(response: Record<string, unknown>, output: ChatTemplateMessage): void;
 }
@@ -218,7 +222,9 @@ function assistantMessage(items: readonly OutputItem[]): ChatTemplateMessage {
 export function responsesFormat(header: ResponseHeader, context: ResponsesContext): OutputFormat {
   const options: ChatOutputParserOptions = { ...context.parsers };
   if (context.parsers.reasoningParser) options.promptOpensReasoning = promptOpensReasoning(context.prompt);
-  const parser = new ChatOutputParser(options);
+  const parser = context.forced
+    ? new ForcedToolOutput(context.forced, callId)
+    : new ChatOutputParser(options);
   const out = new OutputBuilder();
   const fields = requestFields(context.body);
 

@@ -86,13 +86,24 @@ export function inputMessages(input: ResponsesRequest["input"]): ChatTemplateMes
 
 /** Chat completions fields a Responses request maps to: tools, tool_choice, parallel_tool_calls, response_format. */
 export interface ChatFields {
-  tools?: { type: "function"; function: { name: string; description?: string; parameters?: unknown } }[];
+  tools?: {
+    type: "function";
+    function: { name: string; description?: string; parameters?: Record<string, unknown> };
+  }[];
   tool_choice?: "none" | "auto" | "required" | { type: "function"; function: { name: string } };
   parallel_tool_calls?: boolean;
   response_format?:
     | { type: "text" }
     | { type: "json_object" }
-    | { type: "json_schema"; json_schema: unknown };
+    | {
+        type: "json_schema";
+        json_schema: {
+          name: string;
+          schema: Record<string, unknown>;
+          description?: string;
+          strict?: boolean;
+        };
+      };
 }
 
 /**
@@ -108,7 +119,9 @@ export function chatFields(body: ResponsesRequest): ChatFields {
         `tools[${i}]`,
       );
     }
-    const fn: { name: string; description?: string; parameters?: unknown } = { name: tool.name };
+    const fn: { name: string; description?: string; parameters?: Record<string, unknown> } = {
+      name: tool.name,
+    };
     if (tool.description != null) fn.description = tool.description;
     if (tool.parameters != null) fn.parameters = tool.parameters;
     return { type: "function" as const, function: fn };
@@ -128,8 +141,16 @@ export function chatFields(body: ResponsesRequest): ChatFields {
   if (body.parallel_tool_calls != null) fields.parallel_tool_calls = body.parallel_tool_calls;
   const format = body.text?.format;
   if (format?.type === "json_schema") {
-    const { type: _type, ...json_schema } = format;
-    fields.response_format = { type: "json_schema", json_schema };
+    const { name, schema, description, strict } = format;
+    fields.response_format = {
+      type: "json_schema",
+      json_schema: {
+        name,
+        schema,
+        ...(description != null ? { description } : {}),
+        ...(strict != null ? { strict } : {}),
+      },
+    };
   } else if (format) fields.response_format = { type: format.type };
   return fields;
 }

@@ -1,4 +1,4 @@
-import { type ChatTemplateMessage, type ResponsesRequest, validateResponsesRequest } from "@kvasir/llm";
+import { type ChatTemplateInput, type ChatTemplateMessage, type ResponsesRequest, validateResponsesRequest } from "@kvasir/llm";
 import type { Hono, MiddlewareHandler } from "hono";
 import { badRequest, HttpError } from "../errors.js";
 import type { ServeGeneration } from "../generation-routes.js";
@@ -10,6 +10,7 @@ import { prepare } from "./prepare.js";
 import { conversationOf, type ResponseStore } from "./response-store.js";
 import { responsesFormat } from "./responses-format.js";
 import { chatFields, inputMessages } from "./responses-input.js";
+import { forcedToolChoice, responseFormatConstraint, toolChoiceConstraint } from "./structured.js";
 
 export const RESPONSES_PATH = "/v1/responses";
 
@@ -39,10 +40,17 @@ export function addResponsesRoutes(
   const { serve, store, parsers } = deps;
 
   app.post(RESPONSES_PATH, bodyLimit, (c) =>
-    serve(c, "responses", validateResponses, (body, model, pre) => prepareResponse(body, model, pre)),
+    serve(c, "responses", validateResponses, (body, model, pre, signal) =>
+      prepareResponse(body, model, pre, signal),
+    ),
   );
 
-  function prepareResponse(body: ResponsesRequest, model: ServedModel<Preprocessor>, pre: Preprocessor) {
+  async function prepareResponse(
+    body: ResponsesRequest,
+    model: ServedModel<Preprocessor>,
+    pre: Preprocessor,
+    signal: AbortSignal,
+  ) {
     const previousId = body.previous_response_id ?? undefined;
     const previous = previousId === undefined ? undefined : store.get(previousId);
     if (previousId !== undefined && !previous) {
@@ -62,13 +70,13 @@ export function addResponsesRoutes(
     ];
     if (messages.length === 0) throw badRequest("The input has no messages.", "input");
     const fields = chatFields(body);
-    const prompt = renderChat(pre, {
+    const input = {
       messages,
       addGenerationPrompt: true,
       ...(fields.tools ? { tools: fields.tools } : {}),
       ...(body.reasoning?.effort === "none" ? { kwargs: { enable_thinking: false } } : {}),
-    });
-    const tokenIds = pre.tokenizer.encode(prompt, { addSpecialTokens: false });
+    };
+    const { prompt, tokenIds } = tokenizeInline(pre, input);
     const sampling = {
       model: body.model,
       max_tokens: body.max_output_tokens,
@@ -80,6 +88,18 @@ export function addResponsesRoutes(
       ...fields,
     };
     const prepared = prepare(sampling, model, pre.tokenizer.eosTokenIds, tokenIds);
+    // As a chat request: a forced tool choice, else text.format, becomes the engine's guided-decoding constraint.
+    const forced = forcedToolChoice(fields.tool_choice);
+    if (forced && fields.tools) {
+      if (fields.response_format && fields.response_format.type !== "text") {
+        throw badRequest("'text.format' cannot be combined with a forced 'tool_choice'.", "text.format");
+      }
+      const parallel = fields.parallel_tool_calls ?? true;
+      prepared.params.structuredOutputs = toolChoiceConstraint(fields.tools, forced, parallel);
+    } else {
+      const constraint = responseFormatConstraint(fields.response_format);
+      if (constraint) prepared.params.structuredOutputs = constraint;
+    }
     return {
       prepared,
       format: (header: { id: string; created: number; model: string }) =>
@@ -89,6 +109,7 @@ export function addResponsesRoutes(
           prompt,
           promptTokens: tokenIds.length,
           countTokens: (text) => pre.tokenizer.encode(text, { addSpecialTokens: false }).length,
+          ...(forced && fields.tools ? { forced } : {}),
           onDone(response, output) {
             if (body.store === false) return;
             store.put(header.id, {
@@ -113,4 +134,10 @@ export function addResponsesRoutes(
     if (!store.delete(id)) throw notFound(id);
     return c.json({ id, object: "response.deleted", deleted: true });
   });
+}
+
+/** The chat prompt rendered and tokenized on the event loop (large prompts move to the tokenizer pool with it). */
+function tokenizeInline(pre: Preprocessor, input: ChatTemplateInput) {
+  const prompt = renderChat(pre, input);
+  return { prompt, tokenIds: pre.tokenizer.encode(prompt, { addSpecialTokens: false }) };
 }
