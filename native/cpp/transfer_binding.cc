@@ -1,6 +1,8 @@
 #include "transfer_binding.h"
 
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -56,32 +58,68 @@ class TransferEngineWrap : public Napi::ObjectWrap<TransferEngineWrap> {
   }
 
  private:
-  // A new promise, with the callback that settles it from any thread.
-  std::pair<Napi::Promise, std::function<void(bool, const std::string&)>> track(Napi::Env env) {
+  // A native call's completion: settled straight away when the call completed before returning to JavaScript
+  // (an inline copy, an error), else through the thread-safe function from whichever thread finishes it.
+  struct Outcome {
+    std::mutex mu;
+    bool returned = false;  // the native call has returned; later completions go through the event loop
+    bool done = false;
+    bool ok = false;
+    std::string error;
+  };
+
+  // A new promise, the callback that settles it from any thread, and the step to run once the native call that
+  // was given the callback has returned.
+  struct Tracked {
+    Napi::Promise promise;
+    std::function<void(bool, const std::string&)> settle;
+    std::function<void(Napi::Env)> returned;
+  };
+
+  Tracked track(Napi::Env env) {
     auto d = Napi::Promise::Deferred::New(env);
     const uint64_t id = pending_->next++;
     if (pending_->deferreds.empty()) pending_->tsfn.Ref(env);
     pending_->deferreds.emplace(id, d);
     std::shared_ptr<Pending> p = pending_;
-    auto settle = [p, id](bool ok, const std::string& error) {
+    auto outcome = std::make_shared<Outcome>();
+    auto settle = [p, id, outcome](bool ok, const std::string& error) {
+      {
+        std::lock_guard<std::mutex> g(outcome->mu);
+        if (!outcome->returned) {
+          outcome->done = true;
+          outcome->ok = ok;
+          outcome->error = error;
+          return;
+        }
+      }
       auto* c = new Completion{id, ok, error};
       const napi_status s = p->tsfn.BlockingCall(c, [p](Napi::Env env, Napi::Function, Completion* c) {
-        auto it = p->deferreds.find(c->id);
-        if (it != p->deferreds.end()) {
-          Napi::Promise::Deferred d = it->second;
-          p->deferreds.erase(it);
-          if (p->deferreds.empty()) p->tsfn.Unref(env);
-          if (c->ok) {
-            d.Resolve(env.Undefined());
-          } else {
-            d.Reject(Napi::Error::New(env, c->error).Value());
-          }
-        }
+        settle_now(p, env, c->id, c->ok, c->error);
         delete c;
       });
       if (s != napi_ok) delete c;
     };
-    return {d.Promise(), settle};
+    auto returned = [p, id, outcome](Napi::Env env) {
+      std::lock_guard<std::mutex> g(outcome->mu);
+      outcome->returned = true;
+      if (outcome->done) settle_now(p, env, id, outcome->ok, outcome->error);
+    };
+    return {d.Promise(), settle, returned};
+  }
+
+  static void settle_now(const std::shared_ptr<Pending>& p, Napi::Env env, uint64_t id, bool ok,
+                         const std::string& error) {
+    auto it = p->deferreds.find(id);
+    if (it == p->deferreds.end()) return;
+    Napi::Promise::Deferred d = it->second;
+    p->deferreds.erase(it);
+    if (p->deferreds.empty()) p->tsfn.Unref(env);
+    if (ok) {
+      d.Resolve(env.Undefined());
+    } else {
+      d.Reject(Napi::Error::New(env, error).Value());
+    }
   }
 
   void check_open(Napi::Env env) {
@@ -115,10 +153,11 @@ class TransferEngineWrap : public Napi::ObjectWrap<TransferEngineWrap> {
     Napi::Env env = info.Env();
     check_open(env);
     const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
-    auto [promise, settle] = track(env);
-    if (!engine_->deregister(id, [settle = settle] { settle(true, ""); }))
-      settle(false, "region " + std::to_string(id) + " is not registered");
-    return promise;
+    Tracked t = track(env);
+    if (!engine_->deregister(id, [settle = t.settle] { settle(true, ""); }))
+      t.settle(false, "region " + std::to_string(id) + " is not registered");
+    t.returned(env);
+    return t.promise;
   }
 
   Napi::Value RegionSize(const Napi::CallbackInfo& info) {
@@ -174,9 +213,10 @@ class TransferEngineWrap : public Napi::ObjectWrap<TransferEngineWrap> {
       list.push_back({static_cast<uint64_t>(a), static_cast<uint64_t>(b), static_cast<uint64_t>(c)});
     }
     const uint32_t streams = info[4].IsNumber() ? info[4].As<Napi::Number>().Uint32Value() : 4;
-    auto [promise, settle] = track(env);
-    engine_->transfer(op == "read" ? Op::kRead : Op::kWrite, local, remote, std::move(list), streams, settle);
-    return promise;
+    Tracked t = track(env);
+    engine_->transfer(op == "read" ? Op::kRead : Op::kWrite, local, remote, std::move(list), streams, t.settle);
+    t.returned(env);
+    return t.promise;
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
