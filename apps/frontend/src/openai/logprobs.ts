@@ -27,7 +27,7 @@ export class LogprobRenderer {
   private offset: number;
 
   constructor(
-    private readonly tokenizer: Tokenizer,
+    private readonly tokenizer: Pick<Tokenizer, "decode">,
     private readonly hidden: (id: number) => boolean,
     startOffset = 0,
   ) {
