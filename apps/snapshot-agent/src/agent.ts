@@ -82,6 +82,9 @@ export class SnapshotAgent {
   private readonly restoring = new Map<string, number>();
   /** Processes this agent restored, by checkpoint; alive ones keep their checkpoint from garbage collection. */
   private readonly restoredPids = new Map<string, Set<number>>();
+  /** Restored process → the worker it was restored for (host pids): it ends when its worker does. */
+  private readonly owners = new Map<number, number>();
+  private readonly terminating = new Set<number>();
   private readonly listeners = new Set<Listener>();
   private readonly watches = new Set<AsyncQueue<CheckpointRecord>>();
   private readonly now: () => number;
@@ -111,6 +114,36 @@ export class SnapshotAgent {
     if (!pids) return 0;
     for (const pid of pids) if (!this.isAlive(pid)) pids.delete(pid);
     return pids.size;
+  }
+
+  /**
+   * Ends restored processes whose worker is gone (a restored engine lives outside its worker's process tree, so
+   * nothing else would): SIGTERM first, SIGKILL on the next pass if it is still there. Returns the pids signalled.
+   */
+  reapOrphans(): number[] {
+    const signalled: number[] = [];
+    for (const [pid, owner] of this.owners) {
+      if (!this.isAlive(pid)) {
+        this.owners.delete(pid);
+        continue;
+      }
+      if (this.isAlive(owner)) continue;
+      const signal = this.terminating.has(pid) ? "SIGKILL" : "SIGTERM";
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // Gone meanwhile.
+      }
+      this.terminating.add(pid);
+      signalled.push(pid);
+      this.options.log.info("restored engine's worker is gone: ending it", {
+        pid,
+        worker_pid: owner,
+        signal,
+      });
+    }
+    for (const pid of this.terminating) if (!this.owners.has(pid)) this.terminating.delete(pid);
+    return signalled;
   }
 
   /** Creates the checkpoint of `call.pid` under its identity's id, joins one in progress, or returns a Ready one. */
@@ -241,14 +274,15 @@ export class SnapshotAgent {
       const workDir = join(store.dir(id), "work");
       await mkdir(workDir, { recursive: true });
       let joinNamespaces: Record<string, string> = {};
+      let owner: number | undefined;
       if (requester && requester.pid > 0) {
-        const host = await resolveHostPid(requester.pidNamespace, requester.pid).catch(() => undefined);
-        if (host === undefined)
+        owner = await resolveHostPid(requester.pidNamespace, requester.pid).catch(() => undefined);
+        if (owner === undefined)
           throw new AgentError(
             "invalid_argument",
             `no process with pid ${requester.pid} in ${requester.pidNamespace || "the agent's pid namespace"}`,
           );
-        joinNamespaces = await namespacesToJoin(host);
+        joinNamespaces = await namespacesToJoin(owner);
       }
       let pid: number;
       try {
@@ -263,6 +297,7 @@ export class SnapshotAgent {
       }
       const pids = this.restoredPids.get(id) ?? new Set<number>();
       this.restoredPids.set(id, pids.add(pid));
+      if (owner !== undefined) this.owners.set(pid, owner);
       const now = this.now();
       const used = { ...record, lastUsedAtMs: now };
       await this.save(used);

@@ -17,6 +17,7 @@ import { CheckpointStore } from "./store.js";
 
 export const SNAPSHOT_AGENT_COMPONENT = "snapshot-agent";
 export const SNAPSHOT_AGENT_ENDPOINT = "agent";
+const ORPHAN_CHECK_MS = 2000;
 
 export interface SnapshotAgentApp extends Service {
   readonly url: string;
@@ -83,6 +84,10 @@ export function start(config: SnapshotAgentConfig, deps?: HostDeps): Promise<Sna
       const timer = setInterval(collect, config.gcIntervalSeconds * 1000);
       timer.unref();
       host.onStop("garbage collection", () => clearInterval(timer));
+      // A restored engine outlives a worker that died without stopping it; it is ended within a few seconds.
+      const reaper = setInterval(() => agent.reapOrphans(), ORPHAN_CHECK_MS);
+      reaper.unref();
+      host.onStop("orphan reaper", () => clearInterval(reaper));
 
       const status = await host.serveStatus({
         host: config.host,

@@ -66,6 +66,14 @@ function startTarget(): { pid: number; stop: () => void } {
   return { pid: child.pid, stop: () => child.kill("SIGKILL") };
 }
 
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // Already gone.
+  }
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -152,7 +160,7 @@ describe("snapshot agent process", () => {
     ]);
 
     const restored = await agent.client.restore({ id: checkpoint.id });
-    cleanup.push(() => process.kill(restored.pid, "SIGKILL"));
+    cleanup.push(() => killQuietly(restored.pid));
     expect(restored.pid).toBeGreaterThan(0);
     expect(alive(restored.pid)).toBe(true);
     const cmdline = await readFile(`/proc/${restored.pid}/cmdline`, "utf8");
@@ -236,6 +244,24 @@ describe("snapshot agent process", () => {
     const metrics = await (await fetch(`${agent.statusUrl}/metrics`)).text();
     expect(metrics).toMatch(/dynamo_snapshot_failures_total\{[^}]*reason="dump_failed"[^}]*\} 1/);
   });
+  it("ends a restored engine once the worker it was restored for is gone", async () => {
+    agent = await startAgent(join(dir, "owner"), join(dir, "owner-tools.log"));
+    const engine = startTarget();
+    cleanup.push(engine.stop);
+    const made = await agent.client.checkpoint({
+      identity: { ...identity, extraParameters: { owner: "x" } },
+      pid: engine.pid,
+    });
+    const worker = startTarget();
+    cleanup.push(worker.stop);
+    const restored = await agent.client.restore({ id: made.checkpoint?.id ?? "", pid: worker.pid });
+    cleanup.push(() => killQuietly(restored.pid));
+    expect(alive(restored.pid)).toBe(true);
+    worker.stop();
+    await waitFor(() => !alive(restored.pid), { timeoutMs: 15_000, message: "the orphaned engine is ended" });
+    await agent.process.waitForLine(/restored engine's worker is gone/);
+  });
+
   /** `sleep 60` in new namespaces (`unshare` flags), where it is pid 1, as in a container; needs root. */
   async function namespaced(flags: string[]): Promise<string> {
     const child = spawn(
@@ -278,7 +304,7 @@ describe("snapshot agent process", () => {
       pid: 1,
       pidNamespace: workerNamespace,
     });
-    cleanup.push(() => process.kill(restored.pid, "SIGKILL"));
+    cleanup.push(() => killQuietly(restored.pid));
     const restore = (await toolCalls(log)).find((call) => call[1] === "restore") ?? [];
     const joins = restore.filter((_, i) => restore[i - 1] === "--join-ns");
     expect(joins).toHaveLength(1);
