@@ -3,7 +3,7 @@ import { frontendCommand } from "@kvasir/frontend";
 import { mockerCommand } from "@kvasir/engine-simulator";
 import { indexerCommand } from "@kvasir/indexer";
 import { modelExpressCommand } from "@kvasir/model-express";
-import { plannerCommand } from "@kvasir/planner";
+import { plannerCommand, profileCommand } from "@kvasir/planner";
 import { routerCommand } from "@kvasir/router";
 import { runCommand } from "@kvasir/runtime";
 import { snapshotAgentCommand } from "@kvasir/snapshot-agent";
@@ -20,6 +20,7 @@ const commands = [
   mockerCommand,
   modelExpressCommand,
   plannerCommand,
+  profileCommand,
 ];
 
 const [name, ...args] = process.argv.slice(2);

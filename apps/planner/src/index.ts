@@ -4,3 +4,4 @@ export { VirtualConnector } from "./connectors/virtual.js";
 export { plannerFlags } from "./flags.js";
 export { PerfModel, type PerfTable, parsePerfTable } from "./perf-model.js";
 export { loadPerfModel, type PlannerConfig, type PlannerService, start } from "./planner.js";
+export { profileCommand } from "./profile/command.js";
