@@ -2,10 +2,12 @@ import { formatInstanceId } from "@kvasir/runtime";
 import type { Handler, MoveInfo } from "@kvasir/serving";
 import { createFrontendMetrics, type Logger, type MetricsRegistry } from "@kvasir/telemetry";
 import { Hono } from "hono";
+import { accessLog } from "./access-log.js";
 import { addAnthropicRoutes, isAnthropicPath } from "./anthropic/routes.js";
 import { apiKeyAuth } from "./api-key.js";
 import { readBody } from "./body.js";
 import type { FrontendConfig } from "./config.js";
+import { corsMiddleware } from "./cors.js";
 import { HttpError, toHttpError } from "./errors.js";
 import { addGenerationRoutes } from "./generation-routes.js";
 import type { InFlight } from "./inflight.js";
@@ -23,6 +25,9 @@ export type AppConfig = Pick<
   | "migrationLimit"
   | "reasoningParser"
   | "toolCallParser"
+  | "streamingToolDispatch"
+  | "corsAllowedOrigins"
+  | "accessLog"
   | "enableAnthropicApi"
   | "stripAnthropicPreamble"
   | "responsesStore"
@@ -48,6 +53,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const { config, log } = deps;
   const app = new Hono<AppEnv>();
   const metrics = createFrontendMetrics(deps.metrics);
+  // Before everything else: a refused or unknown request is logged too, and a preflight needs no API key.
+  if (config.accessLog !== false) app.use("*", accessLog(log));
+  const cors = corsMiddleware(config.corsAllowedOrigins ?? []);
+  if (cors) app.use("*", cors);
   // Errors reach clients in their API's shape: Anthropic's on /v1/messages (when served), OpenAI's elsewhere.
   const anthropic = config.enableAnthropicApi ?? false;
   const errorBody = (path: string, failure: HttpError) =>
@@ -83,6 +92,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const parsers = {
     ...(config.reasoningParser ? { reasoningParser: config.reasoningParser } : {}),
     ...(config.toolCallParser ? { toolCallParser: config.toolCallParser } : {}),
+    ...(config.streamingToolDispatch ? { streamingToolDispatch: true } : {}),
   };
   const serve = addGenerationRoutes(
     app,

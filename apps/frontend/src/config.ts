@@ -60,6 +60,12 @@ export interface FrontendConfig {
   apiKeys?: string[];
   /** `--num-processes`: frontend processes sharing the HTTP port (one when absent). */
   numProcesses?: number;
+  /** `--cors-allowed-origins`: browser origins allowed to call the API (`*` for any); no CORS when absent. */
+  corsAllowedOrigins?: string[];
+  /** `--no-access-log` turns off the per-request log line (on when absent). */
+  accessLog?: boolean;
+  /** `--enable-streaming-tool-dispatch`: each tool call is streamed as soon as it is parsed, not at the end. */
+  streamingToolDispatch?: boolean;
   /** `--enable-anthropic-api`: serve /v1/messages and /v1/messages/count_tokens (off when absent). */
   enableAnthropicApi?: boolean;
   /** `--strip-anthropic-preamble`: drop Claude Code's billing header line from Anthropic system prompts. */
@@ -159,14 +165,15 @@ export const frontendFlags = defineFlags(
       choices: REASONING_PARSERS,
       help: "Split reasoning blocks out of chat output into reasoning_content",
       dynamo: true,
-      differs: "Taken by the frontend (Dynamo: by the workers); only qwen3 and deepseek_r1 so far (issue 16)",
+      differs: "Taken by the frontend (Dynamo: by the workers); not yet minimax_append_think",
     },
     "dyn-tool-call-parser": {
       type: "string",
       choices: TOOL_CALL_PARSERS,
       help: "Parse tool calls out of chat output into tool_calls",
       dynamo: true,
-      differs: "Taken by the frontend (Dynamo: by the workers); only hermes so far (issue 16)",
+      differs:
+        "Taken by the frontend (Dynamo: by the workers); not yet nemotron_deci, phi4, jamba, qwen3_coder, glm47, kimi_k2, minimax_m2, gemma4, deepseek_v3_2/v4",
     },
     "enable-anthropic-api": {
       type: "boolean",
@@ -215,18 +222,28 @@ export const frontendFlags = defineFlags(
       env: ["KVASIR_API_KEY", "VLLM_API_KEY"],
       help: "Keys the HTTP API accepts (Authorization: Bearer <key>; x-api-key on /v1/messages), several allowed, as vLLM's --api-key; /health, /live and /metrics stay open. Open to anyone when unset",
     },
+    "enable-streaming-tool-dispatch": {
+      type: "boolean",
+      default: false,
+      help: "Stream each tool call to the client as soon as it is parsed, so agents can start running it while the model goes on (off: tool calls arrive with the last chunk)",
+      dynamo: true,
+    },
+    "cors-allowed-origins": {
+      type: "list",
+      help: "Browser origins allowed to call the HTTP API cross-origin (CORS), several allowed; * allows any. No CORS headers when unset",
+      differs: "vLLM's --allowed-origins, but off by default (vLLM: *)",
+    },
+    "access-log": {
+      type: "boolean",
+      default: true,
+      help: "Log one line per HTTP request at info (method, path, status, duration, request id, model, tokens); /health, /live and /metrics at debug. --no-access-log turns it off",
+    },
     ...drainFlags.defs,
     ...kvRoutingFlags.defs,
     ...disaggregationFlags.defs,
     ...frontendModelFilesFlags.defs,
   },
-  [
-    ...kvRoutingFlags.refused,
-    {
-      name: "enable-streaming-tool-dispatch",
-      message: "Kvasir does not dispatch tool calls while streaming yet (issue 16)",
-    },
-  ],
+  [...kvRoutingFlags.refused],
 );
 
 export function frontendConfigFromFlags(values: FlagValues): FrontendConfig {
@@ -259,6 +276,10 @@ export function frontendConfigFromFlags(values: FlagValues): FrontendConfig {
   if (apiKeys.length > 0) config.apiKeys = apiKeys;
   if (flags["dyn-reasoning-parser"]) config.reasoningParser = flags["dyn-reasoning-parser"];
   if (flags["dyn-tool-call-parser"]) config.toolCallParser = flags["dyn-tool-call-parser"];
+  if (flags["enable-streaming-tool-dispatch"]) config.streamingToolDispatch = true;
+  const origins = flags["cors-allowed-origins"].filter((origin) => origin !== "");
+  if (origins.length > 0) config.corsAllowedOrigins = origins;
+  if (!flags["access-log"]) config.accessLog = false;
   if (flags["kv-cache-block-size"] !== undefined) config.blockSize = flags["kv-cache-block-size"];
   const advertiseHost = advertiseHostFromFlags(values);
   if (advertiseHost) config.advertiseHost = advertiseHost;

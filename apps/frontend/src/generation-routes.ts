@@ -1,7 +1,8 @@
-import type { ChatOutputParserOptions } from "@kvasir/llm";
+import { type ChatOutputParserOptions, parsersNeedSpecialTokens } from "@kvasir/llm";
 import { noWorker } from "@kvasir/serving";
 import { type FrontendMetrics, REQUEST_ID_HEADER, withSpan } from "@kvasir/telemetry";
 import type { Context, Hono, MiddlewareHandler } from "hono";
+import { accessRecord } from "./access-log.js";
 import { anthropicMessageId } from "./anthropic/ids.js";
 import { jsonBody } from "./body.js";
 import { modelNotFound, toHttpError } from "./errors.js";
@@ -95,11 +96,11 @@ export function addGenerationRoutes(
       // A model that lost its workers moments ago (restart, discovery outage) is worth a retry: 503, not 404.
       throw deps.models.recentlyServed?.(body.model) ? noWorker(body.model) : modelNotFound(body.model);
     }
-    const metrics = new RequestMetrics(deps.metrics, {
-      model: model.name,
-      endpoint,
-      requestType: body.stream ? "stream" : "unary",
-    });
+    const metrics = new RequestMetrics(
+      deps.metrics,
+      { model: model.name, endpoint, requestType: body.stream ? "stream" : "unary" },
+      accessRecord(c.req.raw),
+    );
     let pre: Preprocessor;
     let preparation: Preparation;
     try {
@@ -138,8 +139,11 @@ export function addGenerationRoutes(
   addUtilityRoutes(app, deps, bodyLimit);
 
   app.post("/v1/chat/completions", bodyLimit, (c) =>
-    serve(c, "chat_completions", validateChat, (body, model, pre) => {
-      const { prepared, prompt } = prepareChat(body, model, pre);
+    serve(c, "chat_completions", validateChat, async (body, model, pre, signal) => {
+      const { prepared, prompt } = await prepareChat(body, model, pre, signal);
+      // Parsers that read special-token markers (Harmony, Mistral) need them in the text, as vLLM's do.
+      if (parsersNeedSpecialTokens(deps.parsers) && body.skip_special_tokens == null)
+        prepared.detokenizer.skipSpecialTokens = false;
       const options = chatChoiceOptions(body, pre, prepared);
       const n = body.n ?? 1;
       const format = (header: ResponseHeader, index: number) =>

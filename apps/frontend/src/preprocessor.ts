@@ -8,21 +8,41 @@ import {
   type Tokenizer,
 } from "@kvasir/llm";
 import type { ModelDeploymentCard } from "@kvasir/protocol";
-import { badRequest } from "./errors.js";
+import { badRequest, clientClosed } from "./errors.js";
+import { chatInputChars, contextExceeded, maxTokenBytes, refuseObviouslyTooLong } from "./prompt-size.js";
+import { OFFLOAD_CHARS, type TokenizerPool } from "./tokenizer-pool.js";
+import type { TokenizeResult, TokenizerSource, TokenizeTask } from "./tokenizer-worker.js";
 
 /** A model's tokenizer and chat template, shared by every request for models in the same directory. */
 export interface Preprocessor {
   tokenizer: Tokenizer;
   chatTemplate: ChatTemplate | undefined;
+  /** Threads for large prompts, and where they load this tokenizer from; inline only when absent. */
+  offload?: { pool: TokenizerPool; source: TokenizerSource };
 }
 
 /** Loads the tokenizer of `dir` (the bundled Qwen3 one gets its generation config supplied). */
 export async function loadPreprocessor(dir: string, card: ModelDeploymentCard): Promise<Preprocessor> {
-  const tokenizer = await loadTokenizer(dir === defaultModelDir() ? defaultModelSource() : dir);
+  const model = dir === defaultModelDir() ? defaultModelSource() : dir;
+  const tokenizer = await loadTokenizer(model);
+  // The refusal bound, worked out with the model's load rather than on its first request.
+  maxTokenBytes(tokenizer);
   const source = card.chatTemplate ?? tokenizer.chatTemplate;
   return {
     tokenizer,
     chatTemplate: source === undefined ? undefined : new ChatTemplate(source, tokenizer.specialTokens),
+  };
+}
+
+/** `loadPreprocessor` whose preprocessors tokenize large prompts on `pool`. */
+export function preprocessorLoader(pool: TokenizerPool) {
+  return async (dir: string, card: ModelDeploymentCard): Promise<Preprocessor> => {
+    const pre = await loadPreprocessor(dir, card);
+    const model = dir === defaultModelDir() ? defaultModelSource() : dir;
+    const source: TokenizerSource = card.chatTemplate
+      ? { model, chatTemplate: card.chatTemplate }
+      : { model };
+    return { ...pre, offload: { pool, source } };
   };
 }
 
@@ -33,6 +53,69 @@ export function renderChat(pre: Preprocessor, input: ChatTemplateInput): string 
     return pre.chatTemplate.render(input);
   } catch (error) {
     if (error instanceof ChatTemplateError) throw badRequest(error.message, "messages");
+    throw error;
+  }
+}
+
+export interface TokenizeOptions {
+  /** The model's context length: a prompt that obviously exceeds it is refused before it is tokenized. */
+  contextLength: number;
+  /** The client left: a pool thread stops tokenizing for it. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Renders and tokenizes a chat prompt. A large one goes to a pool thread so the event loop stays free; one that
+ * cannot fit the context is refused (OpenAI's 400, `context_length_exceeded`) without being tokenized.
+ */
+export async function tokenizeChat(
+  pre: Preprocessor,
+  input: ChatTemplateInput,
+  opts: TokenizeOptions,
+): Promise<{ prompt: string; tokenIds: number[] }> {
+  if (!pre.offload || chatInputChars(input) <= OFFLOAD_CHARS) {
+    const prompt = renderChat(pre, input);
+    refuseObviouslyTooLong(prompt, maxTokenBytes(pre.tokenizer), opts.contextLength, "messages");
+    return { prompt, tokenIds: pre.tokenizer.encode(prompt, { addSpecialTokens: false }) };
+  }
+  if (!pre.chatTemplate) throw badRequest("This model has no chat template; use /v1/completions.");
+  const task = { source: pre.offload.source, chat: input, ...bounds(pre, opts) };
+  const result = await offloaded(pre.offload.pool, task, opts.signal);
+  if (result.kind === "template_error") throw badRequest(result.message, "messages");
+  if (result.kind === "too_long")
+    throw contextExceeded(opts.contextLength, `at least ${result.leastTokens}`, "messages");
+  return { prompt: result.prompt ?? "", tokenIds: Array.from(result.tokenIds) };
+}
+
+/** Tokenizes a completions prompt as `tokenizeChat` does a chat (with the tokenizer's special tokens). */
+export async function tokenizeText(
+  pre: Preprocessor,
+  text: string,
+  opts: TokenizeOptions,
+): Promise<number[]> {
+  const longest = maxTokenBytes(pre.tokenizer);
+  refuseObviouslyTooLong(text, longest, opts.contextLength, "prompt");
+  if (!pre.offload || text.length <= OFFLOAD_CHARS) return pre.tokenizer.encode(text);
+  const task = { source: pre.offload.source, text, ...bounds(pre, opts) };
+  const result = await offloaded(pre.offload.pool, task, opts.signal);
+  if (result.kind !== "tokens") throw contextExceeded(opts.contextLength, "too many", "prompt");
+  return Array.from(result.tokenIds);
+}
+
+function bounds(pre: Preprocessor, opts: TokenizeOptions) {
+  return { contextLength: opts.contextLength, longestToken: maxTokenBytes(pre.tokenizer) };
+}
+
+// A client that leaves while its prompt is tokenized stops the thread; that is a client's cancel, not a fault.
+async function offloaded(
+  pool: TokenizerPool,
+  task: TokenizeTask,
+  signal?: AbortSignal,
+): Promise<TokenizeResult> {
+  try {
+    return await pool.run(task, signal);
+  } catch (error) {
+    if (signal?.aborted) throw clientClosed();
     throw error;
   }
 }

@@ -1,5 +1,6 @@
 import type { DisaggregationOutcome, EngineUsage, Phase } from "@kvasir/serving";
 import type { FrontendEndpoint, FrontendErrorType, FrontendMetrics, RequestType } from "@kvasir/telemetry";
+import type { AccessRecord } from "./access-log.js";
 import { CLIENT_CLOSED, type HttpError } from "./errors.js";
 
 export type Stage = "preprocess" | "route" | "dispatch";
@@ -25,8 +26,11 @@ export class RequestMetrics {
   constructor(
     private readonly metrics: FrontendMetrics,
     private readonly labels: RequestLabels,
+    /** The request's access log line, told the model and token counts. */
+    private readonly access?: AccessRecord,
   ) {
     const { model, endpoint, requestType } = labels;
+    if (access) access.model = model;
     this.model = { model };
     metrics.requestsStartedTotal.inc({ model, endpoint, request_type: requestType });
     metrics.activeRequests.inc({ model });
@@ -50,6 +54,7 @@ export class RequestMetrics {
   }
 
   input(tokens: number): void {
+    if (this.access) this.access.promptTokens = tokens;
     this.metrics.inputSequenceTokens.observe(this.model, tokens);
   }
 
@@ -87,6 +92,10 @@ export class RequestMetrics {
     this.metrics.inflightRequests.dec({ model });
     if (this.lastToken === undefined) this.metrics.queuedRequests.dec({ model });
     this.metrics.requestDuration.observe({ model }, (performance.now() - this.started) / 1000);
+    if (usage && this.access) {
+      this.access.promptTokens = usage.promptTokens;
+      this.access.completionTokens = usage.completionTokens;
+    }
     if (usage) {
       this.metrics.outputSequenceTokens.observe({ model }, usage.completionTokens);
       this.metrics.cachedTokens.observe({ model }, usage.cachedTokens);

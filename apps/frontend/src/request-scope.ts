@@ -11,6 +11,7 @@ import {
   trace,
 } from "@opentelemetry/api";
 import type { MiddlewareHandler } from "hono";
+import { accessRecord } from "./access-log.js";
 import type { InFlight } from "./inflight.js";
 import { sentDirectly } from "./sse.js";
 
@@ -43,6 +44,7 @@ export type AppEnv = { Bindings: Partial<HttpBindings>; Variables: { scope: Requ
 export function requestScope(log: Logger, inFlight: InFlight | undefined): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const requestId = c.req.header(REQUEST_ID_HEADER) || randomUUID();
+    accessRecord(c.req.raw).requestId = requestId;
     const parent = extractTraceContext(c.req.raw.headers, ROOT_CONTEXT);
     const span = getTracer().startSpan(
       `${c.req.method} ${c.req.path}`,

@@ -30,7 +30,8 @@ import { InFlight } from "./inflight.js";
 import { kvRoutingConfigFromFlags } from "./kv-routing.js";
 import { modelDirResolver } from "./model-files.js";
 import { ModelRegistry } from "./model-registry.js";
-import { loadPreprocessor, type Preprocessor } from "./preprocessor.js";
+import { type Preprocessor, preprocessorLoader } from "./preprocessor.js";
+import { TokenizerPool } from "./tokenizer-pool.js";
 
 export interface Frontend extends Service {
   /** The HTTP API from this host (loopback for a wildcard bind). */
@@ -122,6 +123,17 @@ export function start(config: FrontendConfig, deps?: HostDeps): Promise<Frontend
           busyThresholds: config.busyThresholds,
         },
       );
+      // Large prompts are templated and tokenized on these threads, so streams and /health never wait on them.
+      const tokenizers = new TokenizerPool({ processes: config.numProcesses ?? 1 });
+      host.onStop("tokenizer pool", () => tokenizers.close());
+      registerSamples(registry, () => [
+        {
+          name: "kvasir_frontend_tokenizer_pool_tasks",
+          type: "gauge",
+          help: "Large prompts being templated and tokenized on the frontend's tokenizer threads, or waiting for one",
+          value: tokenizers.pending,
+        },
+      ]);
       const models = new ModelRegistry<Preprocessor>({
         pools: [pools.backend, pools.decode, pools.prefill],
         ...(config.modelPath ? { modelPath: config.modelPath } : {}),
@@ -129,7 +141,7 @@ export function start(config: FrontendConfig, deps?: HostDeps): Promise<Frontend
           ...(config.modelExpressUrl ? { expressUrl: config.modelExpressUrl } : {}),
           log,
         }),
-        load: loadPreprocessor,
+        load: preprocessorLoader(tokenizers),
       });
       const app = createApp({
         models,

@@ -9,7 +9,7 @@ import {
 import type { StructuredOutputs } from "@kvasir/serving";
 import { badRequest, HttpError } from "../errors.js";
 import type { ServedModel } from "../model-registry.js";
-import { type Preprocessor, renderChat } from "../preprocessor.js";
+import { type Preprocessor, tokenizeChat } from "../preprocessor.js";
 import { DeltaFrames } from "../sse.js";
 import type { TextStep } from "../text-generation.js";
 import type { OutputFormat } from "./generation.js";
@@ -43,20 +43,21 @@ export function validateChat(body: unknown): ChatCompletionRequest {
   return result.value;
 }
 
-/** Renders the chat template and tokenizes the prompt. */
-export function prepareChat(
+/** Renders the chat template and tokenizes the prompt (a large one off the event loop). */
+export async function prepareChat(
   body: ChatCompletionRequest,
   model: ServedModel<Preprocessor>,
   pre: Preprocessor,
-): { prepared: PreparedRequest; prompt: string } {
+  signal?: AbortSignal,
+): Promise<{ prepared: PreparedRequest; prompt: string }> {
   const input = {
     messages: body.messages.map(systemForDeveloper),
     addGenerationPrompt: true,
     ...(body.tools ? { tools: body.tools } : {}),
     ...(body.chat_template_kwargs ? { kwargs: body.chat_template_kwargs } : {}),
   };
-  const prompt = renderChat(pre, input);
-  const tokenIds = pre.tokenizer.encode(prompt, { addSpecialTokens: false });
+  const options = { contextLength: model.card.contextLength, ...(signal ? { signal } : {}) };
+  const { prompt, tokenIds } = await tokenizeChat(pre, input, options);
   const prepared = prepare(body, model, pre.tokenizer.eosTokenIds, tokenIds);
   if (body.logprobs) prepared.params.logprobs = body.top_logprobs ?? 0;
   const constraint = chatConstraint(body);

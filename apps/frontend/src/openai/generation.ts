@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Detokenizer } from "@kvasir/llm";
 import { type EngineUsage, type Handler, type MoveInfo, ServingError, servingContext } from "@kvasir/serving";
-import { clientClosed, HttpError, timedOut, toHttpError } from "../errors.js";
+import { CLIENT_CLOSED, clientClosed, HttpError, timedOut, toHttpError } from "../errors.js";
 import type { Preprocessor } from "../preprocessor.js";
 import { errorTypeOf, type RequestMetrics, type RequestOutcome } from "../request-metrics.js";
 import type { RequestScope } from "../request-scope.js";
@@ -210,7 +210,9 @@ export async function respond(
       } catch (error) {
         const failure = clientError(error, deadline, scope, deps.requestTimeoutSeconds);
         outcome = { status: "error", errorType: errorTypeOf(failure) };
-        scope.log.warn("stream failed", { status: failure.status, error: String(error) });
+        // A client that left is the access log's to record (at info): it is not a failure of ours.
+        if (failure.status !== CLIENT_CLOSED)
+          scope.log.warn("stream failed", { status: failure.status, error: String(error) });
         yield [format.error(failure), ...end];
       } finally {
         await steps.close();
