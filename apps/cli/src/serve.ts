@@ -60,25 +60,38 @@ export const serveFlags = defineFlags(
       type: "number",
       integer: true,
       min: 0,
-      help: "Aggregated mocker workers to start (default: 2, or 0 with --prefill-workers/--decode-workers)",
+      help: "Aggregated workers to start (default: 2, or 0 with --prefill-workers/--decode-workers); with --backend vllm|sglang each starts its own engine from --engine-command",
     },
     "prefill-workers": {
       type: "number",
       default: 0,
       integer: true,
       min: 0,
-      help: "Prefill mocker workers (disaggregated serving, with --decode-workers)",
+      help: "Prefill workers (disaggregated serving, with --decode-workers)",
     },
     "decode-workers": {
       type: "number",
       default: 0,
       integer: true,
       min: 0,
-      help: "Decode mocker workers (disaggregated serving, with --prefill-workers)",
+      help: "Decode workers (disaggregated serving, with --prefill-workers)",
     },
   },
   servedRefusals([...frontendFlags.refused, ...workerCommandFlags.refused]),
 );
+
+/** Every worker of `serve` runs an engine of its own: one fixed engine port or URL cannot serve several. */
+function checkEngines(engine: WorkerConfig["engine"], workers: number): void {
+  if (engine.backend === "mocker" || workers < 2) return;
+  if (engine.http.engineUrl !== undefined)
+    throw new FlagError(
+      `--engine-url attaches one worker to one engine; kvasir serve starts ${workers} workers (use --workers 1, or --engine-command so that each starts its own engine)`,
+    );
+  if (/(^|\s)--port(=|\s)/.test(engine.http.engineCommand ?? ""))
+    throw new FlagError(
+      `--engine-command sets --port, but each of the ${workers} workers starts its own engine: leave --port out (each worker picks a free one)`,
+    );
+}
 
 /** Each refusal once, without those one app makes of a flag the other takes (the worker's parser flags). */
 function servedRefusals(refused: RefusedFlag[]): RefusedFlag[] {
@@ -88,12 +101,14 @@ function servedRefusals(refused: RefusedFlag[]): RefusedFlag[] {
 }
 
 /**
- * `kvasir serve`: frontend, router and N mocker workers in one process. With no flags everything runs over the
+ * `kvasir serve`: frontend, router and N workers in one process (mocker workers, or vLLM/SGLang workers each running
+ * its engine from --engine-command). With no flags everything runs over the
  * memory planes; `--discovery-backend nats --event-plane nats` runs the same code distributed.
  */
 export const serveCommand = {
   name: "serve",
-  summary: "Run frontend, router and mocker workers in one process (the embedded default).",
+  summary:
+    "Run frontend, router and workers in one process: mocker workers (the embedded default), or vLLM/SGLang workers with --backend and --engine-command.",
   flags: serveFlags.specs,
   refused: serveFlags.refused,
   toConfig(values: FlagValues): ServeConfig {
@@ -119,6 +134,7 @@ export const serveCommand = {
       throw new FlagError(
         "serve needs at least one aggregated (--workers) or decode (--decode-workers) worker",
       );
+    checkEngines(worker.engine, agg + prefill + decode);
     return {
       frontend: { ...frontend, modelPath: frontend.modelPath ?? worker.modelPath },
       worker,

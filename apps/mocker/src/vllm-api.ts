@@ -121,6 +121,10 @@ export function vllmApp(deps: VllmApiDeps): Hono {
   const { config, driver } = deps;
   const created = Math.floor(Date.now() / 1000);
   const app = new Hono();
+  // vLLM puts cached prompt tokens in usage.prompt_tokens_details only with --enable-prompt-tokens-details.
+  const details = config.ignored.includes("enable-prompt-tokens-details");
+  const cachedOf = (output: RequestOutput | undefined): number | null =>
+    details ? (output?.cachedTokens ?? 0) : null;
 
   /** The LoRA name a request's model asks for ("" for the base model); throws 404 for an unknown model. */
   const loraOf = (model: string | null | undefined): string => {
@@ -321,7 +325,10 @@ export function vllmApp(deps: VllmApiDeps): Hono {
           }
           if (includeUsage) {
             yield encodeSseJson(
-              vllmCompletionUsageChunk(head, vllmUsage(prompt.length, last?.completionTokens ?? 0)),
+              vllmCompletionUsageChunk(
+                head,
+                vllmUsage(prompt.length, last?.completionTokens ?? 0, cachedOf(last)),
+              ),
             );
           }
           yield SSE_DONE_FRAME;
@@ -349,7 +356,7 @@ export function vllmApp(deps: VllmApiDeps): Hono {
               promptTokenIds: withIds ? prompt : null,
             },
           ],
-          vllmUsage(prompt.length, last.completionTokens),
+          vllmUsage(prompt.length, last.completionTokens, cachedOf(last)),
           handOff(request, role),
         ),
       );
@@ -398,11 +405,16 @@ export function vllmApp(deps: VllmApiDeps): Hono {
             );
           }
           if (includeUsage) {
-            const { prompt_tokens_details: _, ...usage } = vllmUsage(
+            const { prompt_tokens_details: cached, ...usage } = vllmUsage(
               req.token_ids.length,
               last?.completionTokens ?? 0,
+              cachedOf(last),
             );
-            yield encodeSseJson({ request_id: requestId, choices: [], usage });
+            yield encodeSseJson({
+              request_id: requestId,
+              choices: [],
+              usage: cached ? { ...usage, prompt_tokens_details: cached } : usage,
+            });
           }
           yield SSE_DONE_FRAME;
         };
@@ -420,7 +432,7 @@ export function vllmApp(deps: VllmApiDeps): Hono {
         vllmGenerateResponse(
           { requestId, model, created: Math.floor(Date.now() / 1000) },
           [{ finishReason: finish(last, request).finishReason, tokenIds: tokens }],
-          vllmUsage(req.token_ids.length, last.completionTokens),
+          vllmUsage(req.token_ids.length, last.completionTokens, cachedOf(last)),
           handOff(request, role),
         ),
       );

@@ -28,6 +28,8 @@ export function vllmLaunch(input: LaunchInput): LaunchPlan {
   const { argv } = base;
   // Prefix caching is what KV events and KV routing are about; on by default in V1, said explicitly here.
   addUnless(argv, ["--enable-prefix-caching"], "--enable-prefix-caching");
+  // Without it vLLM leaves cached_tokens out of usage, and clients see no prefix-cache hits.
+  addUnless(argv, ["--enable-prompt-tokens-details"], "--enable-prompt-tokens-details");
   const env: Record<string, string> = {};
   if (input.disaggregationMode !== "agg") {
     addUnless(
