@@ -289,6 +289,11 @@ describe("embeddings, tokenize and detokenize", () => {
     // The SDK asks for base64 by default and decodes it.
     const again = await client.embeddings.create({ model: EMBED, input: "a cat", dimensions: 64 });
     expect(again.data[0]?.embedding).toHaveLength(64);
+    const refused = await post("/v1/chat/completions", { model: EMBED, messages: ask("Hi") });
+    expect(refused.status).toBe(400);
+    expect(refused.json.error).toMatchObject({ param: "model" });
+    const notEmbedding = await post("/v1/embeddings", { model: MODEL, input: "x" });
+    expect(notEmbedding.status).toBe(400);
     const full = await client.embeddings.create({ model: EMBED, input: "a cat" });
     expect(full.data[0]?.embedding.slice(0, 4)).toEqual(cat?.slice(0, 4).map((v) => Math.fround(v)));
   });

@@ -25,6 +25,10 @@ export function prepare(
   eosTokenIds: readonly number[],
   tokenIds: number[],
 ): PreparedRequest {
+  const types = model.card.modelTypes;
+  if (types.includes("embedding") && !types.includes("chat") && !types.includes("completions")) {
+    throw badRequest(`The model '${model.id}' is an embedding model; use /v1/embeddings.`, "model");
+  }
   if (tokenIds.length === 0) throw badRequest("The prompt is empty.", "prompt");
   const contextLength = model.card.contextLength;
   const requested = body.max_completion_tokens ?? body.max_tokens ?? undefined;
