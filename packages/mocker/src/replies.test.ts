@@ -123,6 +123,9 @@ describe("guided JSON and embeddings", () => {
       expect(guidedJson({ json: schema }, seed)).toBe(text);
     }
     expect(typeof JSON.parse(guidedJson({ jsonObject: true }, 3n))).toBe("object");
+    // Values too large to build up front are refused rather than built.
+    expect(() => guidedJson({ json: { type: "array", minItems: 1e9 } }, 1n)).toThrow(/minItems/);
+    expect(() => guidedJson({ json: { type: "string", pattern: "a{99999999}" } }, 1n)).toThrow(/pattern/);
   });
 
   it("embeds as deterministic unit vectors that differ between inputs", () => {
