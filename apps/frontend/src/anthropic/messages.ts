@@ -1,7 +1,6 @@
 import {
   ChatOutputParser,
   type ChatOutputParserOptions,
-  type ChatTemplateInput,
   type ChatTemplateMessage,
   type CountTokensRequest,
   type MessagesRequest,
@@ -20,7 +19,7 @@ import type { OutputFormat } from "../openai/generation.js";
 import { type PreparedRequest, prepare } from "../openai/prepare.js";
 import type { ResponseHeader } from "../openai/responses.js";
 import { type ForcedToolChoice, forcedToolChoice, toolChoiceConstraint } from "../openai/structured.js";
-import { type Preprocessor, renderChat } from "../preprocessor.js";
+import { type Preprocessor, renderChat, tokenizeChat } from "../preprocessor.js";
 import { NamedEvent } from "../sse.js";
 import type { TextStep } from "../text-generation.js";
 import { toolUseId } from "./ids.js";
@@ -143,16 +142,13 @@ async function renderMessages(
   };
   const tokenized =
     prefill === undefined
-      ? tokenizeInline(pre, input)
+      ? await tokenizeChat(pre, input, {
+          contextLength: model.card.contextLength,
+          ...(signal ? { signal } : {}),
+        })
       : continued(pre, renderChat(pre, input), prefill);
   const { prompt, tokenIds } = tokenized;
   return { prompt, tokenIds, tools, breakpointTokens: breakpointTokens(body, pre, prompt, tokenIds.length) };
-}
-
-/** The chat prompt rendered and tokenized on the event loop (large prompts move to the tokenizer pool with it). */
-function tokenizeInline(pre: Preprocessor, input: ChatTemplateInput) {
-  const prompt = renderChat(pre, input);
-  return { prompt, tokenIds: pre.tokenizer.encode(prompt, { addSpecialTokens: false }) };
 }
 
 /** A prefilled conversation, cut after the prefill and tokenized (on the event loop: the cut needs the text). */

@@ -1,9 +1,9 @@
-import { type ChatTemplateInput, type ChatTemplateMessage, type ResponsesRequest, validateResponsesRequest } from "@kvasir/llm";
+import { type ChatTemplateMessage, type ResponsesRequest, validateResponsesRequest } from "@kvasir/llm";
 import type { Hono, MiddlewareHandler } from "hono";
 import { badRequest, HttpError } from "../errors.js";
 import type { ServeGeneration } from "../generation-routes.js";
 import type { ServedModel } from "../model-registry.js";
-import { type Preprocessor, renderChat } from "../preprocessor.js";
+import { type Preprocessor, tokenizeChat } from "../preprocessor.js";
 import type { AppEnv } from "../request-scope.js";
 import type { ParserChoice } from "./chat.js";
 import { prepare } from "./prepare.js";
@@ -76,7 +76,10 @@ export function addResponsesRoutes(
       ...(fields.tools ? { tools: fields.tools } : {}),
       ...(body.reasoning?.effort === "none" ? { kwargs: { enable_thinking: false } } : {}),
     };
-    const { prompt, tokenIds } = tokenizeInline(pre, input);
+    const { prompt, tokenIds } = await tokenizeChat(pre, input, {
+      contextLength: model.card.contextLength,
+      signal,
+    });
     const sampling = {
       model: body.model,
       max_tokens: body.max_output_tokens,
@@ -134,10 +137,4 @@ export function addResponsesRoutes(
     if (!store.delete(id)) throw notFound(id);
     return c.json({ id, object: "response.deleted", deleted: true });
   });
-}
-
-/** The chat prompt rendered and tokenized on the event loop (large prompts move to the tokenizer pool with it). */
-function tokenizeInline(pre: Preprocessor, input: ChatTemplateInput) {
-  const prompt = renderChat(pre, input);
-  return { prompt, tokenIds: pre.tokenizer.encode(prompt, { addSpecialTokens: false }) };
 }
