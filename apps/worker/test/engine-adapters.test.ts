@@ -138,6 +138,9 @@ describe.each([
     const { tokens, last } = await collect(client.generate(request(`${backend}-exact`, prompt(40), 24)));
     expect(tokens).toHaveLength(24);
     expect(last?.usage).toMatchObject({ promptTokens: 40, completionTokens: 24 });
+    // The same prompt again: the engine's prefix cache holds its two full blocks.
+    const again = await collect(client.generate(request(`${backend}-exact-again`, prompt(40), 4)));
+    expect(again.last?.usage?.cachedTokens).toBe(32);
   });
 
   it("stops at a stop token id once min_tokens are out", async () => {
