@@ -155,8 +155,8 @@ export function addGenerationRoutes(
   );
 
   app.post("/v1/completions", bodyLimit, (c) =>
-    serve(c, "completions", validateCompletion, (body, model, pre) => {
-      const prompts = prepareCompletion(body, model, pre);
+    serve(c, "completions", validateCompletion, async (body, model, pre, signal) => {
+      const prompts = await prepareCompletion(body, model, pre, signal);
       const first = prompts[0];
       if (!first) throw new Error("a validated completion request has a prompt");
       const n = body.n ?? 1;

@@ -62,6 +62,8 @@ export interface TokenizeOptions {
   contextLength: number;
   /** The client left: a pool thread stops tokenizing for it. */
   signal?: AbortSignal;
+  /** The request field a refusal names (default "messages" for chats, "prompt" for text). */
+  param?: string;
 }
 
 /**
@@ -75,15 +77,21 @@ export async function tokenizeChat(
 ): Promise<{ prompt: string; tokenIds: number[] }> {
   if (!pre.offload || chatInputChars(input) <= OFFLOAD_CHARS) {
     const prompt = renderChat(pre, input);
-    refuseObviouslyTooLong(prompt, maxTokenBytes(pre.tokenizer), opts.contextLength, "messages");
+    refuseObviouslyTooLong(
+      prompt,
+      maxTokenBytes(pre.tokenizer),
+      opts.contextLength,
+      opts.param ?? "messages",
+    );
     return { prompt, tokenIds: pre.tokenizer.encode(prompt, { addSpecialTokens: false }) };
   }
   if (!pre.chatTemplate) throw badRequest("This model has no chat template; use /v1/completions.");
   const task = { source: pre.offload.source, chat: input, ...bounds(pre, opts) };
   const result = await offloaded(pre.offload.pool, task, opts.signal);
-  if (result.kind === "template_error") throw badRequest(result.message, "messages");
+  const param = opts.param ?? "messages";
+  if (result.kind === "template_error") throw badRequest(result.message, param);
   if (result.kind === "too_long")
-    throw contextExceeded(opts.contextLength, `at least ${result.leastTokens}`, "messages");
+    throw contextExceeded(opts.contextLength, `at least ${result.leastTokens}`, param);
   return { prompt: result.prompt ?? "", tokenIds: Array.from(result.tokenIds) };
 }
 
@@ -94,11 +102,14 @@ export async function tokenizeText(
   opts: TokenizeOptions,
 ): Promise<number[]> {
   const longest = maxTokenBytes(pre.tokenizer);
-  refuseObviouslyTooLong(text, longest, opts.contextLength, "prompt");
+  const param = opts.param ?? "prompt";
+  refuseObviouslyTooLong(text, longest, opts.contextLength, param);
   if (!pre.offload || text.length <= OFFLOAD_CHARS) return pre.tokenizer.encode(text);
   const task = { source: pre.offload.source, text, ...bounds(pre, opts) };
   const result = await offloaded(pre.offload.pool, task, opts.signal);
-  if (result.kind !== "tokens") throw contextExceeded(opts.contextLength, "too many", "prompt");
+  if (result.kind === "too_long")
+    throw contextExceeded(opts.contextLength, `at least ${result.leastTokens}`, param);
+  if (result.kind !== "tokens") throw badRequest("The prompt could not be tokenized.", param);
   return Array.from(result.tokenIds);
 }
 

@@ -3,18 +3,30 @@ import { describe, expect, it } from "vitest";
 import { HttpError } from "./errors.js";
 import { chatInputChars, maxTokenBytes, minimumTokens, refuseObviouslyTooLong } from "./prompt-size.js";
 
-/** A tokenizer with just a vocabulary: enough for the bound. */
-function vocabulary(tokens: string[]): Tokenizer {
+/** A tokenizer with just a vocabulary (stored form, decoded text): enough for the bound. */
+function vocabulary(tokens: [string, string][]): Tokenizer {
   return {
     vocabSize: tokens.length,
-    idToToken: (id: number) => tokens[id],
+    idToToken: (id: number) => tokens[id]?.[0],
+    decode: (ids: readonly number[]) => ids.map((id) => tokens[id]?.[1] ?? "").join(""),
   } as Partial<Tokenizer> as Tokenizer;
 }
 
 describe("the refusal bound", () => {
-  it("is the longest vocabulary entry in UTF-8 bytes", () => {
-    expect(maxTokenBytes(vocabulary(["a", "Ġthe", "<|im_start|>", "日本"]))).toBe(12);
-    expect(maxTokenBytes(vocabulary(["▁", "日本語"]))).toBe(9);
+  it("is the longest token's text in UTF-8 bytes, stored or decoded, whichever is shorter", () => {
+    // Byte-level BPE: "ĠĠĠĠ" is four spaces (eight bytes stored, four decoded).
+    const byteLevel: [string, string][] = [
+      ["a", "a"],
+      ["ĠĠĠĠ", "    "],
+      ["<|im_start|>", "<|im_start|>"],
+    ];
+    expect(maxTokenBytes(vocabulary(byteLevel))).toBe(12);
+    // SentencePiece: "▁日本語" is a space and nine bytes; a byte-fallback token decodes to U+FFFD.
+    const sentencePiece: [string, string][] = [
+      ["▁日本語", " 日本語"],
+      ["<0xE3>", "\uFFFD"],
+    ];
+    expect(maxTokenBytes(vocabulary(sentencePiece))).toBe(10);
   });
 
   it("counts the fewest tokens a text can take", () => {

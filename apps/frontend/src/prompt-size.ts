@@ -5,17 +5,21 @@ import { HttpError } from "./errors.js";
 const longestToken = new WeakMap<Tokenizer, number>();
 
 /**
- * The most UTF-8 bytes of text one token can cover: the longest vocabulary entry as stored. Byte-level BPE stores
- * each byte as one character of one or two bytes, SentencePiece stores text as itself (`▁` for a space), and a
- * byte-fallback token `<0xE3>` is six bytes for one, so the stored length is never below the text it covers.
+ * The most UTF-8 bytes of text one token can cover, worked out once per tokenizer: each token's decoded text
+ * (exact, but a lone byte of a multi-byte character decodes to U+FFFD, three bytes for one) or its stored form
+ * (byte-level BPE stores each byte as one character of one or two bytes, SentencePiece text as itself with `▁`
+ * for a space), whichever is shorter: both are at least what the token covers. Qwen3: 128 bytes. About 150k
+ * decodes, a few hundred milliseconds at model load.
  */
 export function maxTokenBytes(tokenizer: Tokenizer): number {
   let longest = longestToken.get(tokenizer);
   if (longest !== undefined) return longest;
   longest = 1;
   for (let id = 0; id < tokenizer.vocabSize; id++) {
-    const token = tokenizer.idToToken(id);
-    if (token !== undefined) longest = Math.max(longest, Buffer.byteLength(token));
+    const stored = tokenizer.idToToken(id);
+    if (stored === undefined) continue;
+    const decoded = Buffer.byteLength(tokenizer.decode([id], { skipSpecialTokens: false }));
+    longest = Math.max(longest, Math.min(decoded, Buffer.byteLength(stored)));
   }
   longestToken.set(tokenizer, longest);
   return longest;

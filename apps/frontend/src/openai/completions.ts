@@ -1,7 +1,7 @@
 import { type CompletionRequest, validateCompletionRequest } from "@kvasir/llm";
 import { badRequest, HttpError } from "../errors.js";
 import type { ServedModel } from "../model-registry.js";
-import type { Preprocessor } from "../preprocessor.js";
+import { type Preprocessor, tokenizeText } from "../preprocessor.js";
 import { DeltaFrames } from "../sse.js";
 import type { OutputFormat } from "./generation.js";
 import { type CompletionLogprobs, joinCompletionLogprobs, LogprobRenderer } from "./logprobs.js";
@@ -30,30 +30,34 @@ export interface CompletionPrompt {
   echo: string;
 }
 
-/** Tokenizes each text prompt, or takes token ids as given (checked against the vocabulary). */
+/** Tokenizes each text prompt (a large one off the event loop), or takes token ids as given (checked in range). */
 export function prepareCompletion(
   body: CompletionRequest,
   model: ServedModel<Preprocessor>,
   pre: Preprocessor,
-): CompletionPrompt[] {
-  return body.prompt.map((prompt, i) => {
-    const param = body.prompt.length > 1 ? `prompt[${i}]` : "prompt";
-    let tokenIds: number[];
-    if (typeof prompt === "string") {
-      tokenIds = pre.tokenizer.encode(prompt);
-    } else {
-      const vocab = pre.tokenizer.vocabSize;
-      tokenIds = prompt;
-      // A plain loop: prompts run to many thousands of ids, and this runs on every request.
-      for (const id of tokenIds) {
-        if (id >= vocab) throw badRequest(`Token id ${id} is outside the vocabulary (${vocab}).`, param);
+  signal?: AbortSignal,
+): Promise<CompletionPrompt[]> {
+  const contextLength = model.card.contextLength;
+  return Promise.all(
+    body.prompt.map(async (prompt, i) => {
+      const param = body.prompt.length > 1 ? `prompt[${i}]` : "prompt";
+      let tokenIds: number[];
+      if (typeof prompt === "string") {
+        tokenIds = await tokenizeText(pre, prompt, { contextLength, param, ...(signal ? { signal } : {}) });
+      } else {
+        const vocab = pre.tokenizer.vocabSize;
+        tokenIds = prompt;
+        // A plain loop: prompts run to many thousands of ids, and this runs on every request.
+        for (const id of tokenIds) {
+          if (id >= vocab) throw badRequest(`Token id ${id} is outside the vocabulary (${vocab}).`, param);
+        }
       }
-    }
-    const echo = body.echo ? (typeof prompt === "string" ? prompt : pre.tokenizer.decode(tokenIds)) : "";
-    const prepared = prepare(body, model, pre.tokenizer.eosTokenIds, tokenIds);
-    if (body.logprobs != null) prepared.params.logprobs = body.logprobs;
-    return { prepared, echo };
-  });
+      const echo = body.echo ? (typeof prompt === "string" ? prompt : pre.tokenizer.decode(tokenIds)) : "";
+      const prepared = prepare(body, model, pre.tokenizer.eosTokenIds, tokenIds);
+      if (body.logprobs != null) prepared.params.logprobs = body.logprobs;
+      return { prepared, echo };
+    }),
+  );
 }
 
 /** The logprob renderer of one choice of a completion request that asked for logprobs. */
