@@ -5,6 +5,12 @@ import {
   start as startFrontend,
 } from "@kvasir/frontend";
 import {
+  type EmbeddedPlannerConfig,
+  embeddedPlannerFromFlags,
+  servePlannerFlags,
+  startEmbeddedPlanner,
+} from "@kvasir/planner";
+import {
   createDiscovery,
   createEventPlane,
   defineFlags,
@@ -30,6 +36,8 @@ export interface ServeConfig {
   worker: WorkerConfig;
   /** Workers per pool: aggregated, prefill and decode. */
   workers: Record<WorkerConfig["disaggregationMode"], number>;
+  /** `--planner`: the planner over the workers, starting and stopping more of them (apps/planner/src/embedded.ts). */
+  planner?: EmbeddedPlannerConfig;
 }
 
 export interface Serving extends Service {
@@ -50,6 +58,7 @@ export const serveFlags = defineFlags(
   {
     ...frontendFlags.defs,
     ...workerDefs,
+    ...servePlannerFlags.defs,
     // The all-in-one command serves both APIs out of the box; `kvasir frontend` keeps Dynamo's default (off).
     "enable-anthropic-api": {
       ...frontendFlags.defs["enable-anthropic-api"],
@@ -135,10 +144,29 @@ export const serveCommand = {
         "serve needs at least one aggregated (--workers) or decode (--decode-workers) worker",
       );
     checkEngines(worker.engine, agg + prefill + decode);
+    const planner = embeddedPlannerFromFlags({
+      values,
+      workerSpecs: workerCommandFlags.specs.filter((spec) => spec.name in workerDefs),
+      runtime: frontend.runtime,
+      ...(flags["perf-profile"] ? { perfProfile: flags["perf-profile"] } : {}),
+      speedupRatio: flags["speedup-ratio"],
+    });
+    // The planner's workers are processes of their own: memory discovery moves to a file they share.
+    const runtime = planner?.discoveryFile
+      ? {
+          ...frontend.runtime,
+          discovery: {
+            ...frontend.runtime.discovery,
+            backend: "file" as const,
+            filePath: planner.discoveryFile,
+          },
+        }
+      : frontend.runtime;
     return {
-      frontend: { ...frontend, modelPath: frontend.modelPath ?? worker.modelPath },
+      frontend: { ...frontend, runtime, modelPath: frontend.modelPath ?? worker.modelPath },
       worker,
       workers: { agg, prefill, decode },
+      ...(planner ? { planner } : {}),
     };
   },
   start,
@@ -182,6 +210,8 @@ export async function start(config: ServeConfig): Promise<Serving> {
     }
     const frontend = await startFrontend(config.frontend, { planes });
     started.push(frontend);
+    if (config.planner)
+      started.push(await startEmbeddedPlanner(config.planner, runtime, config.workers, { planes }));
     log.info("serving", { url: frontend.url, aggregated: agg, prefill, decode });
     let stopping: Promise<void> | undefined;
     return {
