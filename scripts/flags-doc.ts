@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { frontendFlags } from "../apps/frontend/src/config.js";
 import { indexerFlags } from "../apps/indexer/src/flags.js";
+import { plannerFlags } from "../apps/planner/src/flags.js";
 import { routerFlags } from "../apps/router/src/config.js";
 import { workerCommandFlags } from "../apps/worker/src/flags.js";
 import { type DocCommand, renderFlagsDoc } from "../packages/runtime/src/flags-doc.js";
@@ -40,6 +41,13 @@ const commands: DocCommand[] = [
     summary: "The standalone KV indexer: consumes KV events and serves IndexerService.FindMatches.",
     flags: indexerFlags.specs,
     refused: indexerFlags.refused,
+  },
+  {
+    name: "planner",
+    dynamo: "dynamo.planner",
+    summary: "The planner: sizes the prefill, decode or aggregated pools to traffic (docs/planner.md).",
+    flags: plannerFlags.specs,
+    refused: plannerFlags.refused,
   },
 ];
 
