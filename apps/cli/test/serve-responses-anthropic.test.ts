@@ -287,6 +287,17 @@ describe("Responses API", () => {
         tool_choice: { type: "function", name: "nope" },
       }),
     ).rejects.toMatchObject({ status: 400, param: "tool_choice.name" });
+    // Refusals of the preparation shared with chat name the Responses API's fields.
+    await expect(
+      openai.responses.create({ model: MODEL, input: "hi", max_output_tokens: 1_000_000 }),
+    ).rejects.toMatchObject({ status: 400, param: "max_output_tokens" });
+    await expect(
+      openai.responses.create({
+        model: MODEL,
+        input: "hi",
+        text: { format: { type: "json_schema", name: "bad", schema: { type: "no-such-type" } } },
+      }),
+    ).rejects.toMatchObject({ status: 400, param: "text.format" });
     await expect(openai.responses.create({ model: "no/such-model", input: "hi" })).rejects.toMatchObject({
       status: 404,
     });

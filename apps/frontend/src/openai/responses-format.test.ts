@@ -1,6 +1,7 @@
 import { type ChatTemplateMessage, validateResponsesRequest } from "@kvasir/llm";
 import { describe, expect, it } from "vitest";
-import { NamedEvent } from "../sse.js";
+import { HttpError } from "../errors.js";
+import { Frame, NamedEvent } from "../sse.js";
 import type { TextStep } from "../text-generation.js";
 import { type ResponsesContext, responsesFormat } from "./responses-format.js";
 
@@ -103,5 +104,23 @@ describe("responsesFormat", () => {
     expect(response.incomplete_details).toEqual({ reason: "max_output_tokens" });
     expect(response.output[0]?.status).toBe("incomplete");
     expect(response.output[0]?.content[0]?.text).toBe("Hello there");
+  });
+
+  it("tells a streaming client of a failure with an error event and response.failed, in one frame", () => {
+    const format = responsesFormat(
+      header,
+      context(() => {}),
+    );
+    format.start();
+    const frame = format.error(new HttpError(503, "The worker failed.", "worker_failed"));
+    expect(frame).toBeInstanceOf(Frame);
+    const text = frame instanceof Frame ? frame.text : "";
+    const sent = [...text.matchAll(/^event: (\S+)\ndata: (.*)$/gm)].map((m) => [
+      m[1],
+      JSON.parse(m[2] ?? ""),
+    ]);
+    expect(sent.map(([name]) => name)).toEqual(["error", "response.failed"]);
+    expect(sent[0]?.[1]).toMatchObject({ type: "error", code: "worker_failed", sequence_number: 2 });
+    expect(sent[1]?.[1]).toMatchObject({ response: { status: "failed", error: { code: "server_error" } } });
   });
 });

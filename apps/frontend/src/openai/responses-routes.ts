@@ -29,6 +29,21 @@ function validateResponses(body: unknown): ResponsesRequest {
   return result.value;
 }
 
+// Chat's field names in the refusals of the preparation Responses shares with chat, as the Responses API names them.
+const RESPONSES_PARAMS: [RegExp, string][] = [
+  [/^max_tokens$/, "max_output_tokens"],
+  [/^response_format/, "text.format"],
+  [/^tools\[(\d+)\]\.function\./, "tools[$1]."],
+  [/^messages/, "input"],
+];
+
+function inResponsesTerms(error: unknown): unknown {
+  if (!(error instanceof HttpError) || error.param === null) return error;
+  let param = error.param;
+  for (const [chat, responses] of RESPONSES_PARAMS) param = param.replace(chat, responses);
+  return param === error.param ? error : new HttpError(error.status, error.message, error.code, param);
+}
+
 const notFound = (id: string) => new HttpError(404, `Response with id '${id}' not found.`, "not_found", "id");
 
 /** OpenAI's Responses API: `POST /v1/responses`, `GET` and `DELETE /v1/responses/{id}`. */
@@ -41,7 +56,9 @@ export function addResponsesRoutes(
 
   app.post(RESPONSES_PATH, bodyLimit, (c) =>
     serve(c, "responses", validateResponses, (body, model, pre, signal) =>
-      prepareResponse(body, model, pre, signal),
+      prepareResponse(body, model, pre, signal).catch((error: unknown) => {
+        throw inResponsesTerms(error);
+      }),
     ),
   );
 
