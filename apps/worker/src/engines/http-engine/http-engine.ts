@@ -9,7 +9,7 @@ import { EngineHttpClient } from "./http-client.js";
 import { type KvEventStreams, kvEventStreams } from "./kv-events-config.js";
 import type { LaunchPlan } from "./launch.js";
 import { LoadScraper } from "./load-scraper.js";
-import type { EngineSettings, HttpProtocol } from "./protocol.js";
+import { checkSupported, type EngineSettings, type HttpProtocol } from "./protocol.js";
 import { EngineSupervisor, type RestartOptions } from "./supervisor.js";
 
 export interface HttpEngineOptions {
@@ -176,6 +176,7 @@ export class HttpEngine implements Engine {
     return (async function* () {
       if (engine.closed) throw new Error("the engine is shutting down");
       if (!engine.available) throw new Error("the engine is not running");
+      checkSupported(request.params, engine.options.protocol.name);
       const controller = new AbortController();
       const onAbort = () => controller.abort();
       signal.addEventListener("abort", onAbort, { once: true });

@@ -1,7 +1,13 @@
 // What differs between engines behind the HTTP adapter: how a request is sent and its stream read, where health,
 // metrics and the model's description are, and what the engine's command line needs added.
 import type { EngineProtocol } from "@kvasir/engine-wire";
-import type { EngineCapacity, EngineOutput, EngineRequest } from "../../engine.js";
+import {
+  type EngineCapacity,
+  type EngineOutput,
+  type EngineParams,
+  type EngineRequest,
+  InvalidEngineRequest,
+} from "../../engine.js";
 import type { EngineHttpClient } from "./http-client.js";
 
 /** The engine's settings the adapter read off its command line (or was told, for an attached engine). */
@@ -69,4 +75,15 @@ export function capacityOf(
 /** A finite number, or undefined. */
 export function numberOr(value: unknown): number | undefined {
   return typeof value === "number" && Number.isFinite(value) ? value : undefined;
+}
+
+/**
+ * What the adapters do not relay yet, refused in the caller's error shape rather than silently dropped: token
+ * logprobs (the engines' logprob layouts are not mapped back to GenerateResponse.logprobs) and embeddings.
+ */
+export function checkSupported(params: EngineParams, engine: EngineProtocol): void {
+  if (params.logprobs !== undefined)
+    throw new InvalidEngineRequest(`logprobs are not relayed from ${engine} by Kvasir's adapter yet`);
+  if (params.embedding !== undefined)
+    throw new InvalidEngineRequest(`embeddings are not served through the ${engine} adapter yet`);
 }

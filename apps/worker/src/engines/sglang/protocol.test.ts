@@ -53,6 +53,16 @@ describe("SGLang requests", () => {
     });
   });
 
+  it("constrains output to a JSON schema with sampling_params.json_schema", () => {
+    const schema = { type: "object", required: ["a"] };
+    const body = sglangGenerateBody(
+      { ...request, params: { ...request.params, structuredOutputs: { json: schema } } },
+      { dataParallelSize: 1, priorityScheduling: false },
+      true,
+    );
+    expect(body.sampling_params?.json_schema).toBe(JSON.stringify(schema));
+  });
+
   it("carries the bootstrap fields of a decode leg", () => {
     const body = sglangGenerateBody(
       {

@@ -50,6 +50,14 @@ export function sglangSampling(params: EngineParams): SglangSamplingParams {
     ...(params.topP === undefined ? {} : { top_p: params.topP }),
     ...(params.topK === undefined ? {} : { top_k: params.topK }),
     ...(params.seed === undefined ? {} : { sampling_seed: seedOf(params.seed) }),
+    // SGLang's constrained decoding takes the schema as a JSON string (sampling_params.py json_schema).
+    ...(params.structuredOutputs
+      ? {
+          json_schema: JSON.stringify(
+            "json" in params.structuredOutputs ? params.structuredOutputs.json : { type: "object" },
+          ),
+        }
+      : {}),
   };
 }
 

@@ -2,6 +2,7 @@ import { parseSseBody } from "@kvasir/engine-wire";
 import { describe, expect, it } from "vitest";
 import type { EngineRequest } from "../../engine.js";
 import { EngineOverloaded, InvalidEngineRequest } from "../../engine.js";
+import { checkSupported } from "../http-engine/protocol.js";
 import { engineRequestError } from "../http-engine/request-errors.js";
 import { VllmStreamReader, vllmCompletionBody, vllmGenerateBody, vllmHeaders } from "./protocol.js";
 
@@ -133,5 +134,30 @@ describe("vLLM streams", () => {
     ).toThrow(InvalidEngineRequest);
     expect(engineRequestError(503, "busy")).toBeInstanceOf(EngineOverloaded);
     expect(engineRequestError(500, "boom")).not.toBeInstanceOf(InvalidEngineRequest);
+  });
+});
+
+describe("what vLLM requests carry beyond sampling", () => {
+  it("asks for guided JSON as structured_outputs, in the body of either endpoint", () => {
+    const schema = { type: "object", properties: { a: { type: "string" } } };
+    const guided = { ...request, params: { ...request.params, structuredOutputs: { json: schema } } };
+    expect(vllmGenerateBody(guided, settings, "m", true).sampling_params).toMatchObject({
+      structured_outputs: { json: schema },
+    });
+    const object = {
+      ...request,
+      params: { ...request.params, structuredOutputs: { jsonObject: true as const } },
+    };
+    expect(vllmCompletionBody(object, settings, "m", true)).toMatchObject({
+      structured_outputs: { json_object: true },
+    });
+  });
+
+  it("refuses what the adapter does not relay instead of dropping it", () => {
+    expect(() => checkSupported({ ...request.params, logprobs: 2 }, "vllm")).toThrow(InvalidEngineRequest);
+    expect(() => checkSupported({ ...request.params, embedding: { dimensions: 0 } }, "sglang")).toThrow(
+      /embeddings are not served through the sglang adapter/,
+    );
+    expect(() => checkSupported(request.params, "vllm")).not.toThrow();
   });
 });

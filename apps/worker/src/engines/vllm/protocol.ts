@@ -53,7 +53,9 @@ function seedOf(seed: bigint): number {
 }
 
 /** EngineParams as vLLM's SamplingParams fields (flat in /v1/completions, nested in /inference/v1/generate). */
-export function vllmSampling(params: EngineParams): VllmSamplingFields & { max_tokens: number } {
+export function vllmSampling(
+  params: EngineParams,
+): VllmSamplingFields & { max_tokens: number; structured_outputs?: Record<string, unknown> } {
   return {
     max_tokens: params.maxTokens,
     ...(params.minTokens > 0 ? { min_tokens: params.minTokens } : {}),
@@ -63,7 +65,15 @@ export function vllmSampling(params: EngineParams): VllmSamplingFields & { max_t
     ...(params.topP === undefined ? {} : { top_p: params.topP }),
     ...(params.topK === undefined ? {} : { top_k: params.topK }),
     ...(params.seed === undefined ? {} : { seed: seedOf(params.seed) }),
+    ...(params.structuredOutputs
+      ? { structured_outputs: structuredOutputsOf(params.structuredOutputs) }
+      : {}),
   };
+}
+
+/** Guided decoding as vLLM's StructuredOutputsParams (vllm/sampling_params.py: `json`, `json_object`). */
+function structuredOutputsOf(so: NonNullable<EngineParams["structuredOutputs"]>): Record<string, unknown> {
+  return "json" in so ? { json: so.json } : { json_object: true };
 }
 
 /** Fields both endpoints carry the same way. */
