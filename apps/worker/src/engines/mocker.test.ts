@@ -210,3 +210,64 @@ describe("MockerEngine", () => {
     );
   });
 });
+
+describe("MockerEngine guided decoding, logprobs and embeddings", () => {
+  // A tokenizer of one id per character, enough to check what the engine emits.
+  const text = {
+    eosTokenIds: [2],
+    tokenizer: async () => ({
+      encode: (s: string) => [...s].map((ch) => (ch.codePointAt(0) ?? 0) + 1000),
+    }),
+  };
+  const decode = (ids: readonly number[]) =>
+    String.fromCodePoint(...ids.filter((id) => id >= 1000).map((id) => id - 1000));
+  const schema = {
+    type: "object",
+    properties: { city: { type: "string", minLength: 1 } },
+    required: ["city"],
+  };
+  const guided = (id: string, tokenIds: number[], seed = 9n): EngineRequest => ({
+    requestId: id,
+    tokenIds,
+    params: {
+      maxTokens: 200,
+      minTokens: 0,
+      stopTokenIds: [2],
+      ignoreEos: false,
+      seed,
+      structuredOutputs: { json: schema },
+    },
+    priority: 0,
+  });
+
+  it("emits JSON valid against the schema then EOS, and a migrated request only the rest of it", async () => {
+    const engine = new MockerEngine({ ...config, eosTokenIds: [2] }, { workerId: 1n, text });
+    const prompt = Array.from({ length: 20 }, (_, i) => 500 + i);
+    const whole = (await collect(engine.generate(guided("g", prompt), new AbortController().signal))).flatMap(
+      (o) => o.tokenIds,
+    );
+    expect(whole.at(-1)).toBe(2);
+    const value = JSON.parse(decode(whole));
+    expect(typeof value.city).toBe("string");
+    // The same request moved after 5 tokens: its prompt carries them, and the new worker sends the rest.
+    const moved = guided("g", [...prompt, ...whole.slice(0, 5)]);
+    const rest = (await collect(engine.generate(moved, new AbortController().signal))).flatMap(
+      (o) => o.tokenIds,
+    );
+    expect([...whole.slice(0, 5), ...rest]).toEqual(whole);
+    await engine.close();
+  });
+
+  it("reports logprobs when asked and embeds an embedding request", async () => {
+    const engine = new MockerEngine({ ...config, embeddingDimensions: 8 }, { workerId: 1n, text });
+    const asked = { ...request("l", 4), params: { ...request("l", 4).params, logprobs: 2 } };
+    const outputs = await collect(engine.generate(asked, new AbortController().signal));
+    expect(outputs.flatMap((o) => o.logprobs ?? []).map((l) => l.top.length)).toEqual([2, 2, 2, 2]);
+    const embed = { ...request("e", 1), params: { ...request("e", 1).params, embedding: { dimensions: 0 } } };
+    const [last] = (await collect(engine.generate(embed, new AbortController().signal))).slice(-1);
+    expect(last?.tokenIds).toEqual([]);
+    expect(last?.embedding).toHaveLength(8);
+    expect(last?.usage?.completionTokens).toBe(0);
+    await engine.close();
+  });
+});

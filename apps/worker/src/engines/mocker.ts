@@ -180,7 +180,16 @@ export class MockerEngine implements Engine {
       );
     }
     const tokenizer = await this.options.text.tokenizer();
-    return tokenizer.encode(text, { addSpecialTokens: false });
+    const tokens = tokenizer.encode(text, { addSpecialTokens: false });
+    // A migrated request's prompt ends with the part of the value its first worker sent (the value depends only
+    // on the request's seed, so it is the same here): only the rest is still to come.
+    const prompt = request.tokenIds;
+    for (let k = Math.min(tokens.length, prompt.length - 1); k > 0; k--) {
+      let sent = true;
+      for (let i = 0; i < k && sent; i++) sent = prompt[prompt.length - k + i] === tokens[i];
+      if (sent) return tokens.slice(k);
+    }
+    return tokens;
   }
 
   /** Aborts a request the engine still runs (or pulls KV for); a no-op once its last output was delivered. */

@@ -8,8 +8,8 @@ import { defaultModelDir, defaultModelSource, loadTokenizer, type Tokenizer } fr
 export interface ModelText {
   /** generation_config.json's (else config.json's) eos_token_id; empty when neither names one. */
   readonly eosTokenIds: readonly number[];
-  /** The model's tokenizer, loaded once on first use. */
-  tokenizer(): Promise<Tokenizer>;
+  /** The model's tokenizer (what guided decoding needs of it), loaded once on first use. */
+  tokenizer(): Promise<Pick<Tokenizer, "encode">>;
 }
 
 function idsOf(value: unknown): number[] {
