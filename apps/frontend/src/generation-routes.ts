@@ -71,7 +71,7 @@ export type Build<B> = (
 export interface GenerationRouteDeps extends GenerationDeps {
   models: ModelCatalog;
   metrics: FrontendMetrics;
-  parsers: Pick<ChatOutputParserOptions, "reasoningParser" | "toolCallParser">;
+  parsers: Pick<ChatOutputParserOptions, "reasoningParser" | "toolCallParser" | "streamingToolDispatch">;
 }
 
 /**
