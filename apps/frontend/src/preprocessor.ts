@@ -8,7 +8,7 @@ import {
   type Tokenizer,
 } from "@kvasir/llm";
 import type { ModelDeploymentCard } from "@kvasir/protocol";
-import { badRequest, clientClosed } from "./errors.js";
+import { badRequest, clientClosed, HttpError } from "./errors.js";
 import { chatInputChars, contextExceeded, maxTokenBytes, refuseObviouslyTooLong } from "./prompt-size.js";
 import { OFFLOAD_CHARS, type TokenizerPool } from "./tokenizer-pool.js";
 import type { TokenizeResult, TokenizerSource, TokenizeTask } from "./tokenizer-worker.js";
@@ -117,12 +117,22 @@ function bounds(pre: Preprocessor, opts: TokenizeOptions) {
   return { contextLength: opts.contextLength, longestToken: maxTokenBytes(pre.tokenizer) };
 }
 
+/** Large prompts waiting for a tokenizer thread at most; more are refused (503) rather than held in memory. */
+export const MAX_QUEUED_PROMPTS = 32;
+
 // A client that leaves while its prompt is tokenized stops the thread; that is a client's cancel, not a fault.
 async function offloaded(
   pool: TokenizerPool,
   task: TokenizeTask,
   signal?: AbortSignal,
 ): Promise<TokenizeResult> {
+  if (pool.pending >= MAX_QUEUED_PROMPTS) {
+    throw new HttpError(
+      503,
+      "Too many large prompts are waiting to be tokenized; retry later.",
+      "overloaded",
+    );
+  }
   try {
     return await pool.run(task, signal);
   } catch (error) {

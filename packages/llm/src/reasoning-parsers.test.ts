@@ -76,6 +76,14 @@ describe("gpt_oss", () => {
     );
   });
 
+  it("reads a commentary preamble without a recipient as content", () => {
+    expectChunkingInvariant(
+      { reasoningParser: "gpt_oss", toolCallParser: "harmony" },
+      "<|channel|>analysis<|message|>Plan.<|end|><|start|>assistant<|channel|>commentary<|message|>Checking now.<|end|>",
+      { reasoningContent: "Plan.", content: "Checking now.", toolCalls: [] },
+    );
+  });
+
   it("hands tool-call messages to the harmony tool parser", () => {
     expectChunkingInvariant({ reasoningParser: "gpt_oss", toolCallParser: "harmony" }, gptOssCall, {
       reasoningContent: "Need the weather; call the tool.",

@@ -217,6 +217,13 @@ describe("harmony", () => {
     );
   });
 
+  it("passes output without Harmony framing through as content", () => {
+    expectChunkingInvariant("harmony", "Plain <b>text</b> with <|odd marker", {
+      content: "Plain <b>text</b> with <|odd marker",
+      calls: [],
+    });
+  });
+
   it("emits the call at <|call|>", () => {
     expectEmittedAt(
       "harmony",
