@@ -180,7 +180,7 @@ describe("the HTTP edges", () => {
     const res = await fetch(`${baseUrl}/v1/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-request-id": requestId },
-      body: JSON.stringify({ ...shortChat("hello"), max_tokens: 5000, stream: true }),
+      body: JSON.stringify({ ...shortChat("hello"), max_tokens: 5000, ignore_eos: true, stream: true }),
       signal: client.signal,
     });
     const reader = res.body?.getReader();
