@@ -121,6 +121,7 @@ export class TransferEngine {
   private port: number | undefined;
   private tcpAddress = "127.0.0.1";
   private shmCount = 0;
+  private readonly oneSegment = new Float64Array(3);
 
   constructor(opts: TransferEngineOptions = {}) {
     this.raw = new (requireAddon().TransferEngine)(opts.threads ?? 4);
@@ -215,26 +216,34 @@ export class TransferEngine {
     this.regions.clear();
   }
 
-  private async move(
+  // Not async: one promise per transfer (the native one), which matters at memcpy speeds; errors found here
+  // still come back as a rejected promise.
+  private move(
     op: "read" | "write",
     local: Region,
     remote: RegionDescriptor,
     segments: readonly TransferSegment[],
     opts: TransferOptions,
   ): Promise<void> {
-    if (this.regions.get(local.id) !== local) throw new Error(`region ${local.id} is not registered here`);
-    const streams = opts.streams ?? this.streams;
-    const backend = opts.transport === undefined ? this.backends.find((b) => b.canReach(remote)) : undefined;
-    if (backend !== undefined) return backend.transfer(op, local, remote, segments, streams);
-    const flat = new Float64Array(segments.length * 3);
-    segments.forEach((s, i) => {
-      flat[3 * i] = s.localOffset;
-      flat[3 * i + 1] = s.remoteOffset;
-      flat[3 * i + 2] = s.length;
-    });
-    // `local` stays referenced by this frame until the native copy settles, so its memory cannot be collected.
-    await this.raw.transfer(op, local.id, this.remoteSpec(remote, opts.transport), flat, streams);
-    void local.bytes;
+    try {
+      if (this.regions.get(local.id) !== local) throw new Error(`region ${local.id} is not registered here`);
+      const streams = opts.streams ?? this.streams;
+      const backend =
+        opts.transport === undefined ? this.backends.find((b) => b.canReach(remote)) : undefined;
+      if (backend !== undefined) return backend.transfer(op, local, remote, segments, streams);
+      // The native call reads the segments before it returns, so one array serves every single-range transfer.
+      const flat = segments.length === 1 ? this.oneSegment : new Float64Array(segments.length * 3);
+      for (let i = 0; i < segments.length; i++) {
+        const s = segments[i] as TransferSegment;
+        flat[3 * i] = s.localOffset;
+        flat[3 * i + 1] = s.remoteOffset;
+        flat[3 * i + 2] = s.length;
+      }
+      // `local`'s memory stays reachable through this.regions until deregister, which waits for copies in flight.
+      return this.raw.transfer(op, local.id, this.remoteSpec(remote, opts.transport), flat, streams);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   private remoteSpec(d: RegionDescriptor, forced: TransportName | undefined): string {
