@@ -80,7 +80,12 @@ describe("a prompt that cannot fit", () => {
       generate: callWorker((address) => createClient(WorkerService, address)),
       metrics: createMetricsRegistry(),
       log: createLogger("frontend-test", {}, { level: "error" }),
-      config: { requestTimeoutSeconds: 30, maxBodyBytes: 4 * 1024 * 1024, migrationLimit: 0 },
+      config: {
+        requestTimeoutSeconds: 30,
+        maxBodyBytes: 4 * 1024 * 1024,
+        migrationLimit: 0,
+        enableAnthropicApi: true,
+      },
     });
   });
 
@@ -102,6 +107,19 @@ describe("a prompt that cannot fit", () => {
     });
     // The bound's count, not a tokenizer's: the prompt was not tokenized.
     expect(error.message).toMatch(/at least \d+ tokens/);
+  });
+
+  it("is refused on Anthropic's /v1/messages in Anthropic's error shape", async () => {
+    const res = await app.request("/v1/messages", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: MODEL, max_tokens: 8, messages: [{ role: "user", content: tooLong }] }),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { type: string; error: { type: string; message: string } };
+    expect(body.type).toBe("error");
+    expect(body.error.type).toBe("invalid_request_error");
+    expect(body.error.message).toMatch(/maximum context length is 4096 tokens.*at least \d+ tokens/);
   });
 
   it("is refused on /v1/completions the same way, naming the prompt", async () => {
