@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 # Kvasir images. The default target, `kvasir`, holds every app behind the `kvasir` entry point
 # (`docker run kvasir frontend ...`); `--target app --build-arg APP=<app>` makes an image of one app's folder
-# (node main.mjs); `kvasir-criu` adds CRIU for the snapshot agent; `worker-vllm` and `worker-sglang` put the
-# worker beside a GPU engine in that engine's own image. Every app folder comes from scripts/build-apps.mjs:
+# (node main.mjs, the app's flags only); `kvasir-criu` adds CRIU for the snapshot agent; `worker-vllm` and
+# `worker-sglang` put `kvasir` beside a GPU engine in that engine's own image. Every app folder comes from scripts/build-apps.mjs:
 # a bundle run by plain `node`, plus only the packages that cannot be bundled (docs/deploy.md).
 ARG NODE_IMAGE=node:20-bookworm-slim
 ARG VLLM_IMAGE=vllm/vllm-openai:v0.11.0
@@ -45,30 +45,32 @@ RUN apt-get update \
   && apt-get install -y --no-install-recommends criu \
   && rm -rf /var/lib/apt/lists/*
 COPY --from=build --chown=root:root /src/dist/apps/kvasir/ /opt/kvasir/
-ENTRYPOINT ["node", "/opt/kvasir/main.mjs"]
+RUN ln -s /opt/kvasir/main.mjs /usr/local/bin/kvasir
+ENTRYPOINT ["kvasir"]
 
-# ---- GPU workers: the engine's image with Node and the worker folder; the worker starts the engine from
-# --engine-command (kvasir worker --backend vllm --engine-command "vllm serve ...")
+# ---- GPU workers: the engine's image with Node and `kvasir` (the whole CLI: 4 MB more than the worker's folder,
+# nothing beside a 10 GB engine image, and the same entry point as every other image); the worker starts the
+# engine from --engine-command (kvasir worker --backend vllm --engine-command "vllm serve ...")
 FROM ${VLLM_IMAGE} AS worker-vllm
 COPY --from=runtime /usr/local/bin/node /usr/local/bin/node
-COPY --from=build --chown=root:root /src/dist/apps/worker/ /opt/kvasir/
-RUN useradd --create-home --uid 1000 kvasir || true
+COPY --from=build --chown=root:root /src/dist/apps/kvasir/ /opt/kvasir/
+RUN ln -s /opt/kvasir/main.mjs /usr/local/bin/kvasir && (useradd --create-home --uid 1000 kvasir || true)
 ENV DYN_SYSTEM_PORT=9090
 USER 1000
-ENTRYPOINT ["node", "/opt/kvasir/main.mjs", "--backend", "vllm"]
+ENTRYPOINT ["kvasir"]
 
 FROM ${SGLANG_IMAGE} AS worker-sglang
 COPY --from=runtime /usr/local/bin/node /usr/local/bin/node
-COPY --from=build --chown=root:root /src/dist/apps/worker/ /opt/kvasir/
-RUN useradd --create-home --uid 1000 kvasir || true
+COPY --from=build --chown=root:root /src/dist/apps/kvasir/ /opt/kvasir/
+RUN ln -s /opt/kvasir/main.mjs /usr/local/bin/kvasir && (useradd --create-home --uid 1000 kvasir || true)
 ENV DYN_SYSTEM_PORT=9090
 USER 1000
-ENTRYPOINT ["node", "/opt/kvasir/main.mjs", "--backend", "sglang"]
+ENTRYPOINT ["kvasir"]
 
 # ---- default: every app behind `kvasir <command>` (40 MB of app files against 7–36 MB for one app; docs/deploy.md)
 FROM runtime AS kvasir
 COPY --from=build --chown=root:root /src/dist/apps/kvasir/ /opt/kvasir/
-RUN ln -s /opt/kvasir/main.mjs /usr/local/bin/kvasir && chmod 755 /opt/kvasir/main.mjs
+RUN ln -s /opt/kvasir/main.mjs /usr/local/bin/kvasir
 USER node
-ENTRYPOINT ["node", "/opt/kvasir/main.mjs"]
+ENTRYPOINT ["kvasir"]
 CMD ["serve", "--help"]
