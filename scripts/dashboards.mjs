@@ -10,6 +10,8 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const out = join(root, "deploy/observability/grafana/dashboards");
 const R = "$__rate_interval";
+// Grafana's datasource variable, resolved by Grafana (not a JavaScript template).
+const DATASOURCE = { type: "prometheus", uid: ["$", "{datasource}"].join("") };
 
 /** Dashboards: uid, title, panels of [title, unit, [expr, legend]...]. */
 export const DASHBOARDS = [
@@ -188,13 +190,13 @@ function dashboard({ uid, title, panels }) {
       id: i + 1,
       type: "timeseries",
       title: panelTitle,
-      datasource: { type: "prometheus", uid: "${datasource}" },
+      datasource: DATASOURCE,
       gridPos: { h: 8, w: 12, x: (i % 2) * 12, y: Math.floor(i / 2) * 8 },
       fieldConfig: { defaults: { unit }, overrides: [] },
       options: { legend: { displayMode: "list", placement: "bottom" }, tooltip: { mode: "multi" } },
       targets: targets.map(([expr, legendFormat], j) => ({
         refId: String.fromCharCode(65 + j),
-        datasource: { type: "prometheus", uid: "${datasource}" },
+        datasource: DATASOURCE,
         expr,
         legendFormat,
       })),
@@ -208,11 +210,12 @@ for (const spec of DASHBOARDS) {
   const path = join(out, `${spec.uid}.json`);
   const text = `${JSON.stringify(dashboard(spec), null, 2)}\n`;
   if (check) {
-    let current = "";
+    // Compared as JSON: biome formats the committed files its own way.
+    let current;
     try {
-      current = readFileSync(path, "utf8");
+      current = JSON.stringify(JSON.parse(readFileSync(path, "utf8")));
     } catch {}
-    if (current !== text) {
+    if (current !== JSON.stringify(JSON.parse(text))) {
       process.stderr.write(`${path} is stale: run node scripts/dashboards.mjs\n`);
       stale++;
     }
