@@ -48,7 +48,6 @@ export class EngineSupervisor {
   private stopped = false;
   private restarts = 0;
   private healthTimer: NodeJS.Timeout | undefined;
-  private readonly stopping = new AbortController();
 
   constructor(private readonly options: SupervisorOptions) {}
 
@@ -146,7 +145,6 @@ export class EngineSupervisor {
   /** Stops watching and kills the engine the worker started (an attached one is left running). */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.stopping.abort();
     clearTimeout(this.healthTimer);
     await this.process?.kill();
   }

@@ -2,7 +2,7 @@
 // server_args.py): its HTTP port and host, `--kv-events-config`, `--page-size`, `--enable-metrics` (SGLang serves
 // /metrics only with it), and for disaggregated workers `--disaggregation-mode` with a bootstrap port of its own
 // (8998 by default: two prefill engines on one host would collide).
-import { flagValue, hasFlag, intFlag } from "../http-engine/command-line.js";
+import { flagValue, intFlag } from "../http-engine/command-line.js";
 import {
   addUnless,
   baseLaunch,
@@ -56,7 +56,7 @@ export function sglangLaunch(input: LaunchInput): LaunchPlan {
     url: httpUrl(base.host, base.port),
     settings: {
       ...base.settings,
-      priorityScheduling: hasFlag(argv, ["--enable-priority-scheduling"]),
+      priorityScheduling: flagValue(argv, ["--enable-priority-scheduling"]) === true,
       ...(bootstrapPort === undefined ? {} : { bootstrapPort }),
     },
     ...(base.kvEventsConfig ? { kvEventsConfig: base.kvEventsConfig } : {}),
