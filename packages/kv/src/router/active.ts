@@ -156,6 +156,11 @@ export class ActiveSequences {
     return this.requests.size;
   }
 
+  /** Whether the request is booked (not freed, swept or dropped with its worker). */
+  has(requestId: string): boolean {
+    return this.requests.has(requestId);
+  }
+
   /** Drops a worker's requests (it left); their ids are returned so callers can fail them. */
   removeWorker(workerId: bigint): string[] {
     const gone: string[] = [];

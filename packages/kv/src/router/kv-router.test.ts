@@ -83,6 +83,67 @@ describe("KvRouter", () => {
     expect(chosen.filter((w) => w === 1n).length).toBeGreaterThan(chosen.filter((w) => w === 2n).length);
   });
 
+  it("with the ttft cost model, keeps long prompts on their cache where the linear model spreads them", async () => {
+    // 1 ms per step plus 0.01 ms per prefill token; decode adds 1 ms per step per 1,000 KV tokens.
+    const perfProfile = {
+      prefillTokens: [1, 1000],
+      prefillMs: [1.01, 11],
+      decodeKvTokens: [1, 100_000],
+      decodeContextLength: [1, 100_000],
+      decodeMs: [
+        [1, 1],
+        [101, 101],
+      ],
+    };
+    const timed = (id: bigint) => ({ ...worker(id, 1000), perfProfile });
+    const run = async (model: "linear" | "ttft") => {
+      const events = eventSource();
+      const router = new KvRouter({ blockSize: BS, events, rng: () => 0, cost: { model } });
+      events.push([stored(1n, tokens(2000))]);
+      const chosen: bigint[] = [];
+      // Four requests for the cached 2,000-token prompt plus a few new tokens, none finishing.
+      for (let i = 0; i < 4; i++) {
+        chosen.push(
+          (await router.route({ requestId: `r${i}`, tokenIds: tokens(2008) }, [timed(1n), timed(2n)]))
+            .workerId,
+        );
+      }
+      return chosen;
+    };
+    // Linear: the first request's 502 blocks of decode load on A outweigh the 500-block credit, so the second
+    // goes to B and prefills all 2,008 tokens again.
+    expect(await run("linear")).toEqual([1n, 2n, 1n, 1n]);
+    // ttft: 8 uncached tokens on A against 2,008 on B; A's backlog of 8-token prefills never catches up.
+    expect(await run("ttft")).toEqual([1n, 1n, 1n, 1n]);
+  });
+
+  it("with the ttft cost model, counts a prompt booked and still in prefill as cached where it went", async () => {
+    const router = new KvRouter({ blockSize: BS, rng: () => 0, cost: { model: "ttft" } });
+    const perfProfile = {
+      prefillTokens: [1, 1000],
+      prefillMs: [1, 11],
+      decodeKvTokens: [1, 2],
+      decodeContextLength: [1, 2],
+      decodeMs: [
+        [0, 0],
+        [0, 0],
+      ],
+    };
+    const timed = (id: bigint) => ({ ...worker(id, 1000), perfProfile });
+    const first = await router.route({ requestId: "a", tokenIds: tokens(400) }, [timed(1n), timed(2n)]);
+    const second = await router.route({ requestId: "b", tokenIds: tokens(400) }, [timed(1n), timed(2n)], {
+      book: false,
+    });
+    expect(second.overlapBlocks).toBe(100);
+    expect(second.workerId).toBe(first.workerId);
+    // Once its prefill completed, the worker's KV events say what it holds; nothing is assumed any more.
+    router.markPrefillComplete("a");
+    const third = await router.route({ requestId: "c", tokenIds: tokens(400) }, [timed(1n), timed(2n)], {
+      book: false,
+    });
+    expect(third.overlapBlocks).toBe(0);
+  });
+
   it("keys the cache by LoRA name and cache salt", async () => {
     const events = eventSource();
     const router = new KvRouter({ blockSize: BS, events, rng: () => 0 });

@@ -11,6 +11,7 @@ import type { KvIndexer, WorkerMatch } from "../indexer/types.js";
 import { ActiveSequences, type ActiveSequenceUpdate, parseActiveSequenceUpdate } from "./active.js";
 import type { KvCostConfig, WorkerCost } from "./cost.js";
 import type { WorkerPerfProfile } from "./perf-profile.js";
+import { PrefillingPrompts } from "./prefilling.js";
 import { allWorkersBusy, type QueuePolicy, RequestQueue } from "./queue.js";
 import { KvSelector } from "./selectors.js";
 import type { Rng, SelectionRequest, WorkerCandidate } from "./types.js";
@@ -172,6 +173,8 @@ export class KvRouter {
   /** Request id -> its current booking id (a retried request is booked afresh under a new one). */
   private readonly bookings = new Map<string, string>();
   private bookingCounter = 0;
+  /** Prompts booked here and still in prefill; the ttft cost model counts them as cached (prefilling.ts). */
+  private readonly prefilling: PrefillingPrompts | undefined;
   private closed = false;
   /** KV events applied to the embedded index. */
   eventsApplied = 0;
@@ -214,6 +217,7 @@ export class KvRouter {
         );
       }
     }
+    if (opts.cost?.model === "ttft") this.prefilling = new PrefillingPrompts();
     this.selector = new KvSelector({
       ...(opts.cost ? { config: opts.cost } : {}),
       ...(opts.rng ? { rng: opts.rng } : {}),
@@ -307,6 +311,7 @@ export class KvRouter {
   markPrefillComplete(requestId: string): void {
     const booking = this.bookings.get(requestId);
     if (booking === undefined) return;
+    this.prefilling?.delete(booking);
     this.share(this.active.markPrefillComplete(booking));
     this.drainQueue();
   }
@@ -316,6 +321,7 @@ export class KvRouter {
     const booking = this.bookings.get(requestId);
     if (booking === undefined) return;
     this.bookings.delete(requestId);
+    this.prefilling?.delete(booking);
     this.share(this.active.free(booking));
     this.drainQueue();
   }
@@ -325,6 +331,7 @@ export class KvRouter {
     this.indexer?.removeWorker(workerId);
     this.approx?.removeWorker(workerId);
     this.active.removeWorker(workerId);
+    this.prefilling?.retain((_, w) => w !== workerId);
     this.drainQueue();
   }
 
@@ -338,14 +345,20 @@ export class KvRouter {
       const requestId = booking.slice(booking.indexOf("/") + 1, booking.lastIndexOf("/"));
       if (this.bookings.get(requestId) === booking) this.bookings.delete(requestId);
     }
-    if (expired.length > 0) this.drainQueue();
+    if (expired.length > 0) {
+      this.prefilling?.retain((booking) => this.active.has(booking));
+      this.drainQueue();
+    }
     return expired;
   }
 
   /** Frees bookings older than maxAgeMs whose free never came (a crashed peer); the app calls it periodically. */
   sweepStale(maxAgeMs: number): number {
     const n = this.active.sweepStale(maxAgeMs).length;
-    if (n > 0) this.drainQueue();
+    if (n > 0) {
+      this.prefilling?.retain((booking) => this.active.has(booking));
+      this.drainQueue();
+    }
     return n;
   }
 
@@ -416,7 +429,10 @@ export class KvRouter {
   ): void {
     // A request routed again (a retry after a worker failed) replaces its earlier booking.
     const previous = this.bookings.get(requestId);
-    if (previous !== undefined) this.share(this.active.free(previous));
+    if (previous !== undefined) {
+      this.share(this.active.free(previous));
+      this.prefilling?.delete(previous);
+    }
     const booking = `${this.replicaId}/${requestId}/${this.bookingCounter++}`;
     this.bookings.set(requestId, booking);
     this.share(
@@ -431,6 +447,7 @@ export class KvRouter {
       }),
     );
     this.approx?.recordRouting(workerId, dpRank, p.localHashes);
+    this.prefilling?.add(booking, workerId, dpRank, p.localHashes);
   }
 
   private share(update: ActiveSequenceUpdate | undefined): void {
@@ -472,6 +489,13 @@ export class KvRouter {
   }
 
   private selectionRequest(p: Prepared, overlaps: readonly WorkerMatch[]): SelectionRequest {
-    return { localHashes: p.localHashes, promptTokens: p.promptTokens, blockSize: p.blockSize, overlaps };
+    // Read at choosing time, so a request that waited in the queue sees the prompts booked meanwhile.
+    const known = this.prefilling?.merge(p.localHashes, overlaps) ?? overlaps;
+    return {
+      localHashes: p.localHashes,
+      promptTokens: p.promptTokens,
+      blockSize: p.blockSize,
+      overlaps: known,
+    };
   }
 }
