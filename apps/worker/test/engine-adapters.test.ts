@@ -22,7 +22,7 @@ import {
   loadMetricsSubject,
   parseFlags,
 } from "@kvasir/runtime";
-import { freePort, waitFor } from "@kvasir/testing";
+import { freePort, spawnNode, waitFor } from "@kvasir/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { workerCommand } from "../src/command.js";
 import { start, type Worker } from "../src/worker.js";
@@ -296,6 +296,55 @@ describe("the engine process under the worker", () => {
         ),
       { timeoutMs: 10_000 },
     );
+    await worker.stop();
+    await discovery.close();
+    await events.close();
+  });
+});
+
+describe("kvasir worker --engine-url: an engine started elsewhere", () => {
+  it("serves through it, relays its KV events, and deregisters when it stops answering", async () => {
+    const { discovery, events } = await startPlanes("adapter-attach");
+    const [port, kvPort, replayPort] = [await freePort(), await freePort(), await freePort()];
+    const kvEventsConfig = JSON.stringify({
+      enable_kv_cache_events: true,
+      publisher: "zmq",
+      endpoint: `tcp://*:${kvPort}`,
+      replay_endpoint: `tcp://*:${replayPort}`,
+      topic: "kv-events",
+    });
+    const engine = await spawnNode(
+      engines.env.KVASIR_MOCKER ?? "",
+      [
+        ...["--protocol", "vllm", "--model", MODEL, "--port", String(port), "--speedup-ratio", "20"],
+        ...["--kv-events-config", kvEventsConfig],
+      ],
+      { readyLine: /simulated engine ready/, env: {} },
+    );
+    const argv = [
+      ...["--backend", "vllm", "--engine-url", `http://127.0.0.1:${port}`, "--namespace", "adapter-attach"],
+      ...["--kv-events-config", kvEventsConfig],
+    ];
+    const stored: KvEvent[] = [];
+    events.subscribe(kvEventsSubject("adapter-attach", "backend"), (msg) => {
+      stored.push(...fromBinary(KvEventBatchSchema, msg.data).events.filter((e) => e.data.case === "stored"));
+    });
+    // Told where the engine publishes (the same JSON it was started with), the worker subscribes there.
+    const worker = await start(
+      workerCommand.toConfig(parseFlags(workerCommand.flags, argv, {}, workerCommand.refused)),
+      {
+        planes: { discovery, events },
+      },
+    );
+    const client = createClient(WorkerService, worker.url);
+    const { tokens } = await collect(client.generate(request("attached", prompt(32), 6)));
+    expect(tokens).toHaveLength(6);
+    await waitFor(() => stored.some((e) => e.workerId === worker.instanceId), { timeoutMs: 10_000 });
+    expect(await discovery.list("v1/instances/adapter-attach/")).toHaveLength(1);
+    engine.kill("SIGKILL");
+    await waitFor(async () => (await discovery.list("v1/instances/adapter-attach/")).length === 0, {
+      timeoutMs: 15_000,
+    });
     await worker.stop();
     await discovery.close();
     await events.close();
