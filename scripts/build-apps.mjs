@@ -60,14 +60,9 @@ const RUNTIME_NEEDS = [
 const ADDON_SOURCE = "native/src/addon.ts";
 const ADDON_FILE = "native/build/Release/kvasir_native.node";
 
-/** esbuild: the CLI's devDependency when installed, else the copy tsx brings (a stop-gap until it is). */
+/** esbuild, a devDependency of apps/cli. */
 function loadEsbuild() {
-  for (const from of ["apps/cli/package.json", "node_modules/tsx/package.json"]) {
-    try {
-      return createRequire(join(root, from))("esbuild");
-    } catch {}
-  }
-  throw new Error("esbuild is not installed (neither apps/cli's devDependency nor tsx's)");
+  return createRequire(join(root, "apps/cli/package.json"))("esbuild");
 }
 
 /** Node's lookup from `fromDir` upwards: the real directory of package `name`, or undefined. */
