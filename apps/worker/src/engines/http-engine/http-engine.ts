@@ -3,7 +3,7 @@
 // between engines is the HttpProtocol.
 import { EngineEventRelay, ZmqKvStream } from "@kvasir/engine-wire";
 import type { LoadMetrics } from "@kvasir/protocol";
-import type { Logger } from "@kvasir/telemetry";
+import { injectTraceContext, type Logger } from "@kvasir/telemetry";
 import type { Engine, EngineCapacity, EngineListener, EngineOutput, EngineRequest } from "../../engine.js";
 import { EngineHttpClient } from "./http-client.js";
 import { type KvEventStreams, kvEventStreams } from "./kv-events-config.js";
@@ -189,6 +189,7 @@ export class HttpEngine implements Engine {
           servedModel: engine.servedModel,
           settings: engine.settings,
           advertiseHost: engine.options.advertiseHost,
+          headers: request.trace ? injectTraceContext({}, request.trace) : {},
         };
         for await (const output of engine.options.protocol.generate(request, controller.signal, context)) {
           if (output.finishReason) finished = true;

@@ -37,6 +37,8 @@ export interface GenerateContext {
   settings: EngineSettings;
   /** The host decode workers reach this engine's bootstrap server on (SGLang prefill). */
   advertiseHost: string;
+  /** Sent with every request of this generation: the W3C trace context (vLLM's OTLP tracing continues it). */
+  headers: Record<string, string>;
 }
 
 export interface HttpProtocol {

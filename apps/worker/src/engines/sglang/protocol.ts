@@ -203,7 +203,11 @@ export class SglangProtocol implements HttpProtocol {
     const body = sglangGenerateBody(request, settings, true);
     const reader = new SglangStreamReader(request.tokenIds.length);
     try {
-      for await (const payloads of client.events(SGLANG_PATHS.generate, { body, signal })) {
+      for await (const payloads of client.events(SGLANG_PATHS.generate, {
+        body,
+        signal,
+        headers: context.headers,
+      })) {
         const output = reader.read(payloads);
         if (!output) continue;
         yield output;
@@ -229,7 +233,7 @@ export class SglangProtocol implements HttpProtocol {
     };
     const body = sglangGenerateBody(request, settings, false, bootstrap);
     // Its outcome reaches the client through the decode leg, which fails when the transfer does.
-    client.json(SGLANG_PATHS.generate, { body }).catch(() => {});
+    client.json(SGLANG_PATHS.generate, { body, headers: context.headers }).catch(() => {});
     return {
       tokenIds: [],
       finishReason: "length",

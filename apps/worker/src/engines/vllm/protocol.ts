@@ -272,7 +272,7 @@ export class VllmProtocol implements HttpProtocol {
   ): AsyncIterable<EngineOutput> {
     const { client, settings, servedModel } = context;
     const path = this.endpoint === "generate" ? VLLM_PATHS.generate : VLLM_PATHS.completions;
-    const headers = vllmHeaders(request);
+    const headers = { ...context.headers, ...vllmHeaders(request) };
     if (isPrefillLeg(request)) {
       // vLLM returns kv_transfer_params only in a whole (non-streamed) answer.
       const body =
