@@ -28,7 +28,8 @@ export const DASHBOARDS = [
         "Error ratio",
         "percentunit",
         [
-          `sum(rate(dynamo_frontend_requests_total{status="error"}[${R}])) / clamp_min(sum(rate(dynamo_frontend_requests_total[${R}])), 1e-9)`,
+          // No error series at all reads as 0, not as no data.
+          `(sum(rate(dynamo_frontend_requests_total{status="error"}[${R}])) or vector(0)) / clamp_min(sum(rate(dynamo_frontend_requests_total[${R}])), 1e-9)`,
           "errors",
         ],
       ],
