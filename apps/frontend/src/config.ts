@@ -66,6 +66,8 @@ export interface FrontendConfig {
   accessLog?: boolean;
   /** `--enable-streaming-tool-dispatch`: each tool call is streamed as soon as it is parsed, not at the end. */
   streamingToolDispatch?: boolean;
+  /** `--tokenizer-threads`: threads for large prompts (0: none, all inline); a share of the cores when absent. */
+  tokenizerThreads?: number;
   /** `--enable-anthropic-api`: serve /v1/messages and /v1/messages/count_tokens (off when absent). */
   enableAnthropicApi?: boolean;
   /** `--strip-anthropic-preamble`: drop Claude Code's billing header line from Anthropic system prompts. */
@@ -238,6 +240,12 @@ export const frontendFlags = defineFlags(
       default: true,
       help: "Log one line per HTTP request at info (method, path, status, duration, request id, model, tokens); /health, /live and /metrics at debug. --no-access-log turns it off",
     },
+    "tokenizer-threads": {
+      type: "number",
+      integer: true,
+      min: 0,
+      help: "Threads that template and tokenize prompts over 16K characters, so one huge prompt does not stall other streams (default: this process's share of the cores less one, at least one; 0 tokenizes everything on the event loop)",
+    },
     ...drainFlags.defs,
     ...kvRoutingFlags.defs,
     ...disaggregationFlags.defs,
@@ -280,6 +288,8 @@ export function frontendConfigFromFlags(values: FlagValues): FrontendConfig {
   const origins = flags["cors-allowed-origins"].filter((origin) => origin !== "");
   if (origins.length > 0) config.corsAllowedOrigins = origins;
   if (!flags["access-log"]) config.accessLog = false;
+  const tokenizerThreads = flags["tokenizer-threads"];
+  if (tokenizerThreads !== undefined) config.tokenizerThreads = tokenizerThreads;
   if (flags["kv-cache-block-size"] !== undefined) config.blockSize = flags["kv-cache-block-size"];
   const advertiseHost = advertiseHostFromFlags(values);
   if (advertiseHost) config.advertiseHost = advertiseHost;

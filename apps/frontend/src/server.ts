@@ -30,7 +30,7 @@ import { InFlight } from "./inflight.js";
 import { kvRoutingConfigFromFlags } from "./kv-routing.js";
 import { modelDirResolver } from "./model-files.js";
 import { ModelRegistry } from "./model-registry.js";
-import { type Preprocessor, preprocessorLoader } from "./preprocessor.js";
+import { loadPreprocessor, type Preprocessor, preprocessorLoader } from "./preprocessor.js";
 import { TokenizerPool } from "./tokenizer-pool.js";
 
 export interface Frontend extends Service {
@@ -124,14 +124,21 @@ export function start(config: FrontendConfig, deps?: HostDeps): Promise<Frontend
         },
       );
       // Large prompts are templated and tokenized on these threads, so streams and /health never wait on them.
-      const tokenizers = new TokenizerPool({ processes: config.numProcesses ?? 1 });
-      host.onStop("tokenizer pool", () => tokenizers.close());
+      // --tokenizer-threads 0: none, every prompt is tokenized on the event loop.
+      const tokenizers =
+        config.tokenizerThreads === 0
+          ? undefined
+          : new TokenizerPool({
+              processes: config.numProcesses ?? 1,
+              ...(config.tokenizerThreads !== undefined ? { threads: config.tokenizerThreads } : {}),
+            });
+      if (tokenizers) host.onStop("tokenizer pool", () => tokenizers.close());
       registerSamples(registry, () => [
         {
           name: "kvasir_frontend_tokenizer_pool_tasks",
           type: "gauge",
           help: "Large prompts being templated and tokenized on the frontend's tokenizer threads, or waiting for one",
-          value: tokenizers.pending,
+          value: tokenizers?.pending ?? 0,
         },
       ]);
       const models = new ModelRegistry<Preprocessor>({
@@ -141,7 +148,7 @@ export function start(config: FrontendConfig, deps?: HostDeps): Promise<Frontend
           ...(config.modelExpressUrl ? { expressUrl: config.modelExpressUrl } : {}),
           log,
         }),
-        load: preprocessorLoader(tokenizers),
+        load: tokenizers ? preprocessorLoader(tokenizers) : loadPreprocessor,
       });
       const app = createApp({
         models,
