@@ -31,6 +31,24 @@ describe("kvasir serve flags", () => {
     expect(() => parse(["--host", "0.0.0.0"])).toThrow(/unknown flag '--host'/);
   });
 
+  it("runs one vLLM or SGLang worker by default, each worker with an engine of its own", () => {
+    const vllm = ["--backend", "vllm", "--engine-command", "vllm serve Qwen/Qwen3-0.6B"];
+    expect(parse(vllm).workers).toEqual({ agg: 1, prefill: 0, decode: 0 });
+    expect(parse([...vllm, "--workers", "2"]).worker.engine).toMatchObject({
+      backend: "vllm",
+      http: { engineCommand: "vllm serve Qwen/Qwen3-0.6B" },
+    });
+    expect(() =>
+      parse(["--backend", "vllm", "--engine-command", "vllm serve m --port 8000", "--workers", "2"]),
+    ).toThrow(/leave --port out/);
+    expect(() => parse(["--backend", "sglang", "--engine-url", "http://e:30000", "--workers", "2"])).toThrow(
+      /--engine-url attaches one worker to one engine/,
+    );
+    expect(() => parse(["--backend", "vllm"])).toThrow(
+      /needs exactly one of --engine-command and --engine-url/,
+    );
+  });
+
   it("refuses what either app refuses, and checks --workers", () => {
     expect(parse([]).frontend.enableAnthropicApi).toBe(true);
     expect(parse(["--no-enable-anthropic-api"]).frontend.enableAnthropicApi).toBe(false);

@@ -69,7 +69,7 @@ export const serveFlags = defineFlags(
       type: "number",
       integer: true,
       min: 0,
-      help: "Aggregated workers to start (default: 2, or 0 with --prefill-workers/--decode-workers); with --backend vllm|sglang each starts its own engine from --engine-command",
+      help: "Aggregated workers to start (default: 2 mocker workers or 1 vLLM/SGLang worker, 0 with --prefill-workers/--decode-workers); with --backend vllm|sglang each starts its own engine from --engine-command",
     },
     "prefill-workers": {
       type: "number",
@@ -138,7 +138,8 @@ export const serveCommand = {
     const prefill = flags["prefill-workers"];
     const decode = flags["decode-workers"];
     const disaggregated = prefill + decode > 0;
-    const agg = flags.workers ?? (disaggregated ? 0 : 2);
+    // Real engines each take a GPU's memory: one worker unless asked for more.
+    const agg = flags.workers ?? (disaggregated ? 0 : worker.engine.backend === "mocker" ? 2 : 1);
     if (agg + decode < 1)
       throw new FlagError(
         "serve needs at least one aggregated (--workers) or decode (--decode-workers) worker",

@@ -17,7 +17,7 @@ const BACKENDS = [
     name: "vLLM workers over simulated engines, KV routing",
     argv: [
       ...["--backend", "vllm", "--engine-command", `vllm serve ${MODEL}`],
-      ...["--router-mode", "kv", "--engine-metrics-interval", "50"],
+      ...["--workers", "2", "--router-mode", "kv", "--engine-metrics-interval", "50"],
     ],
     engines: true,
   },
