@@ -175,7 +175,7 @@ export const frontendFlags = defineFlags(
       help: "Parse tool calls out of chat output into tool_calls",
       dynamo: true,
       differs:
-        "Taken by the frontend (Dynamo: by the workers); not yet nemotron_deci, phi4, jamba, qwen3_coder, glm47, kimi_k2, minimax_m2, gemma4, deepseek_v3_2/v4",
+        "Taken by the frontend (Dynamo: by the workers); not yet phi4, qwen3_coder, nemotron_nano, glm47, minimax_m2, gemma4, deepseek_v3_2/v4",
     },
     "enable-anthropic-api": {
       type: "boolean",

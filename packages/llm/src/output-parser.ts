@@ -3,6 +3,7 @@ import { type ReasoningDelta, ReasoningParser } from "./reasoning-parser.js";
 import { type ToolCall, ToolCallParser, type ToolCallStreamParser } from "./tool-call-parser.js";
 import { DeepSeekToolParser } from "./tool-parsers/deepseek.js";
 import { HarmonyToolParser } from "./tool-parsers/harmony.js";
+import { KimiK2ToolParser } from "./tool-parsers/kimi-k2.js";
 import { Llama3JsonToolParser } from "./tool-parsers/llama3-json.js";
 import { MistralToolParser } from "./tool-parsers/mistral.js";
 import { PythonicToolParser } from "./tool-parsers/pythonic.js";
@@ -31,6 +32,9 @@ export const TOOL_CALL_PARSERS = [
   "deepseek_v3",
   "deepseek_v3_1",
   "harmony",
+  "kimi_k2",
+  "nemotron_deci",
+  "jamba",
 ] as const;
 export type ReasoningParserName = (typeof REASONING_PARSERS)[number];
 export type ToolCallParserName = (typeof TOOL_CALL_PARSERS)[number];
@@ -115,6 +119,14 @@ export function createToolCallParser(
       return new DeepSeekToolParser("v3_1", opts);
     case "harmony":
       return new HarmonyToolParser(opts);
+    case "kimi_k2":
+      return new KimiK2ToolParser(opts);
+    case "nemotron_deci":
+      // Llama-3.x-Nemotron: `<TOOLCALL>[{"name": ..., "arguments": ...}, ...]</TOOLCALL>`.
+      return new ToolCallParser({ ...opts, startTag: "<TOOLCALL>", endTag: "</TOOLCALL>" });
+    case "jamba":
+      // AI21 Jamba: `<tool_calls>[{"name": ..., "arguments": ...}]</tool_calls>`.
+      return new ToolCallParser({ ...opts, startTag: "<tool_calls>", endTag: "</tool_calls>" });
   }
 }
 
@@ -128,7 +140,8 @@ export function parsersNeedSpecialTokens(
   return (
     opts.reasoningParser === "gpt_oss" ||
     opts.toolCallParser === "harmony" ||
-    opts.toolCallParser === "mistral"
+    opts.toolCallParser === "mistral" ||
+    opts.toolCallParser === "kimi_k2"
   );
 }
 

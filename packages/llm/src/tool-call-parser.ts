@@ -117,19 +117,26 @@ export class ToolCallParser implements ToolCallStreamParser {
   }
 
   #complete(body: string, out: ToolCallDelta, closed = true): void {
-    const call = parseCall(body);
-    if (!call) {
+    const calls = parseCalls(body);
+    if (!calls) {
       out.content += this.#startTag + body + (closed ? this.#endTag : "");
       return;
     }
-    out.toolCalls.push(toolCall(this.#count++, this.#newId(), call.name, call.args));
+    for (const call of calls)
+      out.toolCalls.push(toolCall(this.#count++, this.#newId(), call.name, call.args));
   }
 }
 
-function parseCall(body: string): { name: string; args: unknown } | undefined {
+// One call object, or a list of them (Nemotron's and Jamba's tags hold a JSON array); undefined if any is not one.
+function parseCalls(body: string): { name: string; args: unknown }[] | undefined {
+  let parsed: unknown;
   try {
-    return namedCall(JSON.parse(body));
+    parsed = JSON.parse(body);
   } catch {
     return undefined;
   }
+  const items = Array.isArray(parsed) ? parsed : [parsed];
+  const calls = items.map(namedCall);
+  if (calls.length === 0 || calls.some((call) => call === undefined)) return undefined;
+  return calls.filter((call) => call !== undefined);
 }

@@ -232,3 +232,44 @@ describe("harmony", () => {
     );
   });
 });
+
+describe("kimi_k2", () => {
+  const kimi =
+    "Let me look.<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>" +
+    '{"city": "Paris", "unit": "celsius"}<|tool_call_end|><|tool_call_begin|>functions.get_time:1' +
+    '<|tool_call_argument_begin|>{"tz": "CET"}<|tool_call_end|><|tool_calls_section_end|>';
+
+  it("parses Kimi K2's section of calls, in either section marker", () => {
+    expectChunkingInvariant("kimi_k2", kimi, { content: "Let me look.", calls: [weather, time] });
+    expectChunkingInvariant("kimi_k2", kimi.replaceAll("tool_calls_section", "tool_call_section"), {
+      content: "Let me look.",
+      calls: [weather, time],
+    });
+  });
+
+  it("ids each call functions.NAME:INDEX, as Kimi's template expects back", () => {
+    const parser = createToolCallParser("kimi_k2");
+    const calls = [...parser.push(kimi).toolCalls, ...parser.flush().toolCalls];
+    expect(calls.map((c) => c.id)).toEqual(["functions.get_weather:0", "functions.get_time:1"]);
+  });
+
+  it("emits each call at its end marker", () => {
+    expectEmittedAt("kimi_k2", kimi.slice(0, kimi.indexOf("<|tool_call_end|>")), "<|tool_call_end|>");
+  });
+});
+
+describe("nemotron_deci / jamba", () => {
+  it("parses a JSON list of calls between Nemotron's and Jamba's tags", () => {
+    const list =
+      '[{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}, ' +
+      '{"name": "get_time", "arguments": {"tz": "CET"}}]';
+    expectChunkingInvariant("nemotron_deci", `Sure.<TOOLCALL>${list}</TOOLCALL>`, {
+      content: "Sure.",
+      calls: [weather, time],
+    });
+    expectChunkingInvariant("jamba", `<tool_calls>${list}</tool_calls>`, {
+      content: "",
+      calls: [weather, time],
+    });
+  });
+});
