@@ -2,6 +2,7 @@
 // server-sent events. node:http rather than fetch because a token relay pays per chunk, and node:http hands over
 // Buffers without web-stream machinery in between.
 import { Agent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { SseParser } from "@kvasir/engine-wire";
 
 /** The engine answered with an HTTP error status. */
@@ -51,10 +52,15 @@ export interface RequestOptions {
 
 export class EngineHttpClient {
   readonly url: URL;
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 1024 });
+  private readonly agent: Agent;
+  private readonly request: typeof httpRequest;
 
   constructor(baseUrl: string) {
     this.url = new URL(baseUrl);
+    const tls = this.url.protocol === "https:";
+    const options = { keepAlive: true, maxSockets: 1024 };
+    this.agent = tls ? new HttpsAgent(options) : new Agent(options);
+    this.request = tls ? httpsRequest : httpRequest;
   }
 
   /** Sends a request; resolves with the response once its headers are in. */
@@ -68,7 +74,7 @@ export class EngineHttpClient {
     } = options;
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
-      const req = httpRequest(
+      const req = this.request(
         {
           protocol: this.url.protocol,
           hostname: this.url.hostname,
