@@ -75,7 +75,7 @@ export function modelExpressRoutes(
                 chunkSha256: f.chunkSha256,
               })),
             },
-            peers: holders.map((p) => ({ url: p.url, instanceId: p.instance_id })),
+            peers: holders.map((p) => ({ url: p.url, instanceId: p.instance_id, paths: p.files ?? [] })),
           };
         } catch (error) {
           metrics.requests.inc({ result: "error" });

@@ -97,7 +97,10 @@ describe("model-express with peers (separate processes)", () => {
     const metrics = await (await fetch(`${server.statusUrl}/metrics`)).text();
     expect(metricValue(metrics, "kvasir_model_express_bytes_total", 'from="source"')).toBe(total);
     expect(metricValue(metrics, "kvasir_model_express_requests_total", 'result="miss"')).toBe(1);
-    expect(metricValue(metrics, "kvasir_model_express_requests_total", 'result="hit"')).toBe(2);
+    // Every later ResolveModel (the workers' first, and their refreshes of the peer list) is a cache hit.
+    expect(
+      metricValue(metrics, "kvasir_model_express_requests_total", 'result="hit"'),
+    ).toBeGreaterThanOrEqual(2);
   });
 
   it("completes from another peer when one is killed mid-transfer", async () => {

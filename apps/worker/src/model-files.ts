@@ -111,6 +111,8 @@ export async function fetchModelFiles(
 ): Promise<string> {
   const cache = new HfCache(files.cacheDir);
   if (files.expressUrl) {
+    // Serving starts with the first whole file, so workers starting together trade files as they get them.
+    const peers = await servePeers(files, host, bindHost, log);
     try {
       const result = await fetchThroughExpress({
         url: files.expressUrl,
@@ -119,7 +121,13 @@ export async function fetchModelFiles(
         cache,
         log,
         clientOptions: host.clientOptions,
+        excludePeers: [peers.url],
+        onFile: (manifest, held) => peers.announce(manifest.revision, held),
       });
+      await peers.announce(
+        result.manifest.revision,
+        result.manifest.files.map((f) => f.path),
+      );
       log.info("model files ready", {
         model: files.modelId,
         revision: result.manifest.revision,
@@ -129,7 +137,11 @@ export async function fetchModelFiles(
         already_cached: result.bytes.cached,
         corrupted_chunks: result.corruptedChunks,
       });
-      await servePeers(files, host, bindHost, result.manifest.revision, log);
+      log.info("serving model files to peers", {
+        url: peers.url,
+        model: files.modelId,
+        revision: result.manifest.revision,
+      });
       return result.dir;
     } catch (error) {
       if (!(error instanceof ModelFilesError && error.code === "express_unreachable")) throw error;
@@ -150,13 +162,18 @@ function downloadDirect(files: ModelFilesConfig, cache: HfCache, log: Logger): P
   return new SnapshotFetcher(cache, source, { log }).ensure(files.modelId, files.revision);
 }
 
+interface Peering {
+  readonly url: string;
+  /** (Re-)registers this worker as holding `held` of the model at `revision`. */
+  announce(revision: string, held: readonly string[]): Promise<void>;
+}
+
 async function servePeers(
   files: ModelFilesConfig,
   host: ComponentHost,
   bindHost: string,
-  revision: string,
   log: Logger,
-): Promise<void> {
+): Promise<Peering> {
   let served = 0;
   const server = await startPeerServer({
     cacheDir: files.cacheDir,
@@ -175,11 +192,17 @@ async function servePeers(
     log.info("model peer server stopped", { bytes_served_to_peers: served });
   });
   const url = httpUrl(host.advertise(bindHost), server.port);
-  await host.register(peerKey(host.namespace, files.modelId, revision, host.instanceHex), {
+  return {
     url,
-    instance_id: host.instanceHex,
-    model: files.modelId,
-    revision,
-  });
-  log.info("serving model files to peers", { url, model: files.modelId, revision });
+    announce: async (revision, held) => {
+      // A later registration of the same key replaces the earlier one.
+      await host.register(peerKey(host.namespace, files.modelId, revision, host.instanceHex), {
+        url,
+        instance_id: host.instanceHex,
+        model: files.modelId,
+        revision,
+        files: [...held],
+      });
+    },
+  };
 }

@@ -2,6 +2,7 @@
 // every chunk is checked against its hash from the manifest, a bad one is fetched again from another provider,
 // a provider that fails is dropped for the rest of the file, and the whole file's SHA-256 is checked before it
 // enters the cache. A temp file left by an earlier attempt keeps its good chunks.
+import { createHash } from "node:crypto";
 import { mkdir, open, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { CachedFile } from "./download.js";
@@ -59,6 +60,7 @@ export async function fetchFileChunks(options: ChunkFetchOptions): Promise<void>
   await mkdir(dirname(temp), { recursive: true }).catch((error: unknown) => {
     throw diskError(error, temp);
   });
+  const inOrder = new InOrderHash();
   const existed = await stat(temp).then(
     () => true,
     () => false,
@@ -76,7 +78,10 @@ export async function fetchFileChunks(options: ChunkFetchOptions): Promise<void>
       if (existed) {
         const buf = Buffer.alloc(end - start);
         await handle.read(buf, 0, buf.length, start);
-        if (sha256Hex(buf) === file.chunkSha256[i]) continue;
+        if (sha256Hex(buf) === file.chunkSha256[i]) {
+          inOrder.abandon();
+          continue;
+        }
       }
       pending.push(i);
     }
@@ -124,6 +129,7 @@ export async function fetchFileChunks(options: ChunkFetchOptions): Promise<void>
         } catch (error) {
           throw diskError(error, temp);
         }
+        inOrder.add(index, data);
         options.onChunk?.(provider, data.length);
         return;
       }
@@ -136,14 +142,49 @@ export async function fetchFileChunks(options: ChunkFetchOptions): Promise<void>
   } finally {
     await handle.close();
   }
-  const hasher = new FileHasher(file.size, manifest.chunkSize);
-  await hashFileInto(temp, hasher);
-  const { sha256 } = hasher.digest();
+  let sha256 = inOrder.digest(ranges.length);
+  if (sha256 === undefined) {
+    // Chunks kept from an earlier attempt, or too far out of order: hash the assembled file.
+    const hasher = new FileHasher(file.size, manifest.chunkSize);
+    await hashFileInto(temp, hasher);
+    sha256 = hasher.digest().sha256;
+  }
   if (sha256 !== file.sha256) {
     await rm(temp, { force: true });
     throw new ModelFilesError(
       "checksum_mismatch",
       `${file.path}: SHA-256 ${sha256} after assembly, expected ${file.sha256}`,
     );
+  }
+}
+
+/** The whole file's SHA-256 fed from chunks as they arrive, in order; saves reading the file back. */
+class InOrderHash {
+  private readonly hash = createHash("sha256");
+  private readonly waiting = new Map<number, Uint8Array>();
+  private next = 0;
+  private off = false;
+
+  /** At most this many chunks wait for an earlier one; past it, the file is hashed after assembly instead. */
+  static readonly MAX_WAITING = 32;
+
+  add(index: number, data: Uint8Array): void {
+    if (this.off) return;
+    this.waiting.set(index, data);
+    for (let chunk = this.waiting.get(this.next); chunk; chunk = this.waiting.get(this.next)) {
+      this.hash.update(chunk);
+      this.waiting.delete(this.next++);
+    }
+    if (this.waiting.size > InOrderHash.MAX_WAITING) this.abandon();
+  }
+
+  abandon(): void {
+    this.off = true;
+    this.waiting.clear();
+  }
+
+  /** The digest once all `chunks` went through in order; undefined when abandoned. */
+  digest(chunks: number): string | undefined {
+    return this.off || this.next !== chunks ? undefined : this.hash.digest("hex");
   }
 }

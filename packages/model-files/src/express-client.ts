@@ -11,6 +11,17 @@ import { type Manifest, totalBytes } from "./manifest.js";
 import { peerFileUrl } from "./peers.js";
 import { type FilesLog, ProgressLog, silentLog } from "./progress.js";
 
+type Interceptor = NonNullable<ClientOptions["interceptors"]>[number];
+
+/**
+ * Model weights do not compress, and gzip (Connect's default for responses over 1 KiB) made ReadFile CPU-bound
+ * at a few MB/s; asking for identity keeps the bytes as they are.
+ */
+const identityEncoding: Interceptor = (next) => async (request) => {
+  request.header.set("grpc-accept-encoding", "identity");
+  return next(request);
+};
+
 /** Metadata key carrying a ModelFilesErrorCode on the server's Connect errors. */
 export const ERROR_CODE_HEADER = "kvasir-model-files-error";
 
@@ -28,6 +39,10 @@ export interface ExpressFetchOptions {
   filter?: (path: string) => boolean;
   /** Peers to leave out (this process itself). */
   excludePeers?: readonly string[];
+  /** Told after each file is whole in the cache, with every file held so far: a worker then serves them to peers. */
+  onFile?: (manifest: Manifest, held: readonly string[]) => Promise<void> | void;
+  /** Where in the list of missing files this client starts, so clients starting together fetch different files first and then trade them; random when absent. */
+  startAt?: number;
   signal?: AbortSignal;
 }
 
@@ -42,7 +57,11 @@ export interface ExpressFetchResult {
 
 export async function fetchThroughExpress(options: ExpressFetchOptions): Promise<ExpressFetchResult> {
   const log = options.log ?? silentLog;
-  const client = createClient(ModelExpressService, options.url, options.clientOptions ?? {});
+  const base = options.clientOptions ?? {};
+  const client = createClient(ModelExpressService, options.url, {
+    ...base,
+    interceptors: [...(base.interceptors ?? []), identityEncoding],
+  });
   const rev = options.revision || "main";
   let answer: Awaited<ReturnType<typeof client.resolveModel>>;
   try {
@@ -65,17 +84,32 @@ export async function fetchThroughExpress(options: ExpressFetchOptions): Promise
   const files = filter ? allFiles.filter((f) => filter(f.path)) : allFiles;
   const manifest = { modelId: m.modelId, revision: m.revision, chunkSize: m.chunkSize, files };
   const excluded = new Set(options.excludePeers ?? []);
-  const peers = answer.peers.filter((p) => !excluded.has(p.url));
-  const providers: ChunkProvider[] = [
-    ...peers.map((p) => peerProvider(p.url)),
-    serverProvider(options.url, client, options.signal),
-  ];
+  let peers = answer.peers.filter((p) => !excluded.has(p.url));
+  const server = serverProvider(options.url, client, options.signal);
+  const peerProviders = new Map<string, ChunkProvider>();
+  const providersFor = (path: string): ChunkProvider[] => {
+    const holders = peers.filter((p) => p.paths.length === 0 || p.paths.includes(path));
+    return [
+      ...holders.map((p) => {
+        let provider = peerProviders.get(p.url);
+        if (!provider) {
+          provider = peerProvider(p.url);
+          peerProviders.set(p.url, provider);
+        }
+        return provider;
+      }),
+      server,
+    ];
+  };
   const bytes = { peers: 0, server: 0, cached: 0 };
   let corruptedChunks = 0;
   const missing: CachedFile[] = [];
+  const held: string[] = [];
   for (const file of files) {
-    if (await options.cache.hasFile(manifest.modelId, manifest.revision, file)) bytes.cached += file.size;
-    else missing.push(file);
+    if (await options.cache.hasFile(manifest.modelId, manifest.revision, file)) {
+      bytes.cached += file.size;
+      held.push(file.path);
+    } else missing.push(file);
   }
   if (missing.length > 0) {
     log.info("fetching model files through model-express", {
@@ -89,12 +123,21 @@ export async function fetchThroughExpress(options: ExpressFetchOptions): Promise
     const progress = new ProgressLog(log, "fetching model files", totalBytes({ files: missing }), {
       model: manifest.modelId,
     });
-    for (const file of missing) {
+    const shift = (options.startAt ?? Math.floor(Math.random() * missing.length)) % missing.length;
+    const ordered = [...missing.slice(shift), ...missing.slice(0, shift)];
+    for (const [i, file] of ordered.entries()) {
+      // Peers that finished files since the last look (cheap for the server: the model is in its cache).
+      if (i > 0) {
+        peers = await client
+          .resolveModel({ modelId: options.modelId, revision: manifest.revision })
+          .then((a) => a.peers.filter((p) => !excluded.has(p.url)))
+          .catch(() => peers);
+      }
       const temp = options.cache.incompletePath(manifest.modelId, downloadKey(manifest, file));
       await fetchFileChunks({
         manifest,
         file,
-        providers,
+        providers: providersFor(file.path),
         temp,
         concurrency: options.concurrency ?? 8,
         log,
@@ -106,6 +149,8 @@ export async function fetchThroughExpress(options: ExpressFetchOptions): Promise
         onCorrupt: () => corruptedChunks++,
       });
       await options.cache.commitFile(manifest.modelId, manifest.revision, file.path, temp, file.sha256);
+      held.push(file.path);
+      await options.onFile?.(manifest, held);
     }
     progress.done({ from_peers: bytes.peers, from_server: bytes.server, corrupted_chunks: corruptedChunks });
   }

@@ -7,6 +7,8 @@ export interface PeerRecord {
   instance_id: string;
   model: string;
   revision: string;
+  /** The files it holds whole; all of the model's when absent. */
+  files?: string[];
 }
 
 export function peersPrefix(namespace: string): string {
@@ -32,6 +34,7 @@ export function parsePeerRecord(value: unknown): PeerRecord | undefined {
     instance_id: typeof r.instance_id === "string" ? r.instance_id : "",
     model: r.model,
     revision: r.revision,
+    ...(Array.isArray(r.files) ? { files: r.files.filter((f): f is string => typeof f === "string") } : {}),
   };
 }
 

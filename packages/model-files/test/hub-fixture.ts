@@ -44,13 +44,23 @@ export async function startHubFixture(
   const lfsThreshold = options.lfsThreshold ?? 1024;
   const commits = new Map<string, string>();
   const blobs = new Map<string, Uint8Array>();
+  // Hashed once: a big model's files are not rehashed on every request.
+  const hashes = new Map<Uint8Array, { sha256: string; gitSha1: string }>();
+  const hashOf = (data: Uint8Array) => {
+    let h = hashes.get(data);
+    if (!h) {
+      h = { sha256: sha256(data), gitSha1: gitSha1(data) };
+      hashes.set(data, h);
+    }
+    return h;
+  };
   for (const [repoId, model] of Object.entries(models)) {
     const listing = Object.entries(model.files)
-      .map(([p, d]) => `${p}:${sha256(d)}`)
+      .map(([p, d]) => `${p}:${hashOf(d).sha256}`)
       .sort()
       .join("\n");
     commits.set(repoId, model.commit ?? createHash("sha1").update(repoId).update(listing).digest("hex"));
-    for (const data of Object.values(model.files)) blobs.set(sha256(data), data);
+    for (const data of Object.values(model.files)) blobs.set(hashOf(data).sha256, data);
   }
   let bytesServed = 0;
   let dropAfter: number | undefined;
@@ -96,7 +106,7 @@ export async function startHubFixture(
     }
     const drop = dropAfter;
     dropAfter = undefined;
-    const piece = 16 * 1024;
+    const piece = 64 * 1024;
     let sent = 0;
     for (let at = start; at < end; at += piece) {
       const part = data.subarray(at, Math.min(end, at + piece));
@@ -147,10 +157,10 @@ export async function startHubFixture(
         rfilename,
         ...(blobsWanted
           ? {
-              blobId: gitSha1(data),
+              blobId: hashOf(data).gitSha1,
               size: data.length,
               ...(data.length >= lfsThreshold
-                ? { lfs: { sha256: sha256(data), size: data.length, pointerSize: 134 } }
+                ? { lfs: { sha256: hashOf(data).sha256, size: data.length, pointerSize: 134 } }
                 : {}),
             }
           : {}),
@@ -182,7 +192,7 @@ export async function startHubFixture(
       const data = model.files[path];
       if (!data) return error(res, 404, "EntryNotFound", `${path} does not exist at ${rev}`);
       if (data.length >= lfsThreshold) {
-        const sha = sha256(data);
+        const sha = hashOf(data).sha256;
         res.writeHead(302, {
           location: `/cdn/${sha}?repo=${encodeURIComponent(repoId)}`,
           "x-repo-commit": commit,
@@ -193,7 +203,12 @@ export async function startHubFixture(
         res.end();
         return;
       }
-      return sendBody(req, res, data, { "x-repo-commit": commit, etag: `"${gitSha1(data)}"` });
+      return sendBody(req, res, data, { "x-repo-commit": commit, etag: `"${hashOf(data).gitSha1}"` });
+    }
+    if (url.pathname === "/stats") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ bytesServed }));
+      return;
     }
     const cdn = /^\/cdn\/([0-9a-f]{64})$/.exec(url.pathname);
     if (cdn?.[1]) {

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kvasir/model_express/v1/model_express.proto.
  */
 export const file_kvasir_model_express_v1_model_express: GenFile = /*@__PURE__*/
-  fileDesc("CitrdmFzaXIvbW9kZWxfZXhwcmVzcy92MS9tb2RlbF9leHByZXNzLnByb3RvEhdrdmFzaXIubW9kZWxfZXhwcmVzcy52MSI5ChNSZXNvbHZlTW9kZWxSZXF1ZXN0EhAKCG1vZGVsX2lkGAEgASgJEhAKCHJldmlzaW9uGAIgASgJIk0KCUZpbGVFbnRyeRIMCgRwYXRoGAEgASgJEgwKBHNpemUYAiABKAQSDgoGc2hhMjU2GAMgASgJEhQKDGNodW5rX3NoYTI1NhgEIAMoCSJ1CghNYW5pZmVzdBIQCghtb2RlbF9pZBgBIAEoCRIQCghyZXZpc2lvbhgCIAEoCRISCgpjaHVua19zaXplGAMgASgNEjEKBWZpbGVzGAQgAygLMiIua3Zhc2lyLm1vZGVsX2V4cHJlc3MudjEuRmlsZUVudHJ5IigKBFBlZXISCwoDdXJsGAEgASgJEhMKC2luc3RhbmNlX2lkGAIgASgJInkKFFJlc29sdmVNb2RlbFJlc3BvbnNlEjMKCG1hbmlmZXN0GAEgASgLMiEua3Zhc2lyLm1vZGVsX2V4cHJlc3MudjEuTWFuaWZlc3QSLAoFcGVlcnMYAiADKAsyHS5rdmFzaXIubW9kZWxfZXhwcmVzcy52MS5QZWVyImMKD1JlYWRGaWxlUmVxdWVzdBIQCghtb2RlbF9pZBgBIAEoCRIQCghyZXZpc2lvbhgCIAEoCRIMCgRwYXRoGAMgASgJEg4KBm9mZnNldBgEIAEoBBIOCgZsZW5ndGgYBSABKAQiMAoQUmVhZEZpbGVSZXNwb25zZRIOCgZvZmZzZXQYASABKAQSDAoEZGF0YRgCIAEoDDLlAQoTTW9kZWxFeHByZXNzU2VydmljZRJrCgxSZXNvbHZlTW9kZWwSLC5rdmFzaXIubW9kZWxfZXhwcmVzcy52MS5SZXNvbHZlTW9kZWxSZXF1ZXN0Gi0ua3Zhc2lyLm1vZGVsX2V4cHJlc3MudjEuUmVzb2x2ZU1vZGVsUmVzcG9uc2USYQoIUmVhZEZpbGUSKC5rdmFzaXIubW9kZWxfZXhwcmVzcy52MS5SZWFkRmlsZVJlcXVlc3QaKS5rdmFzaXIubW9kZWxfZXhwcmVzcy52MS5SZWFkRmlsZVJlc3BvbnNlMAFiBnByb3RvMw");
+  fileDesc("CitrdmFzaXIvbW9kZWxfZXhwcmVzcy92MS9tb2RlbF9leHByZXNzLnByb3RvEhdrdmFzaXIubW9kZWxfZXhwcmVzcy52MSI5ChNSZXNvbHZlTW9kZWxSZXF1ZXN0EhAKCG1vZGVsX2lkGAEgASgJEhAKCHJldmlzaW9uGAIgASgJIk0KCUZpbGVFbnRyeRIMCgRwYXRoGAEgASgJEgwKBHNpemUYAiABKAQSDgoGc2hhMjU2GAMgASgJEhQKDGNodW5rX3NoYTI1NhgEIAMoCSJ1CghNYW5pZmVzdBIQCghtb2RlbF9pZBgBIAEoCRIQCghyZXZpc2lvbhgCIAEoCRISCgpjaHVua19zaXplGAMgASgNEjEKBWZpbGVzGAQgAygLMiIua3Zhc2lyLm1vZGVsX2V4cHJlc3MudjEuRmlsZUVudHJ5IjcKBFBlZXISCwoDdXJsGAEgASgJEhMKC2luc3RhbmNlX2lkGAIgASgJEg0KBXBhdGhzGAMgAygJInkKFFJlc29sdmVNb2RlbFJlc3BvbnNlEjMKCG1hbmlmZXN0GAEgASgLMiEua3Zhc2lyLm1vZGVsX2V4cHJlc3MudjEuTWFuaWZlc3QSLAoFcGVlcnMYAiADKAsyHS5rdmFzaXIubW9kZWxfZXhwcmVzcy52MS5QZWVyImMKD1JlYWRGaWxlUmVxdWVzdBIQCghtb2RlbF9pZBgBIAEoCRIQCghyZXZpc2lvbhgCIAEoCRIMCgRwYXRoGAMgASgJEg4KBm9mZnNldBgEIAEoBBIOCgZsZW5ndGgYBSABKAQiMAoQUmVhZEZpbGVSZXNwb25zZRIOCgZvZmZzZXQYASABKAQSDAoEZGF0YRgCIAEoDDLlAQoTTW9kZWxFeHByZXNzU2VydmljZRJrCgxSZXNvbHZlTW9kZWwSLC5rdmFzaXIubW9kZWxfZXhwcmVzcy52MS5SZXNvbHZlTW9kZWxSZXF1ZXN0Gi0ua3Zhc2lyLm1vZGVsX2V4cHJlc3MudjEuUmVzb2x2ZU1vZGVsUmVzcG9uc2USYQoIUmVhZEZpbGUSKC5rdmFzaXIubW9kZWxfZXhwcmVzcy52MS5SZWFkRmlsZVJlcXVlc3QaKS5rdmFzaXIubW9kZWxfZXhwcmVzcy52MS5SZWFkRmlsZVJlc3BvbnNlMAFiBnByb3RvMw");
 
 /**
  * @generated from message kvasir.model_express.v1.ResolveModelRequest
@@ -127,6 +127,13 @@ export type Peer = Message<"kvasir.model_express.v1.Peer"> & {
    * @generated from field: string instance_id = 2;
    */
   instanceId: string;
+
+  /**
+   * The files it holds whole (a worker serves each file as soon as it has it); empty means all of them.
+   *
+   * @generated from field: repeated string paths = 3;
+   */
+  paths: string[];
 };
 
 /**
@@ -146,7 +153,7 @@ export type ResolveModelResponse = Message<"kvasir.model_express.v1.ResolveModel
   manifest?: Manifest;
 
   /**
-   * Workers that hold the whole model at this revision and serve it to others.
+   * Workers that hold files of the model at this revision and serve them to others.
    *
    * @generated from field: repeated kvasir.model_express.v1.Peer peers = 2;
    */
