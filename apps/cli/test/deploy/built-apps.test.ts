@@ -77,7 +77,7 @@ describe("the built apps together", () => {
   let nats: NatsServer | undefined;
   const running: RunningApp[] = [];
   let prometheus: { child: ChildProcess; url: string; exited: Promise<unknown> } | undefined;
-  const ports = { serve: 0, http: 0, router: 0, worker: 0, planner: 0 };
+  const ports = { serve: 0, http: 0, router: 0, worker: 0, planner: 0, frontend: 0, frontendHttp: 0 };
 
   beforeAll(async () => {
     [etcd, nats] = await Promise.all([startEtcdServer(), startNatsServer()]);
@@ -109,6 +109,15 @@ describe("the built apps together", () => {
     running.push(
       await start("kvasir", [...serveArgs, "--workers", "1", "--speedup-ratio", "10"], ports.serve),
     );
+    // And the frontend's own folder beside it, over the same planes and router.
+    const frontendArgs = [
+      "--http-port",
+      String(ports.frontendHttp),
+      "--router-mode",
+      "kv",
+      "--use-remote-router",
+    ];
+    running.push(await start("frontend", frontendArgs, ports.frontend));
   }, 120_000);
 
   afterAll(async () => {
@@ -120,8 +129,8 @@ describe("the built apps together", () => {
     await Promise.all([nats?.stop(), etcd?.stop()]);
   }, 60_000);
 
-  async function chat(content: string): Promise<Record<string, unknown>> {
-    const res = await fetch(`http://127.0.0.1:${ports.http}/v1/chat/completions`, {
+  async function chat(content: string, port = ports.http): Promise<Record<string, unknown>> {
+    const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content }], max_tokens: 8 }),
@@ -133,23 +142,26 @@ describe("the built apps together", () => {
   }
 
   it("serves a chat completion across the processes", async () => {
-    // Both workers (serve's own and the standalone one) are listed before traffic starts.
-    await waitFor(
-      async () => {
-        const res = await fetch(`http://127.0.0.1:${ports.http}/health`).catch(() => undefined);
-        const health: unknown = await res?.json();
-        const models = isRecord(health) && isRecord(health.models) ? health.models[MODEL] : undefined;
-        return isRecord(models) && Array.isArray(models.instances) && models.instances.length === 2;
-      },
-      { timeoutMs: 20_000, message: "two workers registered" },
-    );
-    const body = await chat("Hello from the built apps");
-    expect(body).toMatchObject({
-      object: "chat.completion",
-      model: MODEL,
-      choices: [{ finish_reason: "length", message: { role: "assistant", content: expect.any(String) } }],
-      usage: { completion_tokens: 8 },
-    });
+    // Both workers (serve's own and the standalone one) are listed by both frontends before traffic starts.
+    for (const port of [ports.http, ports.frontendHttp])
+      await waitFor(
+        async () => {
+          const res = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
+          const health: unknown = await res?.json();
+          const models = isRecord(health) && isRecord(health.models) ? health.models[MODEL] : undefined;
+          return isRecord(models) && Array.isArray(models.instances) && models.instances.length === 2;
+        },
+        { timeoutMs: 20_000, message: `two workers registered, as the frontend on ${port} sees them` },
+      );
+    for (const port of [ports.http, ports.frontendHttp]) {
+      const body = await chat("Hello from the built apps", port);
+      expect(body).toMatchObject({
+        object: "chat.completion",
+        model: MODEL,
+        choices: [{ finish_reason: "length", message: { role: "assistant", content: expect.any(String) } }],
+        usage: { completion_tokens: 8 },
+      });
+    }
   });
 
   it("is scraped by Prometheus with deploy's config; the rules evaluate and every dashboard query has data", async () => {
@@ -163,7 +175,7 @@ describe("the built apps together", () => {
     config.global.scrape_interval = "1s";
     config.global.evaluation_interval = "1s";
     writeFileSync(join(dir, "prometheus.yml"), stringify(config));
-    const targets = (["serve", "router", "worker", "planner"] as const).map((name) => ({
+    const targets = (["serve", "frontend", "router", "worker", "planner"] as const).map((name) => ({
       targets: [`127.0.0.1:${ports[name]}`],
       labels: { component: name },
     }));
@@ -200,9 +212,9 @@ describe("the built apps together", () => {
         throw new Error(`${expr}: ${JSON.stringify(body)}`);
       return Array.isArray(body.data.result) ? body.data.result : [];
     };
-    await waitFor(async () => (await query("up == 1").catch(() => [])).length === 4, {
+    await waitFor(async () => (await query("up == 1").catch(() => [])).length === 5, {
       timeoutMs: 30_000,
-      message: "Prometheus scraping the four status servers",
+      message: "Prometheus scraping the five status servers",
     });
     // Traffic spread over a few scrapes, so rates and histogram quantiles have two samples to work with.
     for (let i = 0; i < 6; i++) {
