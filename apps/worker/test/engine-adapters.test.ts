@@ -350,3 +350,49 @@ describe("kvasir worker --engine-url: an engine started elsewhere", () => {
     await events.close();
   });
 });
+
+describe("a data-parallel engine", () => {
+  it("sends a request to the dp rank the router chose, and relays that rank's KV events and load", async () => {
+    const { discovery, events } = await startPlanes("adapter-dp");
+    const port = await freePort();
+    const config = workerConfig("adapter-dp", "vllm", port, "--engine-metrics-interval", "50");
+    if (config.engine.backend !== "vllm") throw new Error("vllm backend expected");
+    const engine = {
+      ...config.engine,
+      http: {
+        ...config.engine.http,
+        engineCommand: `${config.engine.http.engineCommand} --data-parallel-size 2`,
+      },
+    };
+    const worker = await start({ ...config, engine }, { planes: { discovery, events } });
+    const [card] = await discovery.list("v1/mdc/adapter-dp/");
+    expect(card?.value).toMatchObject({ runtimeConfig: { dataParallelSize: 2 } });
+    const stored: KvEvent[] = [];
+    const loads: LoadMetrics[] = [];
+    events.subscribe(kvEventsSubject("adapter-dp", "backend"), (msg) => {
+      stored.push(...fromBinary(KvEventBatchSchema, msg.data).events.filter((e) => e.data.case === "stored"));
+    });
+    events.subscribe(loadMetricsSubject("adapter-dp", "backend"), (msg) =>
+      loads.push(fromBinary(LoadMetricsSchema, msg.data)),
+    );
+    const client = createClient(WorkerService, worker.url);
+    const controller = new AbortController();
+    const long = client.generate(request("dp1", prompt(48, 5), 3000, { dpRank: 1 }), {
+      signal: controller.signal,
+    });
+    const reading = (async () => {
+      for await (const _ of long)
+        if (stored.length > 0 && loads.some((m) => m.dpRank === 1 && m.numRequestsRunning === 1)) break;
+    })();
+    await reading;
+    controller.abort();
+    expect(stored.length).toBeGreaterThan(0);
+    expect(stored.every((e) => e.dpRank === 1)).toBe(true);
+    // Rank 0's own series say it runs nothing (an even split of the engine's total would say otherwise).
+    expect(loads.some((m) => m.dpRank === 0)).toBe(true);
+    expect(loads.filter((m) => m.dpRank === 0).every((m) => m.numRequestsRunning === 0)).toBe(true);
+    await worker.stop();
+    await discovery.close();
+    await events.close();
+  });
+});

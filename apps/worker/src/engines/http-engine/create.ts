@@ -16,6 +16,8 @@ export type HttpBackend = "vllm" | "sglang";
 export interface HttpBackendConfig extends HttpBackendFlags {
   /** Kvasir's KV block size, given to an engine whose command sets none. */
   blockSize: number;
+  /** Variables added to a started engine's environment (a checkpoint job turns on vLLM's dev endpoints). */
+  engineEnv?: Record<string, string>;
   /** dp ranks of an attached engine (a started one's come from its command). */
   dataParallelSize: number;
   transferBackend?: string;
@@ -89,6 +91,7 @@ export async function createHttpEngine(
     } catch (error) {
       throw new Error(`--engine-command: ${error instanceof Error ? error.message : String(error)}`);
     }
+    if (config.engineEnv) plan = { ...plan, env: { ...plan.env, ...config.engineEnv } };
     return startHttpEngine({ ...common, target: { kind: "spawn", plan } });
   }
   if (config.engineUrl === undefined)

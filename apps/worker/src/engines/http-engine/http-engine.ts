@@ -1,7 +1,7 @@
 // A real engine (vLLM, SGLang) behind the worker's Engine interface: the supervised process (or an attached
 // server), generation over its HTTP API, its ZMQ KV events relayed, its /metrics scraped as load. What differs
 // between engines is the HttpProtocol.
-import { EngineEventRelay, ZmqKvStream } from "@kvasir/engine-wire";
+import { EngineEventRelay, ZmqKvStream, type ZmqStreamHandler } from "@kvasir/engine-wire";
 import type { LoadMetrics } from "@kvasir/protocol";
 import { injectTraceContext, type Logger } from "@kvasir/telemetry";
 import type { Engine, EngineCapacity, EngineListener, EngineOutput, EngineRequest } from "../../engine.js";
@@ -51,6 +51,8 @@ export class HttpEngine implements Engine {
   private readonly inFlight = new Map<string, AbortController>();
   private readonly listeners = new Set<EngineListener>();
   private readonly streams: ZmqKvStream[] = [];
+  /** One per dp rank: what announces a cleared cache on that rank's behalf. */
+  private readonly relayHandlers: ZmqStreamHandler[] = [];
   private scraper: LoadScraper | undefined;
   private available = false;
   private closed = false;
@@ -148,9 +150,11 @@ export class HttpEngine implements Engine {
     });
     for (const [rank, endpoint] of streams.endpoints.entries()) {
       const replayEndpoint = streams.replayEndpoints?.[rank];
+      const handler = relay.handler(rank);
+      this.relayHandlers.push(handler);
       const stream = new ZmqKvStream(
         { endpoint, ...(replayEndpoint ? { replayEndpoint } : {}), topic: streams.topic, replayTimeoutMs },
-        relay.handler(rank),
+        handler,
         log,
       );
       this.streams.push(stream);
@@ -223,6 +227,50 @@ export class HttpEngine implements Engine {
 
   loadMetrics(): LoadMetrics[] {
     return this.scraper?.current ?? [];
+  }
+
+  /** The engine's process, when this worker started it. */
+  get pid(): number | undefined {
+    return this.supervisor.pid;
+  }
+
+  /** What another worker needs to attach to this engine (recorded with a checkpoint of it). */
+  attachment(): Record<string, string> {
+    return {
+      protocol: this.options.protocol.name,
+      url: this.url,
+      settings: JSON.stringify(this.settings),
+      ...(this.kvEventsConfig ? { kv_events_config: JSON.stringify(this.kvEventsConfig) } : {}),
+    };
+  }
+
+  /** Stops watching, scraping and relaying without stopping the process: it is about to be checkpointed. */
+  async quiesce(): Promise<void> {
+    this.supervisor.quiesce();
+    this.scraper?.close();
+    await Promise.all(this.streams.map((stream) => stream.close()));
+  }
+
+  /**
+   * A restored engine's cached blocks are unknown to every router: the engine drops its prefix cache and the
+   * worker announces every rank's cache as cleared. Returns false when the engine has no reset endpoint (vLLM
+   * serves /reset_prefix_cache only with VLLM_SERVER_DEV_MODE=1).
+   */
+  async announceEmptyCache(): Promise<boolean> {
+    const { protocol, log } = this.options;
+    let reset = true;
+    try {
+      await this.client.text(protocol.resetPrefixCachePath, { method: "POST", timeoutMs: 30_000 });
+    } catch (error) {
+      reset = false;
+      log.warn("the engine did not drop its prefix cache; routers still see this worker's cache as empty", {
+        engine: protocol.name,
+        path: protocol.resetPrefixCachePath,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+    for (const handler of this.relayHandlers) handler.restart();
+    return reset;
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,15 @@
 // The engine's load, scraped from its Prometheus /metrics (names in FORMATS.md "Engine load metrics"; parser in
-// @kvasir/engine-wire) every interval, as Kvasir's LoadMetrics per dp rank. An engine reports its dp ranks
-// together, so each rank gets an even share of the counts and the engine's KV usage.
-import { type EngineProtocol, parseEngineMetrics } from "@kvasir/engine-wire";
+// @kvasir/engine-wire) every interval, as Kvasir's LoadMetrics per dp rank. A data-parallel engine labels each
+// rank's series (vLLM `engine`, SGLang `dp_rank`); an engine whose series carry no rank gets its totals shared
+// evenly over the ranks.
+import {
+  type EngineProtocol,
+  type ExpositionFamily,
+  parseEngineMetrics,
+  parsePrometheusFamilies,
+  SGLANG_METRICS,
+  VLLM_METRICS,
+} from "@kvasir/engine-wire";
 import { create, type LoadMetrics, LoadMetricsSchema } from "@kvasir/protocol";
 import type { Logger } from "@kvasir/telemetry";
 import type { EngineHttpClient } from "./http-client.js";
@@ -18,6 +26,45 @@ export interface LoadScraperOptions {
   log: Logger;
   /** Called with every reading that differs from the one before. */
   changed(ranks: LoadMetrics[]): void;
+}
+
+/** One rank's running and waiting requests and KV usage (0..1). */
+export interface RankLoad {
+  running: number;
+  waiting: number;
+  kvUsage: number;
+}
+
+const RANK_LABEL: Record<EngineProtocol, string> = { vllm: "engine", sglang: "dp_rank" };
+
+/**
+ * Each rank's load from the engine's per-rank series, or undefined when they do not name every rank 0..n-1 (an
+ * engine with one rank, or one that sums its ranks).
+ */
+export function rankLoads(
+  protocol: EngineProtocol,
+  families: readonly ExpositionFamily[],
+  n: number,
+): RankLoad[] | undefined {
+  const names = protocol === "vllm" ? VLLM_METRICS : SGLANG_METRICS;
+  const byName = new Map(families.map((f) => [f.name, f]));
+  const ranks = Array.from({ length: n }, () => ({ running: 0, waiting: 0, kvUsage: 0, seen: false }));
+  const key = RANK_LABEL[protocol];
+  for (const [field, name] of [
+    ["running", names.running],
+    ["waiting", names.waiting],
+    ["kvUsage", names.kvUsage],
+  ] as const) {
+    for (const sample of byName.get(name)?.samples ?? []) {
+      const rank = Number(sample.labels[key]);
+      const entry = Number.isInteger(rank) ? ranks[rank] : undefined;
+      if (!entry) return undefined;
+      entry[field] += sample.value;
+      entry.seen = true;
+    }
+  }
+  if (!ranks.every((r) => r.seen)) return undefined;
+  return ranks.map(({ running, waiting, kvUsage }) => ({ running, waiting, kvUsage }));
 }
 
 /** Splits `total` over `n` ranks as evenly as whole numbers allow (the first ranks take the remainder). */
@@ -52,10 +99,15 @@ export class LoadScraper {
   async scrape(): Promise<void> {
     const { client, path, protocol, log } = this.options;
     try {
-      const reading = parseEngineMetrics(protocol, await client.text(path, { timeoutMs: 5000 }));
+      const text = await client.text(path, { timeoutMs: 5000 });
+      const reading = parseEngineMetrics(protocol, text);
       if (this.failing) log.info("engine metrics back", { path });
       this.failing = false;
-      const next = this.toRanks(reading.runningRequests, reading.waitingRequests, reading.kvUsage);
+      const n = this.options.dataParallelSize;
+      const perRank = n > 1 ? rankLoads(protocol, parsePrometheusFamilies(text), n) : undefined;
+      const next =
+        perRank?.map((load, rank) => this.rankMetrics(rank, load)) ??
+        this.toRanks(reading.runningRequests, reading.waitingRequests, reading.kvUsage);
       if (next.some((m, i) => !sameLoad(m, this.latest[i]))) {
         this.latest = next;
         this.options.changed(next);
@@ -67,19 +119,27 @@ export class LoadScraper {
   }
 
   private toRanks(running: number, waiting: number, kvUsage: number): LoadMetrics[] {
-    const { dataParallelSize: n, totalKvBlocks, workerId } = this.options;
-    const active = Math.round(Math.min(Math.max(kvUsage, 0), 1) * totalKvBlocks);
+    const n = this.options.dataParallelSize;
     return Array.from({ length: n }, (_, rank) =>
-      create(LoadMetricsSchema, {
-        workerId,
-        dpRank: rank,
-        activeKvBlocks: BigInt(active),
-        totalKvBlocks: BigInt(totalKvBlocks),
-        numRequestsRunning: shareOf(running, n, rank),
-        numRequestsWaiting: shareOf(waiting, n, rank),
-        timestampMs: BigInt(Date.now()),
+      this.rankMetrics(rank, {
+        running: shareOf(running, n, rank),
+        waiting: shareOf(waiting, n, rank),
+        kvUsage,
       }),
     );
+  }
+
+  private rankMetrics(rank: number, load: RankLoad): LoadMetrics {
+    const { totalKvBlocks, workerId } = this.options;
+    return create(LoadMetricsSchema, {
+      workerId,
+      dpRank: rank,
+      activeKvBlocks: BigInt(Math.round(Math.min(Math.max(load.kvUsage, 0), 1) * totalKvBlocks)),
+      totalKvBlocks: BigInt(totalKvBlocks),
+      numRequestsRunning: Math.round(load.running),
+      numRequestsWaiting: Math.round(load.waiting),
+      timestampMs: BigInt(Date.now()),
+    });
   }
 
   close(): void {

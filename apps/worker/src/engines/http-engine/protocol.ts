@@ -45,6 +45,8 @@ export interface HttpProtocol {
   readonly name: EngineProtocol;
   readonly healthPath: string;
   readonly metricsPath: string;
+  /** Drops the engine's prefix cache (vLLM's /reset_prefix_cache, SGLang's /flush_cache). */
+  readonly resetPrefixCachePath: string;
   /** Reads the served model and the capacity of a ready engine. */
   describe(client: EngineHttpClient, settings: EngineSettings): Promise<EngineDescription>;
   /** Streams one request's outputs; leaving the iteration early closes the engine's stream. */

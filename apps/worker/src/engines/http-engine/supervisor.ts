@@ -142,6 +142,20 @@ export class EngineSupervisor {
     this.healthTimer = setTimeout(check, healthIntervalMs);
   }
 
+  /** The process of an engine the worker started (undefined when attached). */
+  get pid(): number | undefined {
+    return this.process?.pid;
+  }
+
+  /**
+   * Stops watching without stopping the engine: it is about to be checkpointed, and its end (CRIU ends a dumped
+   * process) is expected, not a failure to act on.
+   */
+  quiesce(): void {
+    this.stopped = true;
+    clearTimeout(this.healthTimer);
+  }
+
   /** Stops watching and kills the engine the worker started (an attached one is left running). */
   async stop(): Promise<void> {
     this.stopped = true;
