@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { frontendFlags } from "../apps/frontend/src/config.js";
 import { indexerFlags } from "../apps/indexer/src/flags.js";
+import { modelExpressFlags } from "../apps/model-express/src/flags.js";
 import { plannerFlags } from "../apps/planner/src/flags.js";
 import { routerFlags } from "../apps/router/src/config.js";
 import { workerCommandFlags } from "../apps/worker/src/flags.js";
@@ -48,6 +49,14 @@ const commands: DocCommand[] = [
     summary: "The planner: sizes the prefill, decode or aggregated pools to traffic (docs/planner.md).",
     flags: plannerFlags.specs,
     refused: plannerFlags.refused,
+  },
+  {
+    name: "model-express",
+    dynamo: "the ModelExpress server",
+    summary:
+      "The model file cache: fetches a model from its source once and serves it, and its peers, to workers (docs/model-express.md).",
+    flags: modelExpressFlags.specs,
+    refused: modelExpressFlags.refused,
   },
 ];
 
