@@ -14,6 +14,8 @@ import type { PoolName } from "./decide.js";
 import { plannerFlags } from "./flags.js";
 import { loadPerfModel, type PlannerConfig, type PlannerService, start } from "./planner.js";
 
+const POOLS: readonly PoolName[] = ["backend", "prefill", "decode"];
+
 /** This kvasir's own `worker` subcommand: the same node, loader flags and entry script as this process. */
 export function defaultWorkerCommand(): string[] {
   const script = process.argv[1];
@@ -56,7 +58,8 @@ export function plannerConfigFromFlags(values: FlagValues): PlannerConfig {
   const local: Partial<Record<PoolName, LocalPoolCommand>> = {};
   if (environment === "local") {
     const command = f["worker-command"] ? splitArgs(f["worker-command"]) : defaultWorkerCommand();
-    for (const [pool, args] of Object.entries(argsOf) as [PoolName, string | undefined][]) {
+    for (const pool of POOLS) {
+      const args = argsOf[pool];
       if (args !== undefined) local[pool] = { command, args: splitArgs(args) };
     }
     if (Object.keys(local).length === 0) {
@@ -71,7 +74,8 @@ export function plannerConfigFromFlags(values: FlagValues): PlannerConfig {
     prefill: f["kubernetes-prefill-workload"],
     decode: f["kubernetes-decode-workload"],
   };
-  for (const [pool, text] of Object.entries(workloadFlags) as [PoolName, string | undefined][]) {
+  for (const pool of POOLS) {
+    const text = workloadFlags[pool];
     if (!text) continue;
     try {
       workloads[pool] = parseWorkload(text);
