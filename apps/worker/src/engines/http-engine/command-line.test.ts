@@ -6,6 +6,7 @@ import {
   intFlag,
   joinCommand,
   jsonFlag,
+  leadingEnv,
   splitCommand,
 } from "./command-line.js";
 
@@ -65,5 +66,17 @@ describe("reading flags", () => {
     expect(engineModelOf(["vllm", "serve", "--model", "m2"])).toBe("m2");
     expect(engineModelOf(["python", "-m", "sglang.launch_server", "--model-path", "m3"])).toBe("m3");
     expect(engineModelOf(["engine"])).toBeUndefined();
+  });
+});
+
+describe("leadingEnv", () => {
+  it("takes NAME=value words before the program as its environment, as a shell does", () => {
+    expect(leadingEnv(splitCommand("CUDA_VISIBLE_DEVICES=1 VLLM_LOGGING_LEVEL=DEBUG vllm serve m"))).toEqual({
+      env: { CUDA_VISIBLE_DEVICES: "1", VLLM_LOGGING_LEVEL: "DEBUG" },
+      argv: ["vllm", "serve", "m"],
+    });
+    // Assignments after the program are its arguments; a lone assignment is not a command.
+    expect(leadingEnv(["vllm", "A=1"])).toEqual({ env: {}, argv: ["vllm", "A=1"] });
+    expect(leadingEnv(["A=1"])).toEqual({ env: {}, argv: ["A=1"] });
   });
 });

@@ -113,3 +113,18 @@ export function engineModelOf(argv: readonly string[]): string | undefined {
   const flag = flagValue(argv, ["--model", "--model-path"]);
   return typeof flag === "string" ? flag : undefined;
 }
+
+/**
+ * Leading `NAME=value` words, as a shell reads them: the command's own environment (`CUDA_VISIBLE_DEVICES=1 vllm
+ * serve ...` pins a worker's engine to a GPU). Returns them and the command after them.
+ */
+export function leadingEnv(argv: readonly string[]): { env: Record<string, string>; argv: string[] } {
+  const env: Record<string, string> = {};
+  let i = 0;
+  for (; i < argv.length - 1; i++) {
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(argv[i] ?? "");
+    if (!match?.[1]) break;
+    env[match[1]] = match[2] ?? "";
+  }
+  return { env, argv: argv.slice(i) };
+}

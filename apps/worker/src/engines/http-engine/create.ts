@@ -6,7 +6,7 @@ import { sglangLaunch } from "../sglang/launch.js";
 import { SglangProtocol } from "../sglang/protocol.js";
 import { vllmLaunch } from "../vllm/launch.js";
 import { VllmProtocol } from "../vllm/protocol.js";
-import { splitCommand } from "./command-line.js";
+import { leadingEnv, splitCommand } from "./command-line.js";
 import { type HttpEngine, startHttpEngine } from "./http-engine.js";
 import type { DisaggregationRole, LaunchInput, LaunchPlan } from "./launch.js";
 import { freePortRange } from "./ports.js";
@@ -37,7 +37,7 @@ export async function launchPlan(
   context: HttpEngineContext,
   command: string,
 ): Promise<LaunchPlan> {
-  const argv = splitCommand(command);
+  const { env, argv } = leadingEnv(splitCommand(command));
   // Rank r of an engine with n dp ranks publishes on base+r: each socket gets a run of n ports.
   const ranks = 8;
   const taken = new Set<number>();
@@ -61,7 +61,9 @@ export async function launchPlan(
     ...(config.transferBackend ? { transferBackend: config.transferBackend } : {}),
     advertiseHost: context.advertiseHost,
   };
-  return backend === "vllm" ? vllmLaunch(input) : sglangLaunch(input);
+  const plan = backend === "vllm" ? vllmLaunch(input) : sglangLaunch(input);
+  // The command's own assignments win over what the adapter sets.
+  return { ...plan, env: { ...plan.env, ...env } };
 }
 
 export async function createHttpEngine(

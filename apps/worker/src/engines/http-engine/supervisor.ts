@@ -1,6 +1,7 @@
 // Keeps the engine running: starts it (or attaches to a running one), waits for its readiness endpoint, notices
 // when it dies (process exit; for an attached engine, failed health checks) and restarts it by policy.
 import type { Logger } from "@kvasir/telemetry";
+import { joinCommand } from "./command-line.js";
 import { describeExit, EngineProcess } from "./engine-process.js";
 import type { EngineHttpClient } from "./http-client.js";
 
@@ -68,7 +69,12 @@ export class EngineSupervisor {
     if (!command) return;
     const child = new EngineProcess({ argv: command.argv, env: command.env, name, log, killGraceMs });
     this.process = child;
-    log.info("engine starting", { engine: name, pid: child.pid, command: command.argv.join(" ") });
+    log.info("engine starting", {
+      engine: name,
+      pid: child.pid,
+      command: joinCommand(command.argv),
+      ...(Object.keys(command.env).length > 0 ? { env: command.env } : {}),
+    });
     try {
       await this.waitReady(child);
     } catch (error) {
