@@ -73,7 +73,8 @@ export class EngineSupervisor {
       engine: name,
       pid: child.pid,
       command: joinCommand(command.argv),
-      ...(Object.keys(command.env).length > 0 ? { env: command.env } : {}),
+      // Names only: values may be tokens (HF_TOKEN=...).
+      ...(Object.keys(command.env).length > 0 ? { env: Object.keys(command.env) } : {}),
     });
     try {
       await this.waitReady(child);
