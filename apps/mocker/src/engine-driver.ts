@@ -83,6 +83,18 @@ export class EngineDriver {
     for (const id of [...this.streams.keys()]) this.abort(id, notify);
   }
 
+  /**
+   * Drops every cached prefix (the engine's /reset_prefix_cache or /flush_cache): one Cleared KV event per rank.
+   * Refused while requests run, as both engines refuse to flush blocks in use.
+   */
+  resetPrefixCache(): boolean {
+    if (this.streams.size > 0) return false;
+    const { kvEvents } = this.engine.reset();
+    if (kvEvents.length > 0) this.listener.kvEvents(kvEvents);
+    this.listener.load(this.loadMetrics());
+    return true;
+  }
+
   get requestIds(): string[] {
     return [...this.streams.keys()];
   }

@@ -222,6 +222,13 @@ export function sglangApp(deps: SglangApiDeps): Hono {
   const health = () => new Response(null, { status: deps.ready() && !deps.draining() ? 200 : 503 });
   app.get("/health", health);
   app.get("/health_generate", health);
+  // SGLang's /flush_cache answers 200 when the cache was flushed and 400 while requests run.
+  const flush = () =>
+    driver.resetPrefixCache()
+      ? new Response("Cache flushed.\n", { status: 200 })
+      : new Response("Cache not flushed because there are pending requests.\n", { status: 400 });
+  app.get("/flush_cache", flush);
+  app.post("/flush_cache", flush);
 
   app.get("/get_model_info", () =>
     json({

@@ -456,6 +456,13 @@ export function vllmApp(deps: VllmApiDeps): Hono {
   // vLLM's /health: 200 with an empty body while the engine lives; 503 once it is shutting down.
   app.get("/health", () => new Response(null, { status: deps.draining() ? 503 : 200 }));
   app.get("/version", () => json({ version: SIMULATED_VLLM_VERSION }));
+  // vLLM serves its development endpoints, /reset_prefix_cache among them, only with VLLM_SERVER_DEV_MODE=1.
+  if (process.env.VLLM_SERVER_DEV_MODE === "1")
+    app.post("/reset_prefix_cache", () =>
+      driver.resetPrefixCache()
+        ? new Response(null, { status: 200 })
+        : json(vllmError("Failed to reset prefix cache: requests are running", 400, "BadRequestError"), 400),
+    );
   app.get(
     "/metrics",
     async () =>

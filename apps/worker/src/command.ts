@@ -7,6 +7,7 @@ import {
   FlagError,
   type FlagValues,
   runtimeConfigFromFlags,
+  type Service,
   systemPortFromFlags,
 } from "@kvasir/runtime";
 import { engineModelOf, splitCommand } from "./engines/http-engine/command-line.js";
@@ -20,7 +21,9 @@ import {
   zmqPublisherFromFlags,
 } from "./flags.js";
 import { modelFilesFromFlags } from "./model-files.js";
-import { start, type Worker, type WorkerConfig } from "./worker.js";
+import { runCheckpointJob } from "./snapshot/checkpoint-job.js";
+import { snapshotConfigFromFlags } from "./snapshot/flags.js";
+import { start, type WorkerConfig } from "./worker.js";
 
 /** The perf profile's JSON, read once here so that a bad file is a usage error before anything starts. */
 function readProfile(path: string | undefined): PerfProfile | undefined {
@@ -47,7 +50,14 @@ function modelDirOf(path: string | undefined): string {
 export function workerConfigFromFlags(values: FlagValues): WorkerConfig {
   const flags = workerCommandFlags.read(values);
   const served = flags["served-model-name"];
-  const http = httpBackendFromFlags(values, flags.backend);
+  const snapshot = snapshotConfigFromFlags(values);
+  const http = httpBackendFromFlags(values, flags.backend, snapshot?.restoreFrom !== undefined);
+  if (snapshot && flags.backend === "mocker")
+    throw new FlagError("--checkpoint-after-ready and --restore-from need --backend vllm or sglang");
+  if (snapshot?.checkpointAfterReady && !http?.engineCommand)
+    throw new FlagError(
+      "--checkpoint-after-ready needs --engine-command (the engine this worker starts and checkpoints)",
+    );
   // A real engine's command names the model when the worker's flags do not.
   const engineModel = http?.engineCommand ? engineModelOf(splitCommand(http.engineCommand)) : undefined;
   const modelPath = flags["model-path"] ?? (engineModel && existsSync(engineModel) ? engineModel : undefined);
@@ -86,16 +96,21 @@ export function workerConfigFromFlags(values: FlagValues): WorkerConfig {
     ...(systemPort === undefined ? {} : { systemPort }),
     ...(advertiseHost ? { advertiseHost } : {}),
     ...(zmqKvEvents ? { zmqKvEvents } : {}),
+    ...(snapshot ? { snapshot } : {}),
   };
 }
 
 /** `kvasir worker`: its flags and how they become a WorkerConfig. */
-export const workerCommand: Command<WorkerConfig> & { start(config: WorkerConfig): Promise<Worker> } = {
+export const workerCommand: Command<WorkerConfig> & { start(config: WorkerConfig): Promise<Service> } = {
   name: "worker",
   summary: "Run one worker: serves WorkerService.Generate and registers its model in discovery.",
   flags: workerCommandFlags.specs,
   refused: workerCommandFlags.refused,
   toConfig: workerConfigFromFlags,
-  // A worker whose engine is gone for good has stopped; the process says so with its exit code.
-  start: (config) => start({ ...config, onEngineFailed: () => process.exit(1) }),
+  // A worker whose engine is gone for good has stopped; the process says so with its exit code. A checkpoint job
+  // exits with its outcome.
+  start: (config) =>
+    config.snapshot?.checkpointAfterReady
+      ? runCheckpointJob(config, config.snapshot, (code) => process.exit(code))
+      : start({ ...config, onEngineFailed: () => process.exit(1) }),
 };

@@ -12,6 +12,7 @@ import {
   statusFlags,
 } from "@kvasir/runtime";
 import { modelFilesFlags } from "./model-files.js";
+import { snapshotFlags } from "./snapshot/flags.js";
 
 /** The mocker engine's flags, shared by `kvasir worker --backend mocker` and `kvasir serve`. */
 /** The mocker's block size is @kvasir/kv's DEFAULT_KV_BLOCK_SIZE (the worker reaches kv only through the mocker). */
@@ -340,7 +341,12 @@ export interface HttpBackendFlags {
 }
 
 /** The engine flags of `--backend vllm|sglang`; usage errors as FlagError. */
-export function httpBackendFromFlags(values: FlagValues, backend: string): HttpBackendFlags | undefined {
+export function httpBackendFromFlags(
+  values: FlagValues,
+  backend: string,
+  /** `--restore-from`: the engine comes from a checkpoint; `--engine-command`, if given, is the cold fallback. */
+  restoring = false,
+): HttpBackendFlags | undefined {
   const flags = engineFlags.read(values);
   const command = flags["engine-command"];
   const url = flags["engine-url"];
@@ -357,7 +363,11 @@ export function httpBackendFromFlags(values: FlagValues, backend: string): HttpB
       );
     return undefined;
   }
-  if ((command === undefined) === (url === undefined))
+  if (restoring && url !== undefined)
+    throw new FlagError(
+      "--restore-from restores the engine; --engine-url attaches to another one: give one of them",
+    );
+  if (!restoring && (command === undefined) === (url === undefined))
     throw new FlagError(`--backend ${backend} needs exactly one of --engine-command and --engine-url`);
   let kvEventsConfig: Record<string, unknown> | undefined;
   if (kvEvents !== undefined) {
@@ -483,6 +493,7 @@ export const workerCommandFlags = defineFlags(
     ...mockerFlags.defs,
     ...modelFilesFlags.defs,
     ...engineFlags.defs,
+    ...snapshotFlags.defs,
   },
   workerRefusedFlags,
 );

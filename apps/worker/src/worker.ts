@@ -35,10 +35,13 @@ import { startKvTransfer } from "./disagg/kv-transfer.js";
 import type { Engine, EngineListener } from "./engine.js";
 import { EngineAvailability } from "./engine-availability.js";
 import { createEngine, type EngineConfig } from "./engines/create.js";
+import { HttpEngine } from "./engines/http-engine/http-engine.js";
 import { openModelText } from "./engines/model-text.js";
 import type { KvTransferConfig } from "./flags.js";
 import { buildModelCard, type DisaggregationMode, type ServedModelType } from "./model-card.js";
 import { fetchModelFiles, type ModelFilesConfig } from "./model-files.js";
+import type { SnapshotConfig } from "./snapshot/flags.js";
+import { restoredEngine } from "./snapshot/restore.js";
 import { workerServiceImpl } from "./worker-service.js";
 
 export type { EngineConfig };
@@ -69,6 +72,8 @@ export interface WorkerConfig {
   modelFiles?: ModelFilesConfig;
   /** Called after the worker stopped because its engine process is gone for good (vLLM, SGLang). */
   onEngineFailed?: (reason: string) => void;
+  /** The snapshot agent: restore the engine from a checkpoint (`--restore-from`); checkpoint jobs run apart. */
+  snapshot?: SnapshotConfig;
 }
 
 export interface Worker extends Service {
@@ -168,7 +173,9 @@ async function serveWorker(
         );
   if (kv) host.onStop("kv transfer", () => kv.close());
 
-  const engine: Engine = await createEngine(config.engine, {
+  // A restored engine is attached to where its checkpoint says it listens; a failed restore may start it cold.
+  const source = await restoredEngine(config, log);
+  const engine: Engine = await createEngine(source.engine, {
     workerId: instanceId,
     text: await openModelText(config.modelPath),
     ...(kv ? { kv } : {}),
@@ -256,6 +263,8 @@ async function serveWorker(
       ...(zmq ? streamsMetadata(zmq.endpoints, zmq.replayEndpoints) : {}),
     },
   };
+  // Its cached blocks are stale to every router: emptied and announced so before the worker takes traffic.
+  if (source.restored && engine instanceof HttpEngine) await engine.announceEmptyCache();
   await availability.registerFirst();
   // Announce the empty cache so routers know the worker's capacity before its first request.
   listener.loadMetrics(engine.loadMetrics());

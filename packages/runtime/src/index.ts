@@ -88,6 +88,7 @@ export {
 export { type LifecycleLog, runUntilSignal, type Service } from "./lifecycle.js";
 export {
   type ConnectSecurity,
+  connectClientOptions,
   connectSecurityFlags,
   connectSecurityFromFlags,
   type EtcdAuth,

@@ -2,6 +2,7 @@
 // for NATS and etcd. Env names are Dynamo's where Dynamo has them (NATS_AUTH_*, NATS_TLS_*, ETCD_AUTH_*,
 // DYN_TLS_*), KVASIR_* otherwise. Passwords belong in the environment: a command line is visible in `ps`.
 import { defineFlags, FlagError, type FlagValues } from "./flags.js";
+import type { ClientOptions } from "./rpc/client.js";
 
 /** TLS and the service token of the Connect plane, taken by every app. */
 export const connectSecurityFlags = defineFlags({
@@ -154,6 +155,17 @@ export interface ConnectSecurity {
   clientKeyPath?: string;
   /** Shared token sent on every call and required by every server. */
   serviceToken?: string;
+}
+
+/** The client side of `connect`: what the Connect clients of a process present and verify. */
+export function connectClientOptions(connect: ConnectSecurity = {}): ClientOptions {
+  return {
+    ...(connect.caPath ? { caPath: connect.caPath } : {}),
+    ...(connect.clientCertPath && connect.clientKeyPath
+      ? { certPath: connect.clientCertPath, keyPath: connect.clientKeyPath }
+      : {}),
+    ...(connect.serviceToken ? { serviceToken: connect.serviceToken } : {}),
+  };
 }
 
 export interface NatsAuth {

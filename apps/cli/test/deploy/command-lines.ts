@@ -10,10 +10,9 @@ import { indexerCommand } from "@kvasir/indexer";
 import { modelExpressCommand } from "@kvasir/model-express";
 import { plannerCommand, profileCommand } from "@kvasir/planner";
 import { routerCommand } from "@kvasir/router";
-import { type FlagSpec, parseFlags } from "@kvasir/runtime";
+import { parseFlags } from "@kvasir/runtime";
 import { snapshotAgentCommand } from "@kvasir/snapshot-agent";
 import { workerCommand } from "@kvasir/worker";
-import { snapshotConfigFromFlags, snapshotFlags } from "../../../worker/src/snapshot/flags.js";
 import { serveCommand } from "../../src/serve.js";
 import { type K8sObject, podSpecOf } from "./kustomize.js";
 
@@ -42,16 +41,6 @@ export interface CommandLine {
   files?: Record<string, string>;
 }
 
-/**
- * The worker's snapshot flags (--snapshot-agent-url, --checkpoint-after-ready, --restore-from) are defined in
- * apps/worker/src/snapshot/flags.ts but `kvasir worker` does not take them yet (issue 14); until it does, the
- * restore overlay's command lines are checked against those definitions beside the worker's own.
- */
-function withSnapshotFlags(specs: readonly FlagSpec[]): FlagSpec[] {
-  const taken = new Set(specs.map((spec) => spec.name));
-  return [...specs, ...snapshotFlags.specs.filter((spec) => !taken.has(spec.name))];
-}
-
 /** Parses and configures `line` as `kvasir` would; throws the CLI's own error when it would refuse it. */
 export function checkCommandLine(line: CommandLine): void {
   const command = COMMANDS.find((candidate) => candidate.name === line.command);
@@ -66,11 +55,7 @@ export function checkCommandLine(line: CommandLine): void {
       writeFileSync(local, contents);
       args = args.map((arg) => arg.replaceAll(path, local));
     }
-    const worker = command.name === workerCommand.name;
-    const specs = worker ? withSnapshotFlags(command.flags) : command.flags;
-    const values = parseFlags(specs, args, line.env, command.refused);
-    command.toConfig(values);
-    if (worker) snapshotConfigFromFlags(values);
+    command.toConfig(parseFlags(command.flags, args, line.env, command.refused));
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     throw new Error(`${line.where}: kvasir ${line.command} ${line.args.join(" ")}\n  ${message}`);

@@ -11,6 +11,7 @@ import { createEventPlane } from "../event-plane/create.js";
 import type { EventPlane } from "../event-plane/types.js";
 import { formatInstanceId, instanceKey, newInstanceId } from "../identity.js";
 import type { Service } from "../lifecycle.js";
+import { connectClientOptions } from "../plane-security.js";
 import type { ClientOptions } from "../rpc/client.js";
 import { type ConnectServer, startConnectServer } from "../rpc/server.js";
 import { serviceTokenServerInterceptor } from "../rpc/service-token.js";
@@ -167,14 +168,7 @@ export class ComponentHost implements Service {
    * spread into createClient's options: `{ ...host.clientOptions, interceptors }`.
    */
   get clientOptions(): ClientOptions {
-    const connect = this.options.runtime.connect ?? {};
-    return {
-      ...(connect.caPath ? { caPath: connect.caPath } : {}),
-      ...(connect.clientCertPath && connect.clientKeyPath
-        ? { certPath: connect.clientCertPath, keyPath: connect.clientKeyPath }
-        : {}),
-      ...(connect.serviceToken ? { serviceToken: connect.serviceToken } : {}),
-    };
+    return connectClientOptions(this.options.runtime.connect);
   }
 
   /**

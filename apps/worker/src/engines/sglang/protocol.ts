@@ -155,6 +155,7 @@ export class SglangProtocol implements HttpProtocol {
   readonly name = "sglang" as const;
   readonly healthPath = SGLANG_PATHS.health;
   readonly metricsPath = SGLANG_PATHS.metrics;
+  readonly resetPrefixCachePath = "/flush_cache";
 
   async describe(client: GenerateContext["client"], settings: EngineSettings): Promise<EngineDescription> {
     const model = (await client.json(SGLANG_PATHS.modelInfo)) as SglangModelInfo;

@@ -232,6 +232,7 @@ export class VllmProtocol implements HttpProtocol {
   readonly name = "vllm" as const;
   readonly healthPath = VLLM_PATHS.health;
   readonly metricsPath = VLLM_PATHS.metrics;
+  readonly resetPrefixCachePath = "/reset_prefix_cache";
   /** Chosen by describe(): the generate endpoint when the engine serves it. */
   endpoint: VllmEndpoint = "completions";
 
