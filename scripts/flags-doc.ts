@@ -5,9 +5,12 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { frontendFlags } from "../apps/frontend/src/config.js";
 import { indexerFlags } from "../apps/indexer/src/flags.js";
+import { simulatorFlags } from "../apps/mocker/src/flags.js";
 import { modelExpressFlags } from "../apps/model-express/src/flags.js";
 import { plannerFlags } from "../apps/planner/src/flags.js";
+import { profileFlags } from "../apps/planner/src/profile/command.js";
 import { routerFlags } from "../apps/router/src/config.js";
+import { snapshotAgentFlags } from "../apps/snapshot-agent/src/config.js";
 import { workerCommandFlags } from "../apps/worker/src/flags.js";
 import { type DocCommand, renderFlagsDoc } from "../packages/runtime/src/flags-doc.js";
 
@@ -25,7 +28,7 @@ const commands: DocCommand[] = [
     name: "worker",
     dynamo: "dynamo.mocker; the engine flags of dynamo.vllm, dynamo.sglang and dynamo.trtllm",
     summary:
-      "One worker (today the mocker engine) serving WorkerService.Generate and registering its model. Engine flags that the mocker cannot honour are refused until real engines arrive (issue 11).",
+      "One worker serving WorkerService.Generate and registering its model: the mocker engine, or a vLLM or SGLang engine it starts or attaches to (docs/engines.md); with the snapshot agent, a checkpoint job or a restored engine (docs/snapshot-agent.md).",
     flags: workerCommandFlags.specs,
     refused: workerCommandFlags.refused,
   },
@@ -57,6 +60,30 @@ const commands: DocCommand[] = [
       "The model file cache: fetches a model from its source once and serves it, and its peers, to workers (docs/model-express.md).",
     flags: modelExpressFlags.specs,
     refused: modelExpressFlags.refused,
+  },
+  {
+    name: "profile",
+    dynamo: "the planner's profile_sla",
+    summary:
+      "Sweeps an engine behind a frontend and writes the performance profile the planner and the mocker read.",
+    flags: profileFlags.specs,
+    refused: profileFlags.refused,
+  },
+  {
+    name: "snapshot-agent",
+    dynamo: "Dynamo's snapshot-agent",
+    summary:
+      "The node's checkpoint and restore agent: cuda-checkpoint and CRIU behind SnapshotAgentService (docs/snapshot-agent.md).",
+    flags: snapshotAgentFlags.specs,
+    refused: snapshotAgentFlags.refused,
+  },
+  {
+    name: "mocker",
+    dynamo: "vllm serve and python -m sglang.launch_server",
+    summary:
+      "The engine simulator: the mocker behind vLLM's or SGLang's HTTP API, metrics and KV events (docs/engines.md).",
+    flags: simulatorFlags.specs,
+    refused: simulatorFlags.refused,
   },
 ];
 
