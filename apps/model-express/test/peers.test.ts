@@ -71,7 +71,7 @@ describe("model-express with peers (separate processes)", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("fetches from the source once and spreads peer to peer", async () => {
+  it("fetches from the source once and spreads peer to peer", { timeout: 120_000 }, async () => {
     const cluster = clusterIn(dir);
     const first = await spawn(cluster, "w1", MODEL, server.url);
     const r1 = await first.ready;
@@ -80,12 +80,12 @@ describe("model-express with peers (separate processes)", () => {
     // Its peer registration is visible before the next ones ask.
     await first.process.waitForLine(/serving model files to peers/);
 
-    // The third uploads slowly to its own peers later (the next test kills it mid-transfer).
-    const [second, third] = await Promise.all([
-      spawn(cluster, "w2", MODEL, server.url),
-      spawn(cluster, "w3", MODEL, server.url, ["--model-peer-bandwidth-mb", "0.1"]),
-    ]);
-    const [r2, r3] = await Promise.all([second.ready, third.ready]);
+    const second = await spawn(cluster, "w2", MODEL, server.url);
+    const r2 = await second.ready;
+    // The third uploads slowly (the next test kills it mid-transfer); it starts once the second is done, so
+    // that nobody here fetches from it.
+    const third = await spawn(cluster, "w3", MODEL, server.url, ["--model-peer-bandwidth-mb", "0.1"]);
+    const r3 = await third.ready;
     for (const r of [r2, r3]) {
       expect(r.from_peers).toBe(total);
       expect(r.from_server).toBe(0);
@@ -185,5 +185,18 @@ describe("model-express with peers (separate processes)", () => {
       "tokenizer_config.json",
     ]);
     expect(hub.bytesServed).toBe(total);
+  });
+
+  it("downloads straight from the hub when model-express cannot be reached", async () => {
+    const before = hub.bytesServed;
+    const alone = await spawn(clusterIn(dir), "alone", MODEL, "http://127.0.0.1:1", [], {
+      HF_ENDPOINT: hub.url,
+    });
+    const ready = await alone.ready;
+    await alone.process.waitForLine(/downloading it directly/);
+    expect(await sha256Of(join(ready.dir, "model.safetensors"))).toBe(
+      sha256(files["model.safetensors"] ?? new Uint8Array()),
+    );
+    expect(hub.bytesServed - before).toBe(total);
   });
 });

@@ -81,6 +81,7 @@ export async function spawnWorker(
   model: string,
   serverUrl: string,
   extra: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<WorkerProcess> {
   const cache = join(cluster.dir, `${name}-cache`);
   const process = await spawnNode(
@@ -96,7 +97,7 @@ export async function spawnWorker(
       ...cluster.discoveryArgs,
       ...extra,
     ],
-    { env: { HF_HUB_CACHE: cache, HF_ENDPOINT: "http://127.0.0.1:1" } },
+    { env: { HF_HUB_CACHE: cache, HF_ENDPOINT: "http://127.0.0.1:1", ...env } },
   );
   const ready = process
     .waitForLine(/model files ready/, 60_000)
