@@ -68,8 +68,13 @@ describe("kvasir worker flags", () => {
     const config = parse(["--model", "Qwen/Qwen3-0.6B", "--discovery-backend", "file"]);
     expect(config.modelPath).toBe(defaultModelDir());
     expect(config.servedModelNames).toEqual(["Qwen/Qwen3-0.6B"]);
-    expect(() => parse(["--model-path", "meta-llama/Llama-3.1-8B"])).toThrow(
-      /not downloaded yet \(issue 13\)/,
+    // Other ids are fetched into the Hugging Face cache before the worker registers (issue 13).
+    expect(parse(["--model-path", "meta-llama/Llama-3.1-8B"]).modelFiles).toMatchObject({
+      modelId: "meta-llama/Llama-3.1-8B",
+      revision: "main",
+    });
+    expect(() => parse(["--model-path", "/no/such/dir"])).toThrow(
+      /not a directory, an s3:\/\/ URL or a Hugging Face id/,
     );
   });
 
@@ -104,10 +109,11 @@ describe("kvasir worker flags", () => {
     expect(() => parse(["--kv-events-config", '{"enable_kv_cache_events": false}'])).toThrow(
       /--kv-events-publisher zmq/,
     );
-    expect(() => parse(["--load-format", "mx"])).toThrow(/issue 13/);
+    expect(() => parse(["--load-format", "mx"])).toThrow(/--model-express-url/);
     // Dynamo's operator injects MODEL_EXPRESS_URL into every pod, so the variable alone must not stop a worker.
     expect(parse([], { MODEL_EXPRESS_URL: "http://mx:8001" }).engine.backend).toBe("mocker");
-    expect(() => parse(["--model-express-url", "http://mx:8001"])).toThrow(/issue 13/);
+    const fetched = parse(["--model", "acme/tiny", "--model-express-url", "http://mx:8001"]);
+    expect(fetched.modelFiles).toMatchObject({ modelId: "acme/tiny", expressUrl: "http://mx:8001" });
     expect(() => parse(["--speedup-ratio", "0"])).toThrow(/--speedup-ratio must be positive/);
   });
 });
