@@ -1,15 +1,12 @@
 // `--kv-events-config` as each engine reads it. vLLM: KVEventsConfig (vllm/config/kv_events.py), which publishes
 // only with enable_kv_cache_events and publisher "zmq" (the default once enabled). SGLang: the ZMQ publisher config
 // of srt/disaggregation/kv_events.py (pydantic, extra keys forbidden; publisher "null" unless set to "zmq").
+import type { ZmqPublisherOptions } from "@kvasir/engine-wire";
 import { z } from "zod";
 import type { Protocol } from "./flags.js";
 
-export interface KvEventsSettings {
-  endpoint: string;
-  replayEndpoint?: string;
-  topic: string;
-  bufferSteps: number;
-}
+/** Where the engine publishes; its layout follows the protocol. */
+export type KvEventsSettings = Omit<ZmqPublisherOptions, "layout">;
 
 const common = {
   endpoint: z.string().default("tcp://*:5557"),

@@ -6,12 +6,12 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { serve } from "@hono/node-server";
+import { openZmqKvPublisher, type ZmqKvPublisher } from "@kvasir/engine-wire";
 import { type HostDeps, httpUrl, localHost, type Service, startComponent } from "@kvasir/runtime";
 import { createLogger } from "@kvasir/telemetry";
 import { Hono } from "hono";
 import type { SimulatorConfig } from "./config.js";
 import { EngineDriver } from "./engine-driver.js";
-import { type EngineKvPublisher, openEngineKvPublisher } from "./kv-publisher.js";
 import { EngineMetrics } from "./metrics.js";
 import { sglangApp } from "./sglang-api.js";
 import { vllmApp } from "./vllm-api.js";
@@ -52,7 +52,7 @@ export async function start(config: SimulatorConfig, deps?: HostDeps): Promise<E
       if (config.ignored.length > 0) {
         log.info("accepted and ignored engine flags (GPU settings)", { flags: config.ignored });
       }
-      let publisher: EngineKvPublisher | undefined;
+      let publisher: ZmqKvPublisher | undefined;
       const driver = new EngineDriver(config.engine, {
         kvEvents: (events) => publisher?.publish(events),
         load: (ranks) => metrics.update(ranks),
@@ -68,7 +68,10 @@ export async function start(config: SimulatorConfig, deps?: HostDeps): Promise<E
       });
       host.onStop("engine", () => driver.close());
       if (config.kvEvents) {
-        const opened = await openEngineKvPublisher(config.protocol, config.kvEvents, engine.dataParallelSize);
+        const opened = await openZmqKvPublisher(
+          { ...config.kvEvents, layout: config.protocol },
+          engine.dataParallelSize,
+        );
         publisher = opened;
         host.onStop("kv events", () => opened.close());
       }

@@ -1,6 +1,7 @@
 import type { KvEvent } from "@kvasir/protocol";
 import { offsetEndpoint } from "./endpoints.js";
 import { KvEventPublisher } from "./publisher.js";
+import { encodeSglangEventBatch, toSglangEvent } from "./sglang-events.js";
 import { toVllmEvent } from "./vllm-events.js";
 
 /** How a worker publishes its KV events the way vLLM does (`--kv-events-publisher zmq`). */
@@ -12,9 +13,14 @@ export interface ZmqPublisherOptions {
   topic: string;
   /** Batches kept per rank for replay (vLLM's `buffer_steps`). */
   bufferSteps: number;
+  /**
+   * Whose layout the batches and replays take: vLLM's (map-encoded events, replays carrying the topic; the
+   * default) or SGLang's (positional events, replays of [seq, payload]).
+   */
+  layout?: "vllm" | "sglang";
 }
 
-/** One vLLM-style stream per data-parallel rank, fed with Kvasir events. */
+/** One engine-style stream per data-parallel rank, fed with Kvasir events. */
 export interface ZmqKvPublisher {
   /** Bound or connected PUB endpoint per dp rank (ports resolved when bound to port 0). */
   readonly endpoints: string[];
@@ -41,6 +47,7 @@ export async function openZmqKvPublisher(
           topic: options.topic,
           bufferSteps: options.bufferSteps,
           dpRank: rank,
+          replayTopic: options.layout !== "sglang",
         }),
       );
     }
@@ -58,10 +65,17 @@ export async function openZmqKvPublisher(
         if (list) list.push(event);
         else byRank.set(event.dpRank, [event]);
       }
+      // The returned promises never reject; nothing waits for the send.
       for (const [rank, list] of byRank) {
-        const mapped = list.map(toVllmEvent).filter((e) => e !== undefined);
-        // The returned promise never rejects; nothing waits for the send.
-        if (mapped.length > 0) void ranks[rank]?.publish(mapped);
+        const publisher = ranks[rank];
+        if (!publisher) continue;
+        if (options.layout === "sglang") {
+          const mapped = list.map(toSglangEvent).filter((e) => e !== undefined);
+          if (mapped.length > 0) void publisher.publishPayload(encodeSglangEventBatch(mapped, rank));
+        } else {
+          const mapped = list.map(toVllmEvent).filter((e) => e !== undefined);
+          if (mapped.length > 0) void publisher.publish(mapped);
+        }
       }
     },
     async close() {
