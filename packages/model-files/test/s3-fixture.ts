@@ -7,6 +7,7 @@ import S3rver from "s3rver";
 
 export interface S3Fixture {
   readonly env: Record<string, string>;
+  readonly port: number;
   put(key: string, data: Uint8Array): Promise<void>;
   close(): Promise<void>;
 }
@@ -36,6 +37,7 @@ export async function startS3Fixture(bucket: string): Promise<S3Fixture> {
   });
   return {
     env,
+    port,
     put: async (key, data) => {
       await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data }));
     },

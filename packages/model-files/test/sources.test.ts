@@ -14,6 +14,7 @@ import {
   SnapshotFetcher,
   s3ClientFromEnv,
 } from "../src/index.js";
+import { startFlakyProxy } from "./flaky-proxy.js";
 import { type HubFixture, smallModel, startHubFixture } from "./hub-fixture.js";
 import { type S3Fixture, startS3Fixture } from "./s3-fixture.js";
 
@@ -213,6 +214,38 @@ describe("S3 source (s3rver, real AWS SDK)", () => {
     );
     const missing = new SnapshotFetcher(new HfCache(await tempDir()), openSource("s3://models/hub", s3.env));
     expect(await codeOf(missing.ensure("acme/none", "main"))).toBe("unknown_model");
+  });
+  it("resumes after the connection drops mid-object, and concurrent callers get each object once", async () => {
+    const proxy = await startFlakyProxy(s3.port);
+    try {
+      const client = s3ClientFromEnv({ ...s3.env, AWS_ENDPOINT_URL_S3: proxy.url });
+      let gets = 0;
+      client.middlewareStack.add(
+        (next, context) => async (args) => {
+          if (context.commandName === "GetObjectCommand") gets++;
+          return next(args);
+        },
+        { step: "initialize" },
+      );
+      const fetcher = new SnapshotFetcher(
+        new HfCache(await tempDir()),
+        new S3Source(client, "models", "hub"),
+        {
+          parallelFiles: 1,
+        },
+      );
+      proxy.dropNextAfter(150_000);
+      const models = await Promise.all(Array.from({ length: 4 }, () => fetcher.ensure("acme/tiny", "main")));
+      expect(proxy.drops).toBe(1);
+      for (const [path, data] of Object.entries(files)) {
+        expect(sha(await readFile(join(models[0]?.dir ?? "", path)))).toBe(sha(data));
+      }
+      // One GET per object for all four callers, plus the ranged GET that resumed the dropped one.
+      expect(gets).toBe(Object.keys(files).length + 1);
+      client.destroy();
+    } finally {
+      await proxy.close();
+    }
   });
 });
 
