@@ -52,15 +52,12 @@ export function callWorker(clientFor: (address: string) => WorkerClient): Handle
       const promptTokens = request.tokenIds.length;
       let completionTokens = 0;
       let cachedTokens = 0;
-      let first = true;
       let final: EngineOutput | undefined;
       // One value for every output of the attempt: nothing downstream changes it.
       const servedBy = { instanceId: worker.instanceId, dpRank };
       for await (const response of stream) {
-        if (first) {
-          first = false;
-          cachedTokens = response.usage?.cachedTokens ?? 0;
-        }
+        // The latest figure: the mocker knows its hits from the start, vLLM and SGLang tell them with the last output.
+        if (response.usage) cachedTokens = response.usage.cachedTokens;
         completionTokens += response.tokenIds.length;
         const output: EngineOutput = {
           tokenIds: response.tokenIds,

@@ -32,7 +32,8 @@ export function migrate(limit: number): Stage {
           for await (const output of next(continuation(request, generated), ctx)) {
             for (const id of output.tokenIds) generated.push(id);
             // Usage counts the client's request: its own prompt, every token generated, the first worker's hits.
-            cachedTokens ??= output.usage.cachedTokens;
+            // The first worker's figure as it stands (real engines tell their hits with the last output).
+            if (migrations === 0 || cachedTokens === undefined) cachedTokens = output.usage.cachedTokens;
             // Each output is a fresh object of this request's attempt, so its usage is replaced in place.
             output.usage = {
               promptTokens: request.tokenIds.length,
