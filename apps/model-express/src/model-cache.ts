@@ -41,6 +41,11 @@ export class ModelCache {
   private readonly fetchers = new Map<string, SnapshotFetcher>();
   /** By repo folder (`models--org--name`). */
   private readonly usage = new Map<string, Usage>();
+  /**
+   * Models known whole, by id and commit: answers the clients' repeated ResolveModel and every ReadFile without
+   * reading the manifest and checking each file on disk again. Forgotten when the model is evicted.
+   */
+  private readonly ready = new Map<string, { folder: string; model: CachedModel }>();
   private readonly now: () => number;
 
   constructor(private readonly options: ModelCacheOptions) {
@@ -71,6 +76,8 @@ export class ModelCache {
   async resolve(modelId: string, revision: string): Promise<{ model: CachedModel; hit: boolean }> {
     checkModelId(modelId);
     return this.using(modelId, async () => {
+      const known = this.ready.get(readyKey(modelId, revision));
+      if (known) return { model: known.model, hit: true };
       const fetcher = this.fetcherFor(modelId);
       const started = this.now();
       let sourceBytes = 0;
@@ -86,13 +93,17 @@ export class ModelCache {
       }
       const usage = this.usageOf(modelId);
       usage.bytes = Math.max(usage.bytes, totalBytes(model.manifest));
+      const whole = { folder: repoFolderName(modelId), model: { ...model, downloaded: false } };
+      this.ready.set(readyKey(modelId, model.manifest.revision), whole);
       return { model, hit: !model.downloaded };
     });
   }
 
   /** The cached model at a revision (a commit), or undefined. */
-  cached(modelId: string, revision: string): Promise<CachedModel | undefined> {
-    return this.fetcherFor(modelId).cached(modelId, revision);
+  async cached(modelId: string, revision: string): Promise<CachedModel | undefined> {
+    return (
+      this.ready.get(readyKey(modelId, revision))?.model ?? this.fetcherFor(modelId).cached(modelId, revision)
+    );
   }
 
   /** Runs `work` with the model marked in use (not evictable), then evicts what the limit requires. */
@@ -149,6 +160,7 @@ export class ModelCache {
         limit_bytes: limit,
       });
       this.usage.delete(key);
+      for (const [k, entry] of this.ready) if (entry.folder === key) this.ready.delete(k);
       this.options.metrics.evictions.inc();
     }
     this.updateSize();
@@ -173,6 +185,10 @@ export class ModelCache {
     }
     return fetcher;
   }
+}
+
+function readyKey(modelId: string, revision: string): string {
+  return `${modelId}\0${revision}`;
 }
 
 /** A model id is a hub id or an s3:// URL; anything else (a path on the server) is refused. */
