@@ -55,7 +55,11 @@ export class EngineHttpClient {
   private readonly agent: Agent;
   private readonly request: typeof httpRequest;
 
-  constructor(baseUrl: string) {
+  /** `defaultHeaders` go with every request (the engine's API key). */
+  constructor(
+    baseUrl: string,
+    private readonly defaultHeaders: Record<string, string> = {},
+  ) {
     this.url = new URL(baseUrl);
     const tls = this.url.protocol === "https:";
     const options = { keepAlive: true, maxSockets: 1024 };
@@ -86,6 +90,7 @@ export class EngineHttpClient {
             ...(payload
               ? { "content-type": "application/json", "content-length": String(payload.length) }
               : {}),
+            ...this.defaultHeaders,
             ...headers,
           },
           ...(signal ? { signal } : {}),

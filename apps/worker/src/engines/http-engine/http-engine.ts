@@ -59,8 +59,12 @@ export class HttpEngine implements Engine {
 
   constructor(private readonly options: HttpEngineOptions) {
     const { target, protocol, log } = options;
-    this.client = new EngineHttpClient(target.kind === "spawn" ? target.plan.url : target.url);
     this.settings = target.kind === "spawn" ? target.plan.settings : target.settings;
+    const { apiKey } = this.settings;
+    this.client = new EngineHttpClient(
+      target.kind === "spawn" ? target.plan.url : target.url,
+      apiKey ? { authorization: `Bearer ${apiKey}` } : {},
+    );
     this.kvEventsConfig = target.kind === "spawn" ? target.plan.kvEventsConfig : target.kvEventsConfig;
     this.supervisor = new EngineSupervisor({
       ...(target.kind === "spawn" ? { command: { argv: target.plan.argv, env: target.plan.env } } : {}),

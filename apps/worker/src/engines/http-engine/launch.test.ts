@@ -66,6 +66,11 @@ describe("vLLM command line", () => {
     });
   });
 
+  it("keeps the engine's --api-key to send it as a bearer token", () => {
+    expect(vllmLaunch(input("vllm serve m --api-key s3cret")).settings.apiKey).toBe("s3cret");
+    expect(sglangLaunch(input("sglang m --api-key=k")).settings.apiKey).toBe("k");
+  });
+
   it("publishes nothing when the worker's config turns events off", () => {
     const plan = vllmLaunch(input("vllm serve m", { kvEventsConfig: { enable_kv_cache_events: false } }));
     expect(plan.argv).toContain('{"enable_kv_cache_events":false}');

@@ -82,6 +82,9 @@ export function baseLaunch(
   const maxNumSeqs = intFlag(argv, names.maxNumSeqs);
   const maxNumBatchedTokens = intFlag(argv, names.maxNumBatchedTokens);
   const contextLength = intFlag(argv, names.contextLength);
+  // Both engines take --api-key and refuse their API without it (vLLM also reads VLLM_API_KEY).
+  const key = flagValue(argv, ["--api-key"]);
+  const apiKey = typeof key === "string" ? key : (process.env.VLLM_API_KEY ?? undefined);
   return {
     argv,
     port,
@@ -92,6 +95,7 @@ export function baseLaunch(
       ...(maxNumSeqs === undefined ? {} : { maxNumSeqs }),
       ...(maxNumBatchedTokens === undefined ? {} : { maxNumBatchedTokens }),
       ...(contextLength === undefined ? {} : { contextLength }),
+      ...(apiKey ? { apiKey } : {}),
     },
     ...(publishes(protocol, kvEventsConfig) ? { kvEventsConfig } : {}),
   };

@@ -22,6 +22,8 @@ export interface EngineSettings {
   priorityScheduling: boolean;
   /** SGLang prefill servers: the bootstrap port decode servers pull from. */
   bootstrapPort?: number;
+  /** The engine's `--api-key`: sent as a bearer token, as its clients must. */
+  apiKey?: string;
 }
 
 export interface EngineDescription {
