@@ -12,6 +12,13 @@ describe("nestingExceeds", () => {
     expect(nestingExceeds('{"a":"[[[[[[","b":"\\"[[[["}', 1)).toBe(false);
     expect(nestingExceeds(`${"[".repeat(100_000)}`, MAX_JSON_DEPTH)).toBe(true);
   });
+
+  it("counts arrays and objects together, and siblings are not nesting", () => {
+    expect(nestingExceeds('[{"a":[{}]}]', 3)).toBe(true);
+    expect(nestingExceeds('[{"a":[{}]}]', 4)).toBe(false);
+    expect(nestingExceeds("[[],[],{},[],{}]", 2)).toBe(false);
+    expect(nestingExceeds("[[],[[]],{}]", 2)).toBe(true);
+  });
 });
 
 function appWith(timeoutMs: number, maxBytes = 64) {

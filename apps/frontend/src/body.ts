@@ -133,6 +133,10 @@ export async function jsonBody(c: Context<AppEnv>): Promise<unknown> {
 
 /** Whether `text`'s arrays and objects nest deeper than `max`, skipping brackets inside strings. Iterative. */
 export function nestingExceeds(text: string, max: number): boolean {
+  // Nesting cannot exceed the count of opening brackets: counting them with indexOf (native) settles nearly every
+  // body in a few µs, where the scan below takes ~0.5 ms for a 50 KB prompt of token ids.
+  const arrays = countOf(text, "[", max);
+  if (arrays <= max && arrays + countOf(text, "{", max - arrays) <= max) return false;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
@@ -147,4 +151,11 @@ export function nestingExceeds(text: string, max: number): boolean {
     } else if (ch === 0x5d || ch === 0x7d) depth--;
   }
   return false;
+}
+
+/** How many times `ch` occurs in `text`, counting no further than `limit + 1`. */
+function countOf(text: string, ch: string, limit: number): number {
+  let count = 0;
+  for (let i = text.indexOf(ch); i >= 0 && count <= limit; i = text.indexOf(ch, i + 1)) count++;
+  return count;
 }

@@ -2,9 +2,10 @@
 // (kvasir.worker.v1). The frontend builds a ServingRequest from an OpenAI/Anthropic request; the router's
 // Generate builds one from a protobuf GenerateRequest; both reach workers through toWorkerRequest.
 import {
+  create,
   FinishReason,
   type GenerateRequest,
-  type GenerateRequestSchema,
+  GenerateRequestSchema,
   type GenerateResponse,
   type GenerateResponseSchema,
   type MessageInitShape,
@@ -102,16 +103,18 @@ const reasonOf: Record<EngineFinish, FinishReason> = {
   cancelled: FinishReason.CANCELLED,
 };
 
-/** The worker's GenerateRequest for `request` on `dpRank`. */
-export function toWorkerRequest(
-  request: ServingRequest,
-  dpRank: number,
-): MessageInitShape<typeof GenerateRequestSchema> {
+/**
+ * The worker's GenerateRequest for `request` on `dpRank`. The prompt's ids go out pre-encoded: protobuf-es copies
+ * a repeated field on `create` and encodes a packed one a varint at a time through its writer (about 1.4 ms for
+ * 8,000 ids, most of a request's cost in the frontend), while one loop into a sized buffer takes a few µs. The
+ * bytes are the packed `token_ids` field exactly as protobuf-es writes it, carried as an unknown field (written
+ * after the known ones: field order does not matter on the wire), so the worker decodes `tokenIds` as before.
+ */
+export function toWorkerRequest(request: ServingRequest, dpRank: number): GenerateRequest {
   const { params } = request;
-  return {
+  const message = create(GenerateRequestSchema, {
     requestId: request.requestId,
     model: request.model,
-    tokenIds: request.tokenIds as number[],
     sampling: {
       ...(params.temperature !== undefined ? { temperature: params.temperature } : {}),
       ...(params.topP !== undefined ? { topP: params.topP } : {}),
@@ -133,7 +136,45 @@ export function toWorkerRequest(
     annotations: request.annotations ?? {},
     disaggParamsJson: request.disaggParamsJson ?? "",
     dpRank,
-  };
+  });
+  if (request.tokenIds.length > 0)
+    message.$unknown = [
+      { no: TOKEN_IDS_FIELD, wireType: LENGTH_DELIMITED, data: packedUint32(request.tokenIds) },
+    ];
+  return message;
+}
+
+/** `token_ids`' field number in kvasir.worker.v1.GenerateRequest. */
+const TOKEN_IDS_FIELD = 3;
+/** Protobuf's wire type of packed repeated fields (WireType.LengthDelimited). */
+const LENGTH_DELIMITED = 2;
+
+/**
+ * A packed repeated uint32 field's value: its byte length as a varint, then each value as a varint. Refuses what
+ * protobuf-es would refuse for a uint32 (negative, fractional, above 2^32-1). One pass into a buffer sized for
+ * the worst case (5 bytes a value), the length written last into the room left in front.
+ */
+export function packedUint32(values: readonly number[]): Uint8Array {
+  const out = new Uint8Array(5 + 5 * values.length);
+  let at = 5;
+  for (let i = 0; i < values.length; i++) {
+    let v = values[i] ?? 0;
+    if (v >>> 0 !== v) throw new Error(`invalid uint32: ${values[i]}`);
+    while (v > 0x7f) {
+      out[at++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    out[at++] = v;
+  }
+  let size = at - 5;
+  const start = 5 - (size < 0x80 ? 1 : size < 0x4000 ? 2 : size < 0x200000 ? 3 : size < 0x10000000 ? 4 : 5);
+  let head = start;
+  while (size > 0x7f) {
+    out[head++] = (size & 0x7f) | 0x80;
+    size >>>= 7;
+  }
+  out[head] = size;
+  return out.subarray(start, at);
 }
 
 /** A ServingRequest from a protobuf GenerateRequest (the router's Generate). */
