@@ -123,4 +123,9 @@ export interface Engine {
   loadMetrics(): LoadMetrics[];
   /** Aborts every request and stops the engine; resolves once nothing runs. */
   close(): Promise<void>;
+  /**
+   * The engine's own Prometheus metrics (vLLM's `vllm:*`, SGLang's `sglang:*`) as last scraped, served on the
+   * worker's /metrics beside its own as Dynamo's workers do; absent for engines without any.
+   */
+  metricsText?(): string;
 }

@@ -141,8 +141,10 @@ async function serveWorker(
     host: config.host,
     port: config.systemPort,
     health: () => ({ model: name }),
-    metrics: () => metricsText(metrics),
+    // A real engine's own metrics follow the worker's (set once the engine runs).
+    metrics: async () => `${await metricsText(metrics)}${engineMetrics()}`,
   });
+  let engineMetrics = (): string => "";
 
   // Disaggregated workers move KV blocks with the native transfer engine; closed after the engine (stop runs in
   // reverse), so requests are aborted before pulls in flight fail.
@@ -183,6 +185,7 @@ async function serveWorker(
     advertiseHost: host.advertise(config.host),
     disaggregationMode: mode,
   });
+  engineMetrics = () => engine.metricsText?.() ?? "";
   const sinks: { zmq?: ZmqKvPublisher; unsubscribe?: () => void } = {};
   host.onStop("engine", async () => {
     await engine.close();

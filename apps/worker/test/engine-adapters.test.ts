@@ -104,6 +104,7 @@ describe.each([
   let worker: Worker;
   let client: ReturnType<typeof createClient<typeof WorkerService>>;
   let engineMetricsUrl: string;
+  let workerMetricsUrl: string;
   const namespace = `adapter-${backend}`;
   const kvEvents: KvEvent[] = [];
   const loads: LoadMetrics[] = [];
@@ -112,8 +113,11 @@ describe.each([
     ({ discovery, events } = await startPlanes(namespace));
     const enginePort = await freePort();
     engineMetricsUrl = `http://127.0.0.1:${enginePort}/metrics`;
+    const systemPort = await freePort();
+    workerMetricsUrl = `http://127.0.0.1:${systemPort}/metrics`;
     // SGLang's default page size is 1; the adapter gives the engine Kvasir's block size.
-    worker = await start(workerConfig(namespace, backend, enginePort, "--engine-metrics-interval", "100"), {
+    const extra = ["--engine-metrics-interval", "100", "--system-port", String(systemPort)];
+    worker = await start(workerConfig(namespace, backend, enginePort, ...extra), {
       planes: { discovery, events },
     });
     client = createClient(WorkerService, worker.url);
@@ -188,6 +192,18 @@ describe.each([
     await waitFor(async () => (await engineRunning(engineMetricsUrl, backend)) === 0, { timeoutMs: 10_000 });
     await waitFor(() => loads.at(-1)?.numRequestsRunning === 0, { timeoutMs: 10_000 });
     expect(received.length).toBeLessThan(3000);
+  });
+
+  it("serves the engine's own metrics on the worker's /metrics beside its own", async () => {
+    const engineName = backend === "vllm" ? "vllm:num_requests_running" : "sglang:num_running_reqs";
+    await waitFor(async () => (await (await fetch(workerMetricsUrl)).text()).includes(engineName), {
+      timeoutMs: 5000,
+    });
+    const text = await (await fetch(workerMetricsUrl)).text();
+    expect(text).toContain("dynamo_component_requests_total");
+    // One exposition: every family declared once.
+    const types = text.split("\n").filter((l) => l.startsWith("# TYPE "));
+    expect(new Set(types.map((l) => l.split(" ")[2])).size).toBe(types.length);
   });
 
   it("refuses a prompt longer than the engine's context as the caller's error", async () => {

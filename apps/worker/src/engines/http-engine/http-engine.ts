@@ -233,6 +233,10 @@ export class HttpEngine implements Engine {
     return this.scraper?.current ?? [];
   }
 
+  metricsText(): string {
+    return this.scraper?.lastText ?? "";
+  }
+
   /** The engine's process, when this worker started it. */
   get pid(): number | undefined {
     return this.supervisor.pid;

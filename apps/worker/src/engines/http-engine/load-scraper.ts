@@ -74,6 +74,7 @@ export function shareOf(total: number, n: number, rank: number): number {
 
 export class LoadScraper {
   private latest: LoadMetrics[];
+  private text = "";
   private timer: NodeJS.Timeout | undefined;
   private failing = false;
   private closed = false;
@@ -84,6 +85,11 @@ export class LoadScraper {
 
   get current(): LoadMetrics[] {
     return this.latest;
+  }
+
+  /** The engine's /metrics text as last scraped ("" before the first scrape). */
+  get lastText(): string {
+    return this.text;
   }
 
   start(): void {
@@ -101,6 +107,7 @@ export class LoadScraper {
     try {
       const text = await client.text(path, { timeoutMs: 5000 });
       const reading = parseEngineMetrics(protocol, text);
+      this.text = text.endsWith("\n") || text === "" ? text : `${text}\n`;
       if (this.failing) log.info("engine metrics back", { path });
       this.failing = false;
       const n = this.options.dataParallelSize;
