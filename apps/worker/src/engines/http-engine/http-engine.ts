@@ -205,7 +205,10 @@ export class HttpEngine implements Engine {
           if (finished) return;
         }
       } catch (error) {
-        // An aborted request's stream fails on purpose; the consumer has gone.
+        // The consumer has gone, or abort() asked for it: the stream fails on purpose.
+        if (signal.aborted) return;
+        // Cut off by the worker's stop: an error, so that the caller moves the request to another worker.
+        if (engine.closed) throw new Error("the engine is shutting down");
         if (controller.signal.aborted) return;
         throw error;
       } finally {
