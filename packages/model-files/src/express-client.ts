@@ -6,6 +6,7 @@ import { type ChunkProvider, fetchFileChunks, type ProviderKind } from "./chunks
 import type { CachedFile } from "./download.js";
 import { downloadKey } from "./download.js";
 import { errorMessage, ModelFilesError, type ModelFilesErrorCode } from "./errors.js";
+import { withFileLock } from "./file-lock.js";
 import type { HfCache } from "./hf-cache.js";
 import { type Manifest, totalBytes } from "./manifest.js";
 import { peerFileUrl } from "./peers.js";
@@ -133,22 +134,31 @@ export async function fetchThroughExpress(options: ExpressFetchOptions): Promise
           .then((a) => a.peers.filter((p) => !excluded.has(p.url)))
           .catch(() => peers);
       }
-      const temp = options.cache.incompletePath(manifest.modelId, downloadKey(manifest, file));
-      await fetchFileChunks({
-        manifest,
-        file,
-        providers: providersFor(file.path),
-        temp,
-        concurrency: options.concurrency ?? 8,
-        log,
-        ...(options.signal ? { signal: options.signal } : {}),
-        onChunk: (provider, n) => {
-          bytes[provider.kind === "peer" ? "peers" : "server"] += n;
-          progress.add(n);
-        },
-        onCorrupt: () => corruptedChunks++,
+      const key = downloadKey(manifest, file);
+      const temp = options.cache.incompletePath(manifest.modelId, key);
+      const lock = options.cache.lockPath(manifest.modelId, key);
+      await withFileLock(lock, async () => {
+        // Another worker sharing this cache may have fetched it while we waited.
+        if (await options.cache.hasFile(manifest.modelId, manifest.revision, file)) {
+          bytes.cached += file.size;
+          return;
+        }
+        await fetchFileChunks({
+          manifest,
+          file,
+          providers: providersFor(file.path),
+          temp,
+          concurrency: options.concurrency ?? 8,
+          log,
+          ...(options.signal ? { signal: options.signal } : {}),
+          onChunk: (provider, n) => {
+            bytes[provider.kind === "peer" ? "peers" : "server"] += n;
+            progress.add(n);
+          },
+          onCorrupt: () => corruptedChunks++,
+        });
+        await options.cache.commitFile(manifest.modelId, manifest.revision, file.path, temp, file.sha256);
       });
-      await options.cache.commitFile(manifest.modelId, manifest.revision, file.path, temp, file.sha256);
       held.push(file.path);
       await options.onFile?.(manifest, held);
     }

@@ -41,6 +41,11 @@ export class HfCache {
     return join(this.repoDir(modelId), "blobs", `${key}.incomplete`);
   }
 
+  /** The lock a download of `key` holds (huggingface_hub's `.locks/` layout). */
+  lockPath(modelId: string, key: string): string {
+    return join(this.root, ".locks", repoFolderName(modelId), `${key}.lock`);
+  }
+
   snapshotDir(modelId: string, revision: string): string {
     return join(this.repoDir(modelId), "snapshots", revision);
   }

@@ -1,8 +1,9 @@
 // A whole model from a source into the cache: resolve the manifest, download what is missing (each file at most
 // once at a time, however many callers ask), keep the manifest with every file's SHA-256 and chunk hashes.
 
-import { type CachedFile, downloadFile, hashCachedFile } from "./download.js";
+import { type CachedFile, downloadFile, downloadKey, hashCachedFile } from "./download.js";
 import { errorMessage, ModelFilesError } from "./errors.js";
+import { withFileLock } from "./file-lock.js";
 import { type HfCache, isCommitHash } from "./hf-cache.js";
 import { DEFAULT_CHUNK_SIZE, type Manifest, type ManifestFile, totalBytes } from "./manifest.js";
 import { type FilesLog, ProgressLog, silentLog } from "./progress.js";
@@ -160,13 +161,24 @@ export class SnapshotFetcher {
     let pending = this.files.get(key);
     if (!pending) {
       const log = this.options.log;
-      pending = downloadFile(this.source, manifest, file, this.cache, {
-        chunkSize,
-        onBytes: (n) => {
-          onBytes(n);
-          this.options.onSourceBytes?.(n);
-        },
-        ...(log ? { log } : {}),
+      const cache = this.cache;
+      pending = withFileLock(cache.lockPath(manifest.modelId, downloadKey(manifest, file)), async () => {
+        // Another process sharing the cache may have fetched it while we waited for the lock.
+        if (await cache.hasFile(manifest.modelId, manifest.revision, file)) {
+          return hashCachedFile(
+            cache.snapshotFile(manifest.modelId, manifest.revision, file.path),
+            file,
+            chunkSize,
+          );
+        }
+        return downloadFile(this.source, manifest, file, cache, {
+          chunkSize,
+          onBytes: (n) => {
+            onBytes(n);
+            this.options.onSourceBytes?.(n);
+          },
+          ...(log ? { log } : {}),
+        });
       }).finally(() => this.files.delete(key));
       this.files.set(key, pending);
     }

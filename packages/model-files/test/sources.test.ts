@@ -91,6 +91,21 @@ describe("hub source", () => {
     expect(hub.bytesServed - before).toBe(total);
   });
 
+  it("fetches once when two fetchers (two workers) share one cache", async () => {
+    const root = await tempDir();
+    const source = new HubSource({ endpoint: hub.url });
+    const before = hub.bytesServed;
+    const [a, b] = await Promise.all([
+      new SnapshotFetcher(new HfCache(root), source).ensure("acme/tiny", "main"),
+      new SnapshotFetcher(new HfCache(root), source).ensure("acme/tiny", "main"),
+    ]);
+    expect(a.dir).toBe(b.dir);
+    expect(hub.bytesServed - before).toBe(total);
+    expect(sha(await readFile(join(a.dir, "model.safetensors")))).toBe(
+      sha(files["model.safetensors"] ?? new Uint8Array()),
+    );
+  });
+
   it("resumes after the connection drops mid-file", async () => {
     const cache = new HfCache(await tempDir());
     const fetcher = new SnapshotFetcher(cache, new HubSource({ endpoint: hub.url }), { parallelFiles: 1 });
