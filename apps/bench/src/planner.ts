@@ -33,7 +33,7 @@ const MODEL = "Qwen/Qwen3-0.6B";
 const cli = repoFile("apps/cli/src/main.ts");
 
 const flags: FlagSpec[] = [
-  { name: "duration", type: "number", default: 150, help: "Seconds of load per run" },
+  { name: "duration", type: "number", default: 300, help: "Seconds of load per run" },
   { name: "base-rate", type: "number", default: 2, help: "Requests per second when quiet" },
   {
     name: "peak-rate",
@@ -55,10 +55,10 @@ const flags: FlagSpec[] = [
   {
     name: "stabilization",
     type: "number",
-    default: 20,
+    default: 30,
     help: "The planner's --scale-down-stabilization (s)",
   },
-  { name: "load-predictor", type: "string", default: "constant", help: "The planner's --load-predictor" },
+  { name: "load-predictor", type: "string", default: "holt-winters", help: "The planner's --load-predictor" },
   {
     name: "runs",
     type: "list",
@@ -197,7 +197,7 @@ async function run(name: string, nats: NatsServer): Promise<{ summary: RunSummar
           "--scale-down-stabilization",
           String(num("stabilization")),
           "--load-predictor",
-          String(values["load-predictor"] ?? "constant"),
+          String(values["load-predictor"] ?? "holt-winters"),
           "--min-endpoint",
           "1",
           "--max-endpoint",
