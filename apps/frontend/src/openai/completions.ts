@@ -16,12 +16,37 @@ import {
 } from "./responses.js";
 
 export function validateCompletion(body: unknown): CompletionRequest {
+  // A prompt of token ids (thousands of them) is checked here in one plain loop and the rest of the body by the
+  // schema, with a one-id stand-in for the prompt: the schema's walk of a long id array costs ~0.1 ms a request.
+  // Anything else, including a bad id, goes through the schema whole and gets its detailed error.
+  if (isRecord(body) && isTokenIdArray(body.prompt)) {
+    const ids = body.prompt;
+    const result = validateCompletionRequest({ ...body, prompt: [0] });
+    if (result.ok) {
+      result.value.prompt = [ids];
+      return result.value;
+    }
+  }
   const result = validateCompletionRequest(body);
   if (!result.ok) {
     const { message, code, param } = result.error.error;
     throw new HttpError(400, message, code, param);
   }
   return result.value;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A non-empty array of uint32 token ids (what the schema's token-id branch accepts). */
+function isTokenIdArray(value: unknown): value is number[] {
+  if (!Array.isArray(value) || value.length === 0) return false;
+  for (let i = 0; i < value.length; i++) {
+    const id: unknown = value[i];
+    if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id > 0xffffffff) return false;
+  }
+  return true;
 }
 
 /** One prompt of a completion request, ready to run, and the text `echo` puts in front of its answer. */
