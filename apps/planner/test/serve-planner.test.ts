@@ -1,6 +1,6 @@
 // `kvasir serve --planner sla`: the planner runs inside serve over its embedded stack and starts `kvasir worker`
 // processes with serve's worker flags; they register through the discovery file serve moved to and take requests
-// from serve's frontend; stopping serve stops them.
+// from serve's frontend, whose metrics the planner scrapes (no Prometheus); stopping serve stops them.
 import { fileURLToPath } from "node:url";
 import { freePort, type NodeProcess, spawnNode, waitFor } from "@kvasir/testing";
 import { afterAll, describe, expect, it } from "vitest";
@@ -71,6 +71,15 @@ describe("kvasir serve --planner", () => {
       served.add(body.nvext?.worker_id?.decode_worker_id ?? "");
     }
     expect(served.size).toBe(2);
+    // With no Prometheus it scraped serve's frontend (found in discovery) and saw that traffic.
+    const sawTraffic = () =>
+      [...(serve?.stdout ?? []), ...(serve?.stderr ?? [])].some(
+        (l) => l.includes('"planner decision"') && l.includes('"observed_ttft_ms"'),
+      );
+    await waitFor(async () => sawTraffic(), {
+      timeoutMs: 10_000,
+      message: "a decision with observed traffic",
+    });
 
     serve.kill("SIGTERM");
     expect((await serve.exited).code).toBe(0);
