@@ -6,7 +6,7 @@ import {
 } from "@kvasir/engine-wire";
 import { DEFAULT_MOCKER_CONFIG } from "@kvasir/mocker";
 import type { InstanceRecord } from "@kvasir/protocol";
-import { create, KvEventBatchSchema, LoadMetricsSchema, toBinary, WorkerService } from "@kvasir/protocol";
+import { LoadMetricsSchema, toBinary, WorkerService } from "@kvasir/protocol";
 import {
   type ComponentHost,
   type HostDeps,
@@ -38,6 +38,7 @@ import { createEngine, type EngineConfig } from "./engines/create.js";
 import { HttpEngine } from "./engines/http-engine/http-engine.js";
 import { openModelText } from "./engines/model-text.js";
 import type { KvTransferConfig } from "./flags.js";
+import { encodeKvEventBatch } from "./kv-event-wire.js";
 import { buildModelCard, type DisaggregationMode, type ServedModelType } from "./model-card.js";
 import { fetchModelFiles, type ModelFilesConfig } from "./model-files.js";
 import type { SnapshotConfig } from "./snapshot/flags.js";
@@ -207,7 +208,8 @@ async function serveWorker(
       : (batch) =>
           host.events.publish(
             kvSubject,
-            toBinary(KvEventBatchSchema, create(KvEventBatchSchema, { events: batch })),
+            // Hand-encoded: protobuf-es's writer cost ms per request with a long prompt's blocks (kv-event-wire.ts).
+            encodeKvEventBatch(batch),
           ),
     loadMetrics: (ranks) => {
       for (const m of ranks) host.events.publish(metricsSubject, toBinary(LoadMetricsSchema, m));
