@@ -50,6 +50,7 @@ export {
   type KvCostConfig,
   pickByCost,
   predictTtftMs,
+  ttftCost,
   type WorkerCost,
   workerCosts,
 } from "./router/cost.js";

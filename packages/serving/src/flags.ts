@@ -43,7 +43,7 @@ export const kvRouterFlags = defineFlags(
       default: D.cost.model,
       choices: COST_MODELS,
       env: "KVASIR_ROUTER_COST_MODEL",
-      help: "Worker cost: linear (Dynamo's, in blocks) or ttft (predicted time to first token from the workers' perf profiles)",
+      help: "Worker cost: linear (Dynamo's, in blocks) or ttft (ms: predicted time to first token plus the prefill it puts ahead of later requests, from the workers' perf profiles)",
       differs:
         "Kvasir only; Dynamo's --router-prefill-load-model aic is the nearest (an AIC model of prompt-side load)",
     },

@@ -86,7 +86,8 @@ describe("workerCosts with the ttft model", () => {
     const [idle] = workerCosts([timed(1n, 0, 0, 0)], long, [], ttft);
     // 1,600 tokens at 1,000 per step: 11 ms + (1 + 0.01 * 600) ms.
     expect(idle?.predictedTtftMs).toBeCloseTo(11 + 7);
-    expect(idle?.cost).toBe(idle?.predictedTtftMs);
+    // The cost adds the prompt's own prefill once more: what it delays the worker's next request by.
+    expect(idle?.cost).toBeCloseTo(2 * 18);
     // 50 cached blocks leave 800 tokens: one step.
     const [cached] = workerCosts(
       [timed(1n, 0, 0, 0)],
@@ -95,9 +96,11 @@ describe("workerCosts with the ttft model", () => {
       ttft,
     );
     expect(cached?.predictedTtftMs).toBeCloseTo(1 + 8);
+    expect(cached?.cost).toBeCloseTo(2 * 9);
     // A backlog of 1,400 tokens queues ahead: 3,000 tokens, three full steps.
     const [busy] = workerCosts([timed(1n, 1400, 0, 0)], long, [], ttft);
     expect(busy?.predictedTtftMs).toBeCloseTo(33);
+    expect(busy?.cost).toBeCloseTo(33 + 18);
   });
 
   it("charges the running sequences' decode time to every prefill step", () => {
@@ -106,7 +109,7 @@ describe("workerCosts with the ttft model", () => {
     expect(a?.predictedTtftMs).toBeCloseTo(18 + 2 * 4);
   });
 
-  it("sends a prompt to its cache unless the backlog there costs more than the prefill it saves", () => {
+  it("sends a prompt to its cache unless the backlog there costs more than recomputing it elsewhere", () => {
     const overlaps = [{ workerId: 1n, dpRank: 0, matchedBlocks: 100 }];
     const pick = (cachedBacklog: number) => {
       const costs = workerCosts([timed(1n, cachedBacklog, 0, 1), timed(2n, 0, 0, 0)], long, overlaps, ttft);
@@ -118,8 +121,10 @@ describe("workerCosts with the ttft model", () => {
         )
       ]?.workerId;
     };
-    expect(pick(1000)).toBe(1n); // 11 ms of backlog against 18 ms of prefill saved
-    expect(pick(3000)).toBe(2n); // 33 ms of backlog is more than the prompt costs elsewhere
+    // Elsewhere: 18 ms to first token plus 18 ms of prefill ahead of that worker's next request.
+    expect(pick(1000)).toBe(1n); // 11 ms of backlog, nothing recomputed
+    expect(pick(3000)).toBe(1n); // 33 ms of backlog still beats recomputing the prompt elsewhere
+    expect(pick(4000)).toBe(2n); // 44 ms of backlog does not
   });
 
   it("borrows a profile for a worker whose card has none, and keeps linear costs when no card has one", () => {

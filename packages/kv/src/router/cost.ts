@@ -4,12 +4,17 @@
 //   adjusted_prefill_blocks = max(prefill_blocks - overlap_score_credit * overlap_blocks, 0)
 //   decode_blocks           = active_decode_blocks + ceil(prompt_tokens / block_size)
 //   cost                    = prefill_load_scale * adjusted_prefill_blocks + decode_blocks
-// `ttft`, Kvasir's, in milliseconds: the worker's predicted time to first token from its card's perf profile.
+// `ttft`, Kvasir's, in milliseconds, from the worker's card's perf profile: the request's predicted time to first
+// token there, plus the time its own prefill adds to the first token of whoever queues behind it on that worker.
 //   uncached = max(prompt_tokens - overlap_score_credit * overlap_blocks * block_size, 0)
 //   backlog  = active_prefill_tokens + uncached            (prefilled in steps of max_num_batched_tokens)
-//   cost     = prefill_load_scale * prefill_ms(backlog) + steps(backlog) * decode_step_ms(running sequences)
-// Prefill time is what a cached block saves; the decode term is the slowdown the worker's running sequences add
-// to every one of those steps, so decode load is a penalty in the same unit rather than a separate block count.
+//   ttft     = prefill_ms(backlog) + steps(backlog) * decode_step_ms(running sequences)
+//   cost     = prefill_load_scale * (prefill_ms(backlog) + prefill_ms(uncached)) + steps(backlog) * decode_step_ms
+// Prefill time is what a cached block saves. Without the second prefill term the choice is greedy for this request
+// alone: a prefix recomputed on an idle worker costs it no more than waiting behind the worker that caches it, but
+// it delays that worker's next requests by the whole prefill (and evicts other prefixes there); counting it is the
+// marginal cost of the decision. The decode term is the slowdown the worker's running sequences add to every one
+// of the steps, so decode load is a penalty in the same unit rather than a separate block count.
 import type { WorkerMatch } from "../indexer/types.js";
 import { workerKey } from "../indexer/types.js";
 import { decodeStepMs, prefillMs, prefillSteps, type WorkerPerfProfile } from "./perf-profile.js";
@@ -69,13 +74,35 @@ export function workerCosts(
   if (known === undefined) return costs;
   return costs.map((cost, i) => {
     const c = candidates[i] as WorkerCandidate;
-    const predictedTtftMs = predictTtftMs(c, req, cost.overlapBlocks, c.perfProfile ?? known, config);
-    return { ...cost, predictedTtftMs, cost: predictedTtftMs };
+    const profile = c.perfProfile ?? known;
+    return {
+      ...cost,
+      predictedTtftMs: predictTtftMs(c, req, cost.overlapBlocks, profile, config),
+      cost: ttftCost(c, req, cost.overlapBlocks, profile, config),
+    };
   });
 }
 
 /**
- * The ttft model's cost of sending `req` to `c` with `overlapBlocks` of it cached there: prefill of the worker's
+ * The ttft model's cost of sending `req` to `c` with `overlapBlocks` of it cached there: its predicted time to first
+ * token, plus the prefill it adds ahead of the worker's next request.
+ */
+export function ttftCost(
+  c: WorkerCandidate,
+  req: SelectionRequest,
+  overlapBlocks: number,
+  profile: WorkerPerfProfile,
+  config: Readonly<Pick<KvCostConfig, "overlapScoreCredit" | "prefillLoadScale">>,
+): number {
+  const uncached = Math.max(req.promptTokens - config.overlapScoreCredit * overlapBlocks * req.blockSize, 0);
+  return (
+    predictTtftMs(c, req, overlapBlocks, profile, config) +
+    config.prefillLoadScale * prefillMs(profile, uncached, c.maxNumBatchedTokens ?? 0)
+  );
+}
+
+/**
+ * The request's predicted time to first token on `c` with `overlapBlocks` of it cached there: prefill of the worker's
  * backlog plus this prompt's uncached tokens, plus its running sequences' decode time in each of those steps.
  */
 export function predictTtftMs(
