@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { frontendCommand } from "@kvasir/frontend";
 import { mockerCommand } from "@kvasir/engine-simulator";
+import { frontendCommand } from "@kvasir/frontend";
 import { indexerCommand } from "@kvasir/indexer";
 import { modelExpressCommand } from "@kvasir/model-express";
 import { plannerCommand, profileCommand } from "@kvasir/planner";

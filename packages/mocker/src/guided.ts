@@ -22,7 +22,9 @@ export const GUIDED_LIMIT = 4096;
  */
 function checkBounded(node: unknown, path = "schema"): void {
   if (Array.isArray(node)) {
-    node.forEach((item, i) => checkBounded(item, `${path}[${i}]`));
+    node.forEach((item, i) => {
+      checkBounded(item, `${path}[${i}]`);
+    });
     return;
   }
   if (typeof node !== "object" || node === null) return;
