@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import {
   advertiseHostFromFlags,
   type Command,
@@ -83,9 +82,6 @@ export function plannerConfigFromFlags(values: FlagValues): PlannerConfig {
       throw new FlagError(error instanceof Error ? error.message : String(error));
     }
   }
-  const apiServer = f["kubernetes-api-server"];
-  const tokenFile = f["kubernetes-token-file"];
-  const caFile = f["kubernetes-ca-file"];
   return {
     runtime,
     ...(systemPort === undefined ? {} : { systemPort }),
@@ -97,19 +93,7 @@ export function plannerConfigFromFlags(values: FlagValues): PlannerConfig {
       : {}),
     ...(f["model-name"] ? { model: f["model-name"] } : {}),
     local: { pools: local },
-    kubernetes: {
-      namespace: f["kubernetes-namespace"],
-      workloads,
-      ...(apiServer
-        ? {
-            api: {
-              server: apiServer,
-              ...(tokenFile ? { token: readFileSync(tokenFile, "utf8").trim() } : {}),
-              ...(caFile ? { ca: readFileSync(caFile, "utf8") } : {}),
-            },
-          }
-        : {}),
-    },
+    kubernetes: { namespace: f["kubernetes-namespace"], workloads },
     core: {
       mode,
       topology: f.mode,

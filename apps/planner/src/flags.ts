@@ -230,15 +230,6 @@ export const plannerFlags = defineFlags(
     },
     "kubernetes-prefill-workload": { type: "string", help: "kubernetes: the prefill pool's workload" },
     "kubernetes-decode-workload": { type: "string", help: "kubernetes: the decode pool's workload" },
-    "kubernetes-api-server": {
-      type: "string",
-      help: "kubernetes: API server URL (default: the in-cluster one)",
-    },
-    "kubernetes-token-file": {
-      type: "string",
-      help: "kubernetes: bearer token file for --kubernetes-api-server",
-    },
-    "kubernetes-ca-file": { type: "string", help: "kubernetes: CA bundle for --kubernetes-api-server" },
   },
   [
     {

@@ -3,6 +3,7 @@
 // connector, and reports: a log line per pool decision with its reason, a span per adjustment, /metrics.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { type HostDeps, type RuntimeConfig, startComponent } from "@kvasir/runtime";
 import { openWorkerPools } from "@kvasir/serving";
 import {
@@ -14,7 +15,7 @@ import {
   withSpan,
 } from "@kvasir/telemetry";
 import type { Connector, Environment } from "./connectors/connector.js";
-import { type ApiServer, KubernetesConnector, type Workload } from "./connectors/kubernetes.js";
+import { KubernetesConnector, type Workload } from "./connectors/kubernetes.js";
 import { LocalConnector, type LocalPoolCommand } from "./connectors/local.js";
 import { VirtualConnector } from "./connectors/virtual.js";
 import { type PoolName, poolsOf } from "./decide.js";
@@ -38,7 +39,12 @@ export interface PlannerConfig {
   prometheusEndpoint?: string;
   model?: string;
   local?: { pools: Partial<Record<PoolName, LocalPoolCommand>>; output?: "inherit" | "ignore" };
-  kubernetes?: { namespace: string; workloads: Partial<Record<PoolName, Workload>>; api?: ApiServer };
+  kubernetes?: {
+    namespace: string;
+    workloads: Partial<Record<PoolName, Workload>>;
+    /** Default: KUBECONFIG, ~/.kube/config or the pod's service account. */
+    kubeConfig?: KubeConfig;
+  };
 }
 
 export interface PlannerService {
@@ -75,7 +81,7 @@ function connectorOf(config: PlannerConfig, log: ReturnType<typeof createLogger>
     return new KubernetesConnector({
       namespace: config.kubernetes?.namespace ?? "default",
       workloads: config.kubernetes?.workloads ?? {},
-      ...(config.kubernetes?.api ? { api: config.kubernetes.api } : {}),
+      ...(config.kubernetes?.kubeConfig ? { kubeConfig: config.kubernetes.kubeConfig } : {}),
       log,
     });
   }

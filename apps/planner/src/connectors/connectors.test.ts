@@ -1,5 +1,6 @@
+import { ApiException } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { parseWorkload, scaleBody } from "./kubernetes.js";
+import { describeKubernetesError, parseWorkload, scaleBody, workloadName } from "./kubernetes.js";
 import { localPlan, readyInstance, splitArgs } from "./local.js";
 import { VirtualConnector } from "./virtual.js";
 
@@ -73,5 +74,35 @@ describe("kubernetes connector", () => {
       metadata: { name: "d", namespace: "n", resourceVersion: "7" },
       spec: { replicas: 3 },
     });
+  });
+
+  it("names workloads as kubectl does", () => {
+    expect(workloadName(parseWorkload("statefulset/agg"))).toBe("statefulset/agg");
+    expect(workloadName(parseWorkload("nvidia.com/v1alpha1/dynamographdeploymentscalingadapters/d"))).toBe(
+      "dynamographdeploymentscalingadapters.nvidia.com/d",
+    );
+  });
+
+  it("turns client-node's errors into one line saying what to fix", () => {
+    const server = "https://10.0.0.1:6443";
+    const status = (code: number, message: string) =>
+      new ApiException(code, "Unknown API Status Code!", JSON.stringify({ kind: "Status", message }), {});
+    expect(describeKubernetesError("set x", server, status(409, "the object has been modified"))).toBe(
+      "set x: conflict: the Scale changed since it was read (another writer); the next read sees the new one (the object has been modified)",
+    );
+    expect(
+      describeKubernetesError("read x", server, new ApiException(401, "Unauthorized", undefined, {})),
+    ).toBe("read x: unauthorized: the kubeconfig's credentials were refused");
+    expect(describeKubernetesError("read x", server, status(500, "etcd down"))).toBe(
+      "read x: the API server answered 500 (etcd down)",
+    );
+    const aborted = new Error("The operation was aborted.");
+    aborted.name = "AbortError";
+    expect(describeKubernetesError("read x", server, aborted)).toBe(
+      "read x: the API server at https://10.0.0.1:6443 did not answer in time",
+    );
+    expect(describeKubernetesError("read x", server, new Error("connect EHOSTUNREACH"))).toBe(
+      "read x: cannot reach the API server at https://10.0.0.1:6443: connect EHOSTUNREACH",
+    );
   });
 });

@@ -1,11 +1,18 @@
 // The kubernetes environment: a pool's replicas through the scale subresource (autoscaling/v1 Scale) of its
 // workload, as Dynamo's planner scales a DynamoGraphDeploymentScalingAdapter. A workload is `deployment/NAME`,
 // `statefulset/NAME`, or `GROUP/VERSION/PLURAL/NAME` for a custom resource with a scale subresource (Dynamo's
-// adapter: nvidia.com/v1alpha1/dynamographdeploymentscalingadapters/NAME).
-import { readFileSync } from "node:fs";
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
-import type { V1Scale } from "@kubernetes/client-node";
+// adapter: nvidia.com/v1alpha1/dynamographdeploymentscalingadapters/NAME). The API server and its credentials
+// come from a kubeconfig (@kubernetes/client-node's KubeConfig: KUBECONFIG, ~/.kube/config or the pod's service
+// account, as Dynamo's planner loads them), so every kubeconfig auth method works.
+import {
+  ApiException,
+  AppsV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  Observable,
+  type ObservableMiddleware,
+  type V1Scale,
+} from "@kubernetes/client-node";
 import type { PoolName } from "../decide.js";
 import type { Connector } from "./connector.js";
 
@@ -25,12 +32,9 @@ export function parseWorkload(text: string): Workload {
   );
 }
 
-/** The API path of a workload's scale subresource. */
-export function scalePath(namespace: string, w: Workload): string {
-  const ns = encodeURIComponent(namespace);
-  const name = encodeURIComponent(w.name);
-  if (w.kind === "custom") return `/apis/${w.group}/${w.version}/namespaces/${ns}/${w.plural}/${name}/scale`;
-  return `/apis/apps/v1/namespaces/${ns}/${w.kind}s/${name}/scale`;
+/** How a workload is named in messages: `deployment/NAME` or `PLURAL.GROUP/NAME`, as kubectl names them. */
+export function workloadName(w: Workload): string {
+  return w.kind === "custom" ? `${w.plural}.${w.group}/${w.name}` : `${w.kind}/${w.name}`;
 }
 
 /** The Scale the planner writes: what it read, with spec.replicas set (resourceVersion kept, so a race is a 409). */
@@ -47,94 +51,98 @@ export function scaleBody(current: V1Scale, replicas: number): V1Scale {
   };
 }
 
-/** How the connector reaches the API server: its URL, a bearer token and a CA (the service account's in-cluster). */
-export interface ApiServer {
-  server: string;
-  token?: string;
-  ca?: string;
-  insecureSkipTlsVerify?: boolean;
+function statusMessage(body: unknown): string | undefined {
+  // client-node hands an error answer's body over as text: a Status object as JSON, or anything else.
+  if (typeof body !== "string" || body === "") return undefined;
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (typeof parsed === "object" && parsed !== null && "message" in parsed) return String(parsed.message);
+  } catch {}
+  return body.slice(0, 200);
 }
 
-const SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount";
-
-/** The in-cluster API server (KUBERNETES_SERVICE_HOST/PORT and the pod's service account), if this is a pod. */
-export function inClusterApiServer(env: NodeJS.ProcessEnv = process.env): ApiServer | undefined {
-  const host = env.KUBERNETES_SERVICE_HOST;
-  if (!host) return undefined;
-  const port = env.KUBERNETES_SERVICE_PORT ?? "443";
-  return {
-    server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
-    token: readFileSync(`${SERVICE_ACCOUNT}/token`, "utf8").trim(),
-    ca: readFileSync(`${SERVICE_ACCOUNT}/ca.crt`, "utf8"),
-  };
+/**
+ * One line saying what went wrong with `action` (e.g. "read the scale of deployment/x in serving") on `server`:
+ * the API server's answer by status code, or that it could not be reached. client-node's own messages carry the
+ * whole response's headers; these say what to fix.
+ */
+export function describeKubernetesError(action: string, server: string, error: unknown): string {
+  if (error instanceof ApiException) {
+    const detail = statusMessage(error.body);
+    const why: Record<number, string> = {
+      401: "unauthorized: the kubeconfig's credentials were refused",
+      403: "forbidden: the planner's user or service account may not get/update this scale subresource (RBAC)",
+      404: "not found: no such workload in this namespace, or its kind has no scale subresource",
+      409: "conflict: the Scale changed since it was read (another writer); the next read sees the new one",
+      422: "invalid: the API server refused the Scale",
+    };
+    const reason = why[error.code] ?? `the API server answered ${error.code}`;
+    return `${action}: ${reason}${detail ? ` (${detail})` : ""}`;
+  }
+  const text = error instanceof Error ? error.message : String(error);
+  if (error instanceof Error && error.name === "AbortError")
+    return `${action}: the API server at ${server} did not answer in time`;
+  return `${action}: cannot reach the API server at ${server}: ${text}`;
 }
 
 function isScale(v: unknown): v is V1Scale {
   return typeof v === "object" && v !== null && ("spec" in v || "metadata" in v || "status" in v);
 }
 
-/**
- * The two requests of the scale subresource over node:http(s). Kvasir does not go through @kubernetes/client-node's
- * HTTP stack: version 2 of it loads undici 8, which needs Node 22.19 or later; its Scale types are used as they are.
- */
-export class ScaleClient {
-  constructor(private readonly api: ApiServer) {}
+const REQUEST_TIMEOUT_MS = 10_000;
 
-  private call(method: "GET" | "PUT", path: string, body?: unknown): Promise<V1Scale> {
-    const url = new URL(path, this.api.server);
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const request = url.protocol === "https:" ? httpsRequest : httpRequest;
-    return new Promise((resolve, reject) => {
-      const req = request(
-        url,
-        {
-          method,
-          headers: {
-            accept: "application/json",
-            ...(payload ? { "content-type": "application/json" } : {}),
-            ...(this.api.token ? { authorization: `Bearer ${this.api.token}` } : {}),
-          },
-          ...(this.api.ca ? { ca: this.api.ca } : {}),
-          ...(this.api.insecureSkipTlsVerify ? { rejectUnauthorized: false } : {}),
-          timeout: 10_000,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => {
-            const text = Buffer.concat(chunks).toString();
-            let parsed: unknown;
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              parsed = undefined;
-            }
-            const status = res.statusCode ?? 0;
-            if (status < 200 || status >= 300) {
-              const message =
-                typeof parsed === "object" && parsed !== null && "message" in parsed
-                  ? String(parsed.message)
-                  : text;
-              reject(new Error(`${method} ${url.pathname}: ${status} ${message}`.trim()));
-            } else if (!isScale(parsed))
-              reject(new Error(`${method} ${url.pathname}: the answer is not a Scale`));
-            else resolve(parsed);
-          });
-          res.on("error", reject);
-        },
+/** Gives each request a deadline, so a hung API server delays one adjustment instead of stopping the loop. */
+const deadline: ObservableMiddleware = {
+  pre: (context) => {
+    context.setSignal(AbortSignal.timeout(REQUEST_TIMEOUT_MS));
+    return new Observable(Promise.resolve(context));
+  },
+  post: (context) => new Observable(Promise.resolve(context)),
+};
+const callOptions = { middleware: [deadline], middlewareMergeStrategy: "append" as const };
+
+/** The two calls of the scale subresource through client-node's typed APIs. */
+export class ScaleApi {
+  private readonly apps: AppsV1Api;
+  private readonly custom: CustomObjectsApi;
+  readonly server: string;
+
+  constructor(kubeConfig: KubeConfig) {
+    this.apps = kubeConfig.makeApiClient(AppsV1Api);
+    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.server = kubeConfig.getCurrentCluster()?.server ?? "(no cluster in the kubeconfig)";
+  }
+
+  async read(namespace: string, w: Workload): Promise<V1Scale> {
+    if (w.kind === "custom") {
+      const { group, version, plural, name } = w;
+      const answer: unknown = await this.custom.getNamespacedCustomObjectScale(
+        { group, version, namespace, plural, name },
+        callOptions,
       );
-      req.on("timeout", () => req.destroy(new Error(`${method} ${url.pathname}: timed out`)));
-      req.on("error", reject);
-      req.end(payload);
-    });
+      if (!isScale(answer)) throw new Error(`the scale of ${workloadName(w)} is not a Scale`);
+      return answer;
+    }
+    const request = { name: w.name, namespace };
+    return w.kind === "deployment"
+      ? this.apps.readNamespacedDeploymentScale(request, callOptions)
+      : this.apps.readNamespacedStatefulSetScale(request, callOptions);
   }
 
-  read(namespace: string, w: Workload): Promise<V1Scale> {
-    return this.call("GET", scalePath(namespace, w));
-  }
-
-  write(namespace: string, w: Workload, body: V1Scale): Promise<V1Scale> {
-    return this.call("PUT", scalePath(namespace, w), body);
+  async write(namespace: string, w: Workload, body: V1Scale): Promise<V1Scale> {
+    if (w.kind === "custom") {
+      const { group, version, plural, name } = w;
+      const answer: unknown = await this.custom.replaceNamespacedCustomObjectScale(
+        { group, version, namespace, plural, name, body },
+        callOptions,
+      );
+      if (!isScale(answer)) throw new Error(`the scale of ${workloadName(w)} is not a Scale`);
+      return answer;
+    }
+    const request = { name: w.name, namespace, body };
+    return w.kind === "deployment"
+      ? this.apps.replaceNamespacedDeploymentScale(request, callOptions)
+      : this.apps.replaceNamespacedStatefulSetScale(request, callOptions);
   }
 }
 
@@ -142,41 +150,60 @@ export interface KubernetesConnectorOptions {
   /** Kubernetes namespace of the workloads. */
   namespace: string;
   workloads: Partial<Record<PoolName, Workload>>;
-  /** Default: the in-cluster API server. */
-  api?: ApiServer;
+  /** Default: `loadFromDefault()` (KUBECONFIG, ~/.kube/config, or the pod's service account). */
+  kubeConfig?: KubeConfig;
   log?: { info(message: string, fields?: Record<string, unknown>): void };
+}
+
+/** The kubeconfig the planner uses when none is given: client-node's default search, as kubectl's. */
+export function defaultKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  return kc;
 }
 
 export class KubernetesConnector implements Connector {
   readonly environment = "kubernetes";
-  private readonly client: ScaleClient;
+  private readonly api: ScaleApi;
   private readonly asked = new Map<PoolName, number>();
 
   constructor(private readonly options: KubernetesConnectorOptions) {
-    const api = options.api ?? inClusterApiServer();
-    if (!api) {
-      throw new RangeError(
-        "--environment kubernetes needs the in-cluster service account or --kubernetes-api-server (with --kubernetes-token-file)",
-      );
-    }
-    this.client = new ScaleClient(api);
+    this.api = new ScaleApi(options.kubeConfig ?? defaultKubeConfig());
   }
 
-  /** The workload's controller starts and drains pods; `observed` does not matter here. */
+  /**
+   * Reads the Scale and replaces it with spec.replicas set. A 409 (someone wrote in between) is retried once
+   * with a fresh read; a second one is reported and the next adjustment tries again. The workload's controller
+   * starts and drains pods; `observed` does not matter here.
+   */
   async scale(pool: PoolName, desired: number, _observed?: number): Promise<void> {
     const workload = this.options.workloads[pool];
     if (!workload) throw new Error(`no workload configured for the ${pool} pool`);
     const { namespace } = this.options;
-    const current = await this.client.read(namespace, workload);
-    this.asked.set(pool, desired);
-    if (current.spec?.replicas === desired) return;
-    await this.client.write(namespace, workload, scaleBody(current, desired));
-    this.options.log?.info("scale written", {
-      pool,
-      workload: workload.name,
-      from: current.spec?.replicas,
-      to: desired,
-    });
+    const where = `${workloadName(workload)} in namespace ${namespace}`;
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.api.read(namespace, workload).catch((error: unknown) => {
+        throw new Error(describeKubernetesError(`read the scale of ${where}`, this.api.server, error));
+      });
+      this.asked.set(pool, desired);
+      if (current.spec?.replicas === desired) return;
+      try {
+        await this.api.write(namespace, workload, scaleBody(current, desired));
+      } catch (error) {
+        if (error instanceof ApiException && error.code === 409 && attempt < 2) continue;
+        throw new Error(
+          describeKubernetesError(`set ${where} to ${desired} replicas`, this.api.server, error),
+        );
+      }
+      this.options.log?.info("scale written", {
+        pool,
+        workload: workloadName(workload),
+        namespace,
+        from: current.spec?.replicas,
+        to: desired,
+      });
+      return;
+    }
   }
 
   requested(pool: PoolName): number | undefined {
