@@ -3,7 +3,7 @@
 // server here is a loopback HTTPS server (the test PKI's CA in a generated kubeconfig) answering the scale
 // subresource; no real cluster in CI. With KUBECONFIG and KVASIR_KUBE_TEST_WORKLOAD set (see docs/planner.md) the
 // last block also scales that workload on the cluster KUBECONFIG names.
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -323,6 +323,24 @@ describe("kubernetes connector requests (client-node against a loopback API serv
     await expect(unreachable.scale("decode", 2, 1)).rejects.toThrow(
       new RegExp(`cannot reach the API server at https://127.0.0.1:${closedPort}: .*ECONNREFUSED`),
     );
+  });
+
+  it("no kubeconfig anywhere is a clear error at start, not a request to localhost:8080", () => {
+    const saved = { KUBECONFIG: process.env.KUBECONFIG, HOME: process.env.HOME };
+    process.env.KUBECONFIG = "";
+    process.env.HOME = pki.dir; // no .kube/config there
+    try {
+      const make = () => new KubernetesConnector({ namespace: "serving", workloads: {} });
+      // In a pod (CI on Kubernetes) the service account is found instead.
+      if (existsSync("/var/run/secrets/kubernetes.io/serviceaccount/token")) expect(make).not.toThrow();
+      else
+        expect(make).toThrow(/found no kubeconfig: set KUBECONFIG, write ~\/.kube\/config, or run in a pod/);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 
   it("the schema check catches a malformed Scale", () => {

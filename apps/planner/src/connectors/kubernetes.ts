@@ -155,10 +155,22 @@ export interface KubernetesConnectorOptions {
   log?: { info(message: string, fields?: Record<string, unknown>): void };
 }
 
-/** The kubeconfig the planner uses when none is given: client-node's default search, as kubectl's. */
+/**
+ * The kubeconfig the planner uses when none is given: client-node's default search, as kubectl's. When it finds
+ * nothing, client-node makes up http://localhost:8080 (and then refuses plain HTTP); say what is missing instead.
+ */
 export function defaultKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromDefault();
+  if (
+    kc.getCurrentContext() === "loaded-context" &&
+    kc.getCurrentCluster()?.server === "http://localhost:8080" &&
+    kc.getCurrentUser()?.name === "user"
+  ) {
+    throw new RangeError(
+      "--environment kubernetes found no kubeconfig: set KUBECONFIG, write ~/.kube/config, or run in a pod with a service account",
+    );
+  }
   return kc;
 }
 
