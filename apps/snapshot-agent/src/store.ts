@@ -1,6 +1,7 @@
 // Checkpoint storage: one directory per checkpoint id under the storage path (a shared volume in Kubernetes),
 // holding the CRIU images, the manifest and the checkpoint's record. Records are replaced atomically (write to a
 // temporary file, then rename) so a reader never sees half a record.
+import { randomUUID } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
@@ -93,7 +94,8 @@ export class CheckpointStore {
 }
 
 async function writeAtomic(path: string, text: string): Promise<void> {
-  const temporary = `${path}.${process.pid}.tmp`;
+  // Unique per call: two writers of one record must not share a temporary file.
+  const temporary = `${path}.${randomUUID()}.tmp`;
   await writeFile(temporary, text);
   await rename(temporary, path);
 }

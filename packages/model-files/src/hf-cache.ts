@@ -4,6 +4,7 @@
 // a file present in a snapshot is always whole. Kvasir names every blob by its SHA-256 (the hub names non-LFS
 // blobs by their git id; tools read through snapshots and refs, which are the same) and keeps each revision's
 // manifest, with chunk hashes, in `.kvasir/manifests/<commit>.json`.
+import { randomUUID } from "node:crypto";
 import { mkdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, relative } from "node:path";
@@ -133,7 +134,8 @@ export class HfCache {
 
 /** Writes a small file so that readers see the old content or the new, never a part. */
 export async function atomicWrite(path: string, content: string): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
+  // Unique per call: two writers of one file in one process must not share a temporary file.
+  const temp = `${path}.${randomUUID()}.tmp`;
   try {
     await mkdir(dirname(path), { recursive: true });
     await writeFile(temp, content);
