@@ -141,9 +141,11 @@ describe("Responses API", () => {
   });
 
   it("continues a conversation with previous_response_id, the earlier turns in the prompt", async () => {
+    // Long enough to fill whole KV blocks of its own (16 tokens each): those are what the next turn finds cached,
+    // whatever the sampled reply was.
     const first = await openai.responses.create({
       model: MODEL,
-      input: "My name is Ada.",
+      input: "My name is Ada. I write programs for the Analytical Engine and keep notes on every one of them.",
       max_output_tokens: 8,
     });
     const second = await openai.responses.create({
