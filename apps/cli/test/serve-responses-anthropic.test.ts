@@ -145,7 +145,8 @@ describe("Responses API", () => {
     // whatever the sampled reply was.
     const first = await openai.responses.create({
       model: MODEL,
-      input: "My name is Ada. I write programs for the Analytical Engine and keep notes on every one of them.",
+      input:
+        "My name is Ada. I write programs for the Analytical Engine and keep notes on every one of them.",
       max_output_tokens: 8,
     });
     const second = await openai.responses.create({
