@@ -8,6 +8,25 @@ import { AsyncQueue } from "@kvasir/runtime";
 
 export type RequestOutput = Omit<StepOutput, "requestId">;
 
+/**
+ * A non-streamed answer: every output of a request, its token ids joined, the last output kept (its finish reason
+ * and usage). The client's leaving (`signal`) aborts the request (`controller`). Undefined when no output came.
+ */
+export async function collectOutputs(
+  outputs: AsyncIterable<RequestOutput>,
+  signal: AbortSignal,
+  controller: AbortController,
+): Promise<{ tokenIds: number[]; last: RequestOutput } | undefined> {
+  signal.addEventListener("abort", () => controller.abort(), { once: true });
+  const tokenIds: number[] = [];
+  let last: RequestOutput | undefined;
+  for await (const output of outputs) {
+    tokenIds.push(...output.tokenIds);
+    last = output;
+  }
+  return last ? { tokenIds, last } : undefined;
+}
+
 export interface EngineDriverListener {
   kvEvents(events: KvEvent[]): void;
   /** After every step and every abort. */

@@ -18,7 +18,7 @@ import type { Logger } from "@kvasir/telemetry";
 import { Hono } from "hono";
 import { z } from "zod";
 import type { SimulatorConfig } from "./config.js";
-import type { EngineDriver, RequestOutput } from "./engine-driver.js";
+import { collectOutputs, type EngineDriver, type RequestOutput } from "./engine-driver.js";
 import { json, jsonBody, sseResponse } from "./http-util.js";
 
 /** The version /server_info reports: the SGLang release line whose protocol the simulator follows. */
@@ -193,15 +193,9 @@ export function sglangApp(deps: SglangApiDeps): Hono {
         };
         return sseResponse(c, frames(), () => controller.abort());
       }
-      c.req.raw.signal.addEventListener("abort", () => controller.abort(), { once: true });
-      const all: number[] = [];
-      let last: RequestOutput | undefined;
-      for await (const output of outputs) {
-        all.push(...output.tokenIds);
-        last = output;
-      }
-      if (!last) throw new RequestError("Client disconnected", 499);
-      return json(sglangGenerateOutput("", all, meta(last, true)));
+      const whole = await collectOutputs(outputs, c.req.raw.signal, controller);
+      if (!whole) throw new RequestError("Client disconnected", 499);
+      return json(sglangGenerateOutput("", whole.tokenIds, meta(whole.last, true)));
     }),
   );
 

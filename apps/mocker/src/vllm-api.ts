@@ -22,7 +22,7 @@ import type { Logger } from "@kvasir/telemetry";
 import { Hono } from "hono";
 import { z } from "zod";
 import type { SimulatorConfig } from "./config.js";
-import type { EngineDriver, RequestOutput } from "./engine-driver.js";
+import { collectOutputs, type EngineDriver, type RequestOutput } from "./engine-driver.js";
 import { json, jsonBody, sseResponse } from "./http-util.js";
 
 /** The version /version reports: the vLLM release whose protocol the simulator follows. */
@@ -335,14 +335,9 @@ export function vllmApp(deps: VllmApiDeps): Hono {
         };
         return sseResponse(c, frames(), () => controller.abort());
       }
-      c.req.raw.signal.addEventListener("abort", () => controller.abort(), { once: true });
-      const tokens: number[] = [];
-      let last: RequestOutput | undefined;
-      for await (const output of outputs) {
-        tokens.push(...output.tokenIds);
-        last = output;
-      }
-      if (!last) throw new RequestError("Client disconnected", 499);
+      const whole = await collectOutputs(outputs, c.req.raw.signal, controller);
+      if (!whole) throw new RequestError("Client disconnected", 499);
+      const { tokenIds: tokens, last } = whole;
       const f = finish(last, request);
       return json(
         vllmCompletionResponse(
@@ -420,14 +415,9 @@ export function vllmApp(deps: VllmApiDeps): Hono {
         };
         return sseResponse(c, frames(), () => controller.abort());
       }
-      c.req.raw.signal.addEventListener("abort", () => controller.abort(), { once: true });
-      const tokens: number[] = [];
-      let last: RequestOutput | undefined;
-      for await (const output of outputs) {
-        tokens.push(...output.tokenIds);
-        last = output;
-      }
-      if (!last) throw new RequestError("Client disconnected", 499);
+      const whole = await collectOutputs(outputs, c.req.raw.signal, controller);
+      if (!whole) throw new RequestError("Client disconnected", 499);
+      const { tokenIds: tokens, last } = whole;
       return json(
         vllmGenerateResponse(
           { requestId, model, created: Math.floor(Date.now() / 1000) },
