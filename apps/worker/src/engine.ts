@@ -1,7 +1,7 @@
 // What the worker needs from an engine, whatever runs behind it: the mocker today, vLLM or SGLang adapters next.
 // Token ids in, token id deltas out; KV events and load metrics pushed to a listener; the engine's capacity for the
 // Model Deployment Card. The worker service and the worker's wiring talk only to this interface.
-import type { CardPerfProfile, KvEvent, LoadMetrics } from "@kvasir/protocol";
+import type { KvEvent, LoadMetrics, PerfProfile } from "@kvasir/protocol";
 import type { TraceContext } from "@kvasir/telemetry";
 
 /** Sampling and stop conditions of one request. */
@@ -80,7 +80,7 @@ export interface EngineCapacity {
   /** Longest prompt plus output, in tokens. */
   contextLength: number;
   /** Step timings published in the card, for routing by predicted time to first token. */
-  perfProfile?: CardPerfProfile;
+  perfProfile?: PerfProfile;
 }
 
 /** Where an engine reports its cache changes and load. Implementations must not throw. */

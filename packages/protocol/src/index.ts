@@ -54,7 +54,6 @@ export {
 } from "./gen/kvasir/snapshot/v1/snapshot_pb.js";
 export * from "./gen/kvasir/worker/v1/worker_pb.js";
 export {
-  type CardPerfProfile,
   type InstanceRecord,
   type ModelDeploymentCard,
   type ModelType,
@@ -62,3 +61,14 @@ export {
   parseInstanceRecord,
   parseModelDeploymentCard,
 } from "./mdc.js";
+export {
+  decodeStepMs,
+  interpolate1d,
+  interpolate2d,
+  type PerfProfile,
+  type PerfProfileFile,
+  parsePerfProfile,
+  perfProfileFile,
+  prefillStepMs,
+  scalePerfProfile,
+} from "./perf-profile.js";

@@ -1,4 +1,5 @@
 // Shared wire types stored in discovery (DESIGN §2). JSON, so every backend (memory, file, NATS KV) holds them as is.
+import { type PerfProfile, parsePerfProfile } from "./perf-profile.js";
 
 export type ModelType = "chat" | "completions" | "prefill" | "embedding";
 
@@ -22,24 +23,7 @@ export interface ModelDeploymentCard {
     dataParallelSize: number;
   };
   /** The engine's measured speed, for routing by predicted time to first token (`--router-cost-model ttft`). */
-  perfProfile?: CardPerfProfile;
-}
-
-/**
- * Step timings in the layout of Dynamo's mocker perf data (`prefill_isl`, `prefill_ttft_ms`,
- * `decode_active_kv_tokens`, `decode_context_length`, `decode_itl`), at the engine's real speed.
- */
-export interface CardPerfProfile {
-  /** Prefill tokens of a step (strictly increasing). */
-  prefillTokens: number[];
-  /** Milliseconds of a step prefilling that many tokens. */
-  prefillMs: number[];
-  /** Total KV tokens the decoding sequences of a step attend (strictly increasing). */
-  decodeKvTokens: number[];
-  /** Mean context length of the decoding sequences (strictly increasing). */
-  decodeContextLength: number[];
-  /** Decode step milliseconds: one row per `decodeKvTokens`, one column per `decodeContextLength`. */
-  decodeMs: number[][];
+  perfProfile?: PerfProfile;
 }
 
 /** Value of a `v1/instances/…` discovery entry. */
@@ -94,27 +78,14 @@ export function parseModelDeploymentCard(value: unknown): ModelDeploymentCard | 
   return card;
 }
 
-const timings = (v: unknown): v is number[] =>
-  Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "number" && Number.isFinite(x) && x >= 0);
-const increasing = (xs: number[]): boolean => xs.every((x, i) => i === 0 || x > (xs[i - 1] as number));
-
 /** A card's perf profile, or undefined when absent or malformed (the card stays usable without it). */
-export function parseCardPerfProfile(value: unknown): CardPerfProfile | undefined {
-  if (!isObject(value)) return undefined;
-  const { prefillTokens, prefillMs, decodeKvTokens, decodeContextLength, decodeMs } = value;
-  if (!timings(prefillTokens) || !timings(prefillMs) || prefillTokens.length !== prefillMs.length)
-    return undefined;
-  if (!timings(decodeKvTokens) || !timings(decodeContextLength)) return undefined;
-  if (!increasing(prefillTokens) || !increasing(decodeKvTokens) || !increasing(decodeContextLength)) {
+export function parseCardPerfProfile(value: unknown): PerfProfile | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parsePerfProfile(value);
+  } catch {
     return undefined;
   }
-  if (!Array.isArray(decodeMs) || decodeMs.length !== decodeKvTokens.length) return undefined;
-  const rows: number[][] = [];
-  for (const row of decodeMs) {
-    if (!timings(row) || row.length !== decodeContextLength.length) return undefined;
-    rows.push(row);
-  }
-  return { prefillTokens, prefillMs, decodeKvTokens, decodeContextLength, decodeMs: rows };
 }
 
 /** The check of an instance record read from discovery. */

@@ -3,7 +3,7 @@
 // from the engine's own step timer, so the router predicts exactly the speed the simulation runs at.
 
 import { createStepTimer, type MockerConfig } from "@kvasir/mocker";
-import type { CardPerfProfile } from "@kvasir/protocol";
+import type { PerfProfile } from "@kvasir/protocol";
 
 /** 1, then powers of four from 16, up to and including `max`. */
 function grid(max: number): number[] {
@@ -13,7 +13,7 @@ function grid(max: number): number[] {
   return xs;
 }
 
-export function mockerPerfProfile(config: MockerConfig): CardPerfProfile {
+export function mockerPerfProfile(config: MockerConfig): PerfProfile {
   const step = createStepTimer(config);
   // Chunked prefill never runs a step larger than the batch budget; unchunked, a whole prompt is one step.
   const largestStep = config.enableChunkedPrefill

@@ -1,9 +1,9 @@
 // A worker's step timings, as its Model Deployment Card carries them (Dynamo's mocker perf-data layout), turned
 // into the two figures the TTFT cost model needs: how long prefilling N tokens takes, and how long one decode step
 // of the worker's running sequences takes.
-import type { CardPerfProfile } from "@kvasir/protocol";
+import type { PerfProfile } from "@kvasir/protocol";
 
-export type WorkerPerfProfile = CardPerfProfile;
+export type WorkerPerfProfile = PerfProfile;
 
 /** Segment of `xs` used for x, and x's position in it (outside [0, 1] when extrapolating). */
 function locate(xs: readonly number[], x: number): { i: number; t: number } {
