@@ -69,13 +69,7 @@ export {
   RouterClosedError,
   type Unsubscribe,
 } from "./router/kv-router.js";
-export {
-  decodeStepMs,
-  prefillMs,
-  prefillStepMs,
-  prefillSteps,
-  type WorkerPerfProfile,
-} from "./router/perf-profile.js";
+export { prefillMs, prefillSteps } from "./router/perf-profile.js";
 export {
   activeSequencesSubject,
   kvEventSourceOver,

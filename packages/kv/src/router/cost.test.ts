@@ -1,6 +1,6 @@
+import type { PerfProfile } from "@kvasir/protocol";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_KV_COST_CONFIG, pickByCost, workerCosts } from "./cost.js";
-import type { WorkerPerfProfile } from "./perf-profile.js";
 import type { WorkerCandidate } from "./types.js";
 
 const cand = (workerId: bigint, prefill: number, decode: number): WorkerCandidate => ({
@@ -56,7 +56,7 @@ describe("workerCosts", () => {
 });
 
 // 1 ms per step plus 0.01 ms per prefill token; decode steps 2 ms plus 1 ms per 1,000 KV tokens.
-const profile: WorkerPerfProfile = {
+const profile: PerfProfile = {
   prefillTokens: [1, 1000],
   prefillMs: [1.01, 11],
   decodeKvTokens: [1000, 2000],

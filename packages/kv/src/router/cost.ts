@@ -15,9 +15,10 @@
 // it delays that worker's next requests by the whole prefill (and evicts other prefixes there); counting it is the
 // marginal cost of the decision. The decode term is the slowdown the worker's running sequences add to every one
 // of the steps, so decode load is a penalty in the same unit rather than a separate block count.
+import { decodeStepMs, type PerfProfile } from "@kvasir/protocol";
 import type { WorkerMatch } from "../indexer/types.js";
 import { workerKey } from "../indexer/types.js";
-import { decodeStepMs, prefillMs, prefillSteps, type WorkerPerfProfile } from "./perf-profile.js";
+import { prefillMs, prefillSteps } from "./perf-profile.js";
 import type { Rng, SelectionRequest, WorkerCandidate } from "./types.js";
 
 export const COST_MODELS = ["linear", "ttft"] as const;
@@ -91,7 +92,7 @@ export function ttftCost(
   c: WorkerCandidate,
   req: SelectionRequest,
   overlapBlocks: number,
-  profile: WorkerPerfProfile,
+  profile: PerfProfile,
   config: Readonly<Pick<KvCostConfig, "overlapScoreCredit" | "prefillLoadScale">>,
 ): number {
   const uncached = Math.max(req.promptTokens - config.overlapScoreCredit * overlapBlocks * req.blockSize, 0);
@@ -109,13 +110,15 @@ export function predictTtftMs(
   c: WorkerCandidate,
   req: SelectionRequest,
   overlapBlocks: number,
-  profile: WorkerPerfProfile,
+  profile: PerfProfile,
   config: Readonly<Pick<KvCostConfig, "overlapScoreCredit" | "prefillLoadScale">>,
 ): number {
   const stepTokens = c.maxNumBatchedTokens ?? 0;
   const uncached = Math.max(req.promptTokens - config.overlapScoreCredit * overlapBlocks * req.blockSize, 0);
   const backlog = c.load.activePrefillTokens + uncached;
-  const decode = decodeStepMs(profile, c.load.activeDecodeBlocks * req.blockSize, c.load.activeRequests);
+  const kvTokens = c.load.activeDecodeBlocks * req.blockSize;
+  const seqs = c.load.activeRequests;
+  const decode = seqs > 0 ? decodeStepMs(profile, kvTokens, kvTokens / seqs) : 0;
   return (
     config.prefillLoadScale * prefillMs(profile, backlog, stepTokens) +
     prefillSteps(backlog, stepTokens) * decode

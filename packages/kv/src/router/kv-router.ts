@@ -3,6 +3,7 @@
 // indexer's findMatches), Dynamo's cost model, active-sequence accounting shared with replicas, and the request
 // queue. All I/O comes in through the small ports below; the hosting app wires them to the event plane, NATS and
 // Connect.
+import type { PerfProfile } from "@kvasir/protocol";
 import type { KvCacheEvent } from "../events.js";
 import { computeLocalHashes, DEFAULT_KV_BLOCK_SIZE } from "../hash.js";
 import { ApproxIndexer } from "../indexer/approximate.js";
@@ -10,7 +11,6 @@ import { RadixIndexer } from "../indexer/radix.js";
 import type { KvIndexer, WorkerMatch } from "../indexer/types.js";
 import { ActiveSequences, type ActiveSequenceUpdate, parseActiveSequenceUpdate } from "./active.js";
 import type { KvCostConfig, WorkerCost } from "./cost.js";
-import type { WorkerPerfProfile } from "./perf-profile.js";
 import { PrefillingPrompts } from "./prefilling.js";
 import { allWorkersBusy, type QueuePolicy, RequestQueue } from "./queue.js";
 import { KvSelector } from "./selectors.js";
@@ -42,7 +42,7 @@ export interface KvRouterWorker {
   /** The worker's max_num_batched_tokens (its MDC), for the queue threshold. */
   maxNumBatchedTokens: number;
   /** Step timings from its card, for the ttft cost model. */
-  perfProfile?: WorkerPerfProfile;
+  perfProfile?: PerfProfile;
 }
 
 export interface KvRouteRequest {

@@ -1,6 +1,6 @@
 // What every worker-selection policy sees and returns; the frontend and router apps code against this.
+import type { PerfProfile } from "@kvasir/protocol";
 import type { WorkerMatch } from "../indexer/types.js";
-import type { WorkerPerfProfile } from "./perf-profile.js";
 
 /** Random source in [0, 1); injectable so selection is deterministic under test. */
 export type Rng = () => number;
@@ -19,7 +19,7 @@ export interface WorkerCandidate {
   dpRank: number;
   load: WorkerLoad;
   /** Step timings from the worker's card, for the ttft cost model. */
-  perfProfile?: WorkerPerfProfile;
+  perfProfile?: PerfProfile;
   /** The worker's step token budget (prefill chunk size); unknown when absent. */
   maxNumBatchedTokens?: number;
 }
