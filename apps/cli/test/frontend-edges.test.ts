@@ -80,14 +80,25 @@ const shortChat = (content: string) => ({
   ignore_eos: true,
 });
 
+// The same large text as a streamed chat, and to vLLM's /v1/tokenize (which has no context bound).
+const bigRequests = [
+  { path: "/v1/chat/completions", body: (text: string) => ({ ...shortChat(text), stream: true }) },
+  { path: "/v1/tokenize", body: (text: string) => ({ model: MODEL, prompt: text }) },
+];
+
 describe("a 7.8 MB prompt", () => {
-  it("is tokenized off the event loop: short streams and /health complete while it is still being tokenized", async () => {
+  it.each(
+    bigRequests,
+  )("on $path is tokenized off the event loop: short streams and /health complete while it is still being tokenized", async ({
+    path,
+    body,
+  }) => {
     const big = new AbortController();
     let bigSettled = false;
-    const bigRequest = fetch(`${baseUrl}/v1/chat/completions`, {
+    const bigRequest = fetch(`${baseUrl}${path}`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ ...shortChat(gibberish(7_800_000)), stream: true }),
+      body: JSON.stringify(body(gibberish(7_800_000))),
       signal: big.signal,
     })
       .then((res) => res.text())

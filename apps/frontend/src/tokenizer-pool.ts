@@ -2,7 +2,7 @@ import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
-import type { TokenizeResult, TokenizeTask } from "./tokenizer-worker.js";
+import type { DetokenizeTask, TokenizeResult, TokenizeTask } from "./tokenizer-worker.js";
 
 /**
  * Prompts with more characters than this are rendered and tokenized on a pool thread; smaller ones inline, where
@@ -10,6 +10,9 @@ import type { TokenizeResult, TokenizeTask } from "./tokenizer-worker.js";
  * would cost more than it saves.
  */
 export const OFFLOAD_CHARS = 16 * 1024;
+
+/** Token ids decoded on a pool thread above this many: about as many characters as `OFFLOAD_CHARS` (Qwen3's English averages 4 per token). */
+export const OFFLOAD_TOKENS = OFFLOAD_CHARS / 4;
 
 export interface TokenizerPoolOptions {
   /** Threads at most; default: this process's share of the cores less one for the event loop, at least one. */
@@ -20,7 +23,7 @@ export interface TokenizerPoolOptions {
 
 /** Worker threads that tokenize large prompts so the event loop keeps serving streams and /health. */
 export class TokenizerPool {
-  readonly #pool: Piscina<TokenizeTask, TokenizeResult>;
+  readonly #pool: Piscina<TokenizeTask | DetokenizeTask, TokenizeResult | string>;
 
   constructor(opts: TokenizerPoolOptions = {}) {
     const share = Math.floor(availableParallelism() / Math.max(1, opts.processes ?? 1));
@@ -43,11 +46,31 @@ export class TokenizerPool {
 
   #running = 0;
 
+  /** Tasks finished since the pool started (also failed and aborted ones). */
+  get completed(): number {
+    return this.#pool.completed;
+  }
+
   /** Runs `task` on a thread; aborting `signal` stops the thread working on it. */
   async run(task: TokenizeTask, signal?: AbortSignal): Promise<TokenizeResult> {
+    const result = await this.#run(task, "default", signal);
+    if (typeof result === "string")
+      throw new Error("the tokenizer thread answered a tokenize task with text");
+    return result;
+  }
+
+  /** Decodes token ids on a thread. */
+  async detokenize(task: DetokenizeTask, signal?: AbortSignal): Promise<string> {
+    const result = await this.#run(task, "detokenize", signal);
+    if (typeof result !== "string")
+      throw new Error("the tokenizer thread answered a detokenize task with tokens");
+    return result;
+  }
+
+  async #run(task: TokenizeTask | DetokenizeTask, name: string, signal?: AbortSignal) {
     this.#running++;
     try {
-      return await this.#pool.run(task, signal ? { signal } : {});
+      return await this.#pool.run(task, { name, ...(signal ? { signal } : {}) });
     } finally {
       this.#running--;
     }

@@ -7,6 +7,7 @@ import {
   type ModelSource,
   type Tokenizer,
 } from "@kvasir/llm";
+import { continueFinalMessage } from "./anthropic/prefill.js";
 import { minimumTokens } from "./prompt-size.js";
 
 /** Where a thread loads the tokenizer and template from (the same as the main thread's preprocessor). */
@@ -21,15 +22,30 @@ export interface TokenizeTask {
   /** A chat to render, or text as it is. */
   chat?: ChatTemplateInput;
   text?: string;
+  /** The refusal bound: text that cannot fit is refused untokenized (Infinity: never, as /v1/tokenize). */
   contextLength: number;
   /** `maxTokenBytes` of this tokenizer, known to the main thread; the refusal bound. */
   longestToken: number;
+  /** The chat's final assistant text, continued (a prefill): the rendered chat is cut right after it. */
+  continueFinal?: string;
+  /** Add the tokenizer's special tokens; default: for text, not for a rendered chat (its template adds them). */
+  addSpecialTokens?: boolean;
+  /** Also each token's vocabulary string (vLLM's `token_strs`). */
+  tokenStrs?: boolean;
 }
 
 export type TokenizeResult =
-  | { kind: "tokens"; prompt?: string; tokenIds: Uint32Array }
+  | { kind: "tokens"; prompt?: string; tokenIds: Uint32Array; tokenStrs?: string[] }
   | { kind: "too_long"; leastTokens: number }
-  | { kind: "template_error"; message: string };
+  | { kind: "template_error"; message: string }
+  | { kind: "not_continuable" };
+
+/** Token ids to text, on a thread (`/v1/detokenize` of a long list). */
+export interface DetokenizeTask {
+  source: TokenizerSource;
+  tokenIds: Uint32Array;
+  skipSpecialTokens: boolean;
+}
 
 interface Loaded {
   tokenizer: Tokenizer;
@@ -65,8 +81,22 @@ export default async function tokenize(task: TokenizeTask): Promise<TokenizeResu
       return { kind: "template_error", message: error instanceof Error ? error.message : String(error) };
     }
   }
+  if (task.chat && task.continueFinal !== undefined) {
+    const cut = continueFinalMessage(text, task.continueFinal);
+    if (cut === undefined) return { kind: "not_continuable" };
+    text = cut;
+  }
   const least = minimumTokens(text, task.longestToken);
   if (least >= task.contextLength) return { kind: "too_long", leastTokens: least };
-  const tokenIds = Uint32Array.from(tokenizer.encode(text, { addSpecialTokens: !task.chat }));
-  return task.chat ? { kind: "tokens", prompt: text, tokenIds } : { kind: "tokens", tokenIds };
+  const ids = tokenizer.encode(text, { addSpecialTokens: task.addSpecialTokens ?? !task.chat });
+  const tokenIds = Uint32Array.from(ids);
+  const result: TokenizeResult = { kind: "tokens", tokenIds };
+  if (task.chat) result.prompt = text;
+  if (task.tokenStrs) result.tokenStrs = ids.map((id) => tokenizer.idToToken(id) ?? "");
+  return result;
+}
+
+export async function detokenize(task: DetokenizeTask): Promise<string> {
+  const { tokenizer } = await load(task.source);
+  return tokenizer.decode(Array.from(task.tokenIds), { skipSpecialTokens: task.skipSpecialTokens });
 }

@@ -10,10 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.js";
 import { ModelRegistry } from "../src/model-registry.js";
 import {
+  detokenize,
   loadPreprocessor,
   type Preprocessor,
   preprocessorLoader,
   tokenizeChat,
+  tokenizeForClient,
   tokenizeText,
 } from "../src/preprocessor.js";
 import { TokenizerPool } from "../src/tokenizer-pool.js";
@@ -57,6 +59,42 @@ describe("the tokenizer pool", () => {
     expect(await tokenizeText(offloaded, words(20_000), options)).toEqual(
       await tokenizeText(inline, words(20_000), options),
     );
+  }, 30_000);
+
+  it("serves /v1/tokenize, /v1/detokenize and a continued prefill of large inputs from a thread, as inline", async () => {
+    const inline = await loadPreprocessor(defaultModelDir(), card);
+    const offloaded = await preprocessorLoader(pool)(defaultModelDir(), card);
+    const before = pool.completed;
+    const both = <T>(run: (pre: Preprocessor) => Promise<T>) => Promise.all([run(inline), run(offloaded)]);
+
+    const asks = { addSpecialTokens: true, tokenStrs: true };
+    const [a, b] = await both((pre) => tokenizeForClient(pre, { text: words(20_000) }, asks));
+    expect(b).toEqual(a);
+    expect(b.tokenStrs).toHaveLength(b.tokenIds.length);
+    // No context bound on /v1/tokenize: 200k characters are counted, not refused (the context is 4096).
+    const chat = { messages: [{ role: "user", content: words(200_000) }], addGenerationPrompt: true };
+    const [c, d] = await both((pre) => tokenizeForClient(pre, { chat }, { ...asks, tokenStrs: false }));
+    expect(d.tokenIds).toEqual(c.tokenIds);
+    expect(d.tokenIds.length).toBeGreaterThan(card.contextLength);
+
+    const skip = { skipSpecialTokens: false };
+    const [e, f] = await both((pre) => detokenize(pre, c.tokenIds, skip));
+    expect(f).toBe(e);
+    expect(f).toContain(words(200_000));
+
+    const prefill = {
+      messages: [
+        { role: "user", content: words(20_000) },
+        { role: "assistant", content: "The answer is" },
+      ],
+      addGenerationPrompt: false,
+    };
+    const continued = { contextLength: 1_000_000, continueFinal: "The answer is" };
+    const [g, h] = await both((pre) => tokenizeChat(pre, prefill, continued));
+    expect(h).toEqual(g);
+    expect(h.prompt.endsWith("The answer is")).toBe(true);
+    // Four went to the threads (tokenize text, tokenize chat, detokenize, prefill); nothing inline did.
+    expect(pool.completed - before).toBe(4);
   }, 30_000);
 });
 

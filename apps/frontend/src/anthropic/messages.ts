@@ -19,11 +19,10 @@ import type { OutputFormat } from "../openai/generation.js";
 import { type PreparedRequest, prepare } from "../openai/prepare.js";
 import type { ResponseHeader } from "../openai/responses.js";
 import { type ForcedToolChoice, forcedToolChoice, toolChoiceConstraint } from "../openai/structured.js";
-import { type Preprocessor, renderChat, tokenizeChat } from "../preprocessor.js";
+import { type Preprocessor, tokenizeChat, tokenizeText } from "../preprocessor.js";
 import { NamedEvent } from "../sse.js";
 import type { TextStep } from "../text-generation.js";
 import { toolUseId } from "./ids.js";
-import { continueFinalMessage } from "./prefill.js";
 
 export function validateMessages(body: unknown): MessagesRequest {
   const result = validateMessagesRequest(body);
@@ -140,45 +139,40 @@ async function renderMessages(
     ...(tools.value.tools ? { tools: tools.value.tools } : {}),
     ...(body.thinking ? { kwargs: { enable_thinking: body.thinking.type === "enabled" } } : {}),
   };
-  const tokenized =
-    prefill === undefined
-      ? await tokenizeChat(pre, input, {
-          contextLength: model.card.contextLength,
-          ...(signal ? { signal } : {}),
-        })
-      : continued(pre, renderChat(pre, input), prefill);
-  const { prompt, tokenIds } = tokenized;
-  return { prompt, tokenIds, tools, breakpointTokens: breakpointTokens(body, pre, prompt, tokenIds.length) };
-}
-
-/** A prefilled conversation, cut after the prefill and tokenized (on the event loop: the cut needs the text). */
-function continued(pre: Preprocessor, rendered: string, prefill: string) {
-  const prompt = continueFinalMessage(rendered, prefill);
-  if (prompt === undefined) {
-    throw badRequest(
-      "messages: this model's chat template does not render the final assistant message verbatim, so it cannot be continued",
-    );
-  }
-  return { prompt, tokenIds: pre.tokenizer.encode(prompt, { addSpecialTokens: false }) };
+  // A prefill is continued: the prompt is cut after its text (on a pool thread too, when large).
+  const { prompt, tokenIds } = await tokenizeChat(pre, input, {
+    contextLength: model.card.contextLength,
+    ...(prefill !== undefined ? { continueFinal: prefill } : {}),
+    ...(signal ? { signal } : {}),
+  });
+  const breakpoint = await breakpointTokens(body, pre, prompt, tokenIds.length, signal);
+  return { prompt, tokenIds, tools, breakpointTokens: breakpoint };
 }
 
 /**
  * Prompt tokens up to the last `cache_control` breakpoint: the shorter side of the breakpoint is tokenized (the
  * mark is usually near the end, so that is a few tokens), to within a token where a token spans the boundary.
  */
-function breakpointTokens(
+async function breakpointTokens(
   body: CountTokensRequest,
   pre: Preprocessor,
   prompt: string,
   total: number,
-): number {
+  signal?: AbortSignal,
+): Promise<number> {
   const end = breakpointEnd(body, prompt);
   if (end === undefined) return 0;
   if (end >= prompt.length) return total;
-  const count = (text: string) => pre.tokenizer.encode(text, { addSpecialTokens: false }).length;
+  // Either side can be large (a breakpoint mid-prompt): a pool thread's work then, as the prompt's was.
+  const options = {
+    contextLength: Number.POSITIVE_INFINITY,
+    addSpecialTokens: false,
+    ...(signal ? { signal } : {}),
+  };
+  const count = async (text: string) => (await tokenizeText(pre, text, options)).length;
   return end <= prompt.length / 2
     ? count(prompt.slice(0, end))
-    : Math.max(0, total - count(prompt.slice(end)));
+    : Math.max(0, total - (await count(prompt.slice(end))));
 }
 
 /**

@@ -15,7 +15,7 @@ import { jsonBody } from "../body.js";
 import { badRequest, HttpError, modelNotFound } from "../errors.js";
 import type { ModelCatalog } from "../model-catalog.js";
 import type { ServedModel } from "../model-registry.js";
-import { type Preprocessor, renderChat } from "../preprocessor.js";
+import { detokenize, type Preprocessor, tokenizeForClient, tokenizeText } from "../preprocessor.js";
 import { errorTypeOf, RequestMetrics } from "../request-metrics.js";
 import type { AppEnv } from "../request-scope.js";
 import { clientError, Deadline, type GenerationDeps } from "./generation.js";
@@ -73,8 +73,14 @@ export function addUtilityRoutes(
       );
     }
     const pre = await model.preprocessor();
-    const inputs = body.input.map((input, i) => {
-      const tokenIds = typeof input === "string" ? pre.tokenizer.encode(input) : input;
+    const { contextLength } = model.card;
+    // Large texts are tokenized on the pool's threads, as a completions prompt is.
+    const tokenized = body.input.map((input, i) => {
+      const param = body.input.length > 1 ? `input[${i}]` : "input";
+      if (typeof input !== "string") return input;
+      return tokenizeText(pre, input, { contextLength, param, signal: scope.signal });
+    });
+    const inputs = (await Promise.all(tokenized)).map((tokenIds, i) => {
       const param = body.input.length > 1 ? `input[${i}]` : "input";
       if (tokenIds.length === 0) throw badRequest("The input is empty.", param);
       if (tokenIds.length >= model.card.contextLength) {
@@ -149,32 +155,34 @@ export function addUtilityRoutes(
     );
   });
 
+  // Large prompts and chats are tokenized on the pool's threads, as a generation request's are.
   app.post("/v1/tokenize", bodyLimit, async (c: Context<AppEnv>) => {
     const body = valid(validateTokenizeRequest(await jsonBody(c)));
     const model = modelOf(deps.models, body.model);
     const pre = await model.preprocessor();
-    let tokens: number[];
-    if ("prompt" in body) {
-      tokens = pre.tokenizer.encode(body.prompt, { addSpecialTokens: body.add_special_tokens });
-    } else {
-      const messages = body.messages.map((m) =>
-        m.role === "developer" ? { ...m, role: "system" as const } : m,
-      );
-      const prompt = renderChat(pre, {
-        messages,
-        addGenerationPrompt: body.add_generation_prompt,
-        ...(body.tools ? { tools: body.tools } : {}),
-        ...(body.chat_template_kwargs ? { kwargs: body.chat_template_kwargs } : {}),
-      });
-      tokens = pre.tokenizer.encode(prompt, { addSpecialTokens: body.add_special_tokens });
-    }
+    const input =
+      "prompt" in body
+        ? { text: body.prompt }
+        : {
+            chat: {
+              messages: body.messages.map((m) =>
+                m.role === "developer" ? { ...m, role: "system" as const } : m,
+              ),
+              addGenerationPrompt: body.add_generation_prompt,
+              ...(body.tools ? { tools: body.tools } : {}),
+              ...(body.chat_template_kwargs ? { kwargs: body.chat_template_kwargs } : {}),
+            },
+          };
+    const { tokenIds, tokenStrs } = await tokenizeForClient(pre, input, {
+      addSpecialTokens: body.add_special_tokens,
+      tokenStrs: body.return_token_strs === true,
+      signal: c.get("scope").signal,
+    });
     return c.json({
-      count: tokens.length,
+      count: tokenIds.length,
       max_model_len: model.card.contextLength,
-      tokens,
-      ...(body.return_token_strs
-        ? { token_strs: tokens.map((id) => pre.tokenizer.idToToken(id) ?? "") }
-        : {}),
+      tokens: tokenIds,
+      ...(tokenStrs ? { token_strs: tokenStrs } : {}),
     });
   });
 
@@ -187,6 +195,7 @@ export function addUtilityRoutes(
       if (id >= vocab)
         throw badRequest(`Token id ${id} is outside the vocabulary (${vocab}).`, `tokens[${i}]`);
     });
-    return c.json({ prompt: pre.tokenizer.decode(body.tokens, { skipSpecialTokens: false }) });
+    const signal = c.get("scope").signal;
+    return c.json({ prompt: await detokenize(pre, body.tokens, { skipSpecialTokens: false, signal }) });
   });
 }
