@@ -1,7 +1,8 @@
 // From parsed flags to the simulator's config: the protocol's defaults (vLLM's or SGLang's), the MockEngine
 // settings they amount to, and refusals of the other engine's flags.
 import { readFileSync } from "node:fs";
-import { type MockerConfigInput, parsePerfProfile } from "@kvasir/mocker";
+import type { MockerConfigInput } from "@kvasir/mocker";
+import { parsePerfProfile } from "@kvasir/protocol";
 import { FlagError, type FlagValues } from "@kvasir/runtime";
 import { ignoredFlags, type Protocol, SGLANG_ONLY_FLAGS, simulatorFlags, VLLM_ONLY_FLAGS } from "./flags.js";
 import { type KvEventsSettings, parseKvEventsConfig } from "./kv-events-config.js";

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { defaultModelDir } from "@kvasir/llm";
-import { type PerfProfile, parsePerfProfile } from "@kvasir/mocker";
+import { type PerfProfile, parsePerfProfile } from "@kvasir/protocol";
 import {
   advertiseHostFromFlags,
   type Command,

@@ -1,6 +1,6 @@
 // Mocker configuration: Dynamo's mocker flags in camelCase, with their defaults (docs/mocker.md).
 import { DEFAULT_KV_BLOCK_SIZE } from "@kvasir/kv";
-import { type PerfProfile, parsePerfProfile } from "./perf-profile.js";
+import { type PerfProfile, parsePerfProfile } from "@kvasir/protocol";
 
 /**
  * Coefficients of the default (polynomial) timing model, in milliseconds. Derived in docs/mocker.md from the
@@ -37,7 +37,7 @@ export interface MockerConfig {
   dataParallelSize: number;
   /** Context length: prompt plus generated tokens never exceed it. */
   maxModelLen: number;
-  /** Profiled timings (Dynamo's perf-data arrays); replaces the polynomial model when set. */
+  /** Profiled timings (Dynamo's perf-data arrays, @kvasir/protocol's PerfProfile); replaces the polynomial model when set. */
   perfProfile?: PerfProfile;
   timing: TimingCoefficients;
   /** Output token ids are drawn from [outputTokenIdMin, outputTokenIdMax). */
@@ -116,7 +116,7 @@ export const DEFAULT_MOCKER_CONFIG: MockerConfig = {
   kvBytesPerToken: kvBytesPerToken(SIMULATED_MODEL_SHAPE),
 };
 
-/** Partial config as callers pass it; `perfProfile` may be the raw JSON (checked here). */
+/** Partial config as callers pass it; `perfProfile` may be the raw JSON in either layout (checked here). */
 export type MockerConfigInput = Partial<Omit<MockerConfig, "timing" | "perfProfile">> & {
   timing?: Partial<TimingCoefficients>;
   perfProfile?: unknown;

@@ -13,7 +13,6 @@ export {
 export { mockEmbedding } from "./embedding.js";
 export { MockEngine, type MockEngineOptions, type StepResult } from "./engine.js";
 export { type GuidedConstraint, guidedJson } from "./guided.js";
-export { type PerfProfile, parsePerfProfile } from "./perf-profile.js";
 export { CANDIDATES, requestSeed, type TokenLogprob } from "./sampler.js";
 export type { StepOutput } from "./scheduler.js";
 export type { EngineFinishReason, EngineRequest } from "./sequence.js";

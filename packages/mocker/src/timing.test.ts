@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { resolveMockerConfig } from "./config.js";
-import { interpolate1d, interpolate2d, parsePerfProfile } from "./perf-profile.js";
 import { createStepTimer, type StepWork } from "./timing.js";
 
 const prefill = (newTokens: number, contextTokens = 0): StepWork => ({
@@ -64,47 +63,34 @@ describe("default timing model", () => {
 });
 
 describe("perf profile", () => {
-  it("interpolates linearly and extrapolates the end segments", () => {
-    expect(interpolate1d([0, 10, 20], [0, 100, 300], 5)).toBe(50);
-    expect(interpolate1d([0, 10, 20], [0, 100, 300], 20)).toBe(300);
-    expect(interpolate1d([0, 10, 20], [0, 100, 300], 30)).toBe(500);
-    expect(interpolate1d([0, 10, 20], [0, 100, 300], -10)).toBe(-100);
-    expect(interpolate1d([5], [7], 100)).toBe(7);
-  });
-
-  it("interpolates bilinearly on the grid", () => {
-    const z = [
-      [0, 10],
-      [20, 30],
-    ];
-    expect(interpolate2d([0, 1], [0, 1], z, 0, 0)).toBe(0);
-    expect(interpolate2d([0, 1], [0, 1], z, 1, 1)).toBe(30);
-    expect(interpolate2d([0, 1], [0, 1], z, 0.5, 0.5)).toBe(15);
-    expect(interpolate2d([0, 1], [0, 1], z, 2, 0)).toBe(40);
-  });
-
   it("replaces the polynomial model: prefill by total new tokens, decode by (active KV, mean context)", () => {
     const timer = createStepTimer(resolveMockerConfig({ perfProfile: profileJson, speedupRatio: 2 }));
     expect(timer(prefill(1000))).toBeCloseTo(6, 9);
     expect(timer(prefill(2000))).toBeCloseTo(10.5, 9);
-    // 10 sequences, 10000 KV tokens: mean context 1000.
-    const expected = interpolate2d([1000, 100000], [100, 1000], profileJson.decode_itl, 10000, 1000) / 2;
-    expect(timer(decode(10, 10000))).toBeCloseTo(expected, 9);
+    // Two chunks of one step count as their 2,000 tokens together.
+    const twoChunks: StepWork = {
+      prefills: [
+        { newTokens: 1000, contextTokens: 0 },
+        { newTokens: 1000, contextTokens: 500 },
+      ],
+      decodeSeqs: 0,
+      decodeKvTokens: 0,
+    };
+    expect(timer(twoChunks)).toBeCloseTo(10.5, 9);
+    // 10 sequences, 10000 KV tokens: mean context 1000, a tenth of the way from 1,000 to 100,000 KV tokens.
+    expect(timer(decode(10, 10000))).toBeCloseTo((5 + (10 - 5) * (9000 / 99000)) / 2, 9);
+    // A mixed step takes the sum; an empty one nothing.
+    expect(timer({ ...decode(10, 10000), prefills: prefill(1000).prefills })).toBeCloseTo(
+      timer(prefill(1000)) + timer(decode(10, 10000)),
+      9,
+    );
+    expect(timer(decode(0, 0))).toBe(0);
   });
 
-  it("rejects malformed profiles with a message naming the field", () => {
-    expect(() => parsePerfProfile([])).toThrow(/JSON object/);
-    expect(() => parsePerfProfile({ ...profileJson, prefill_ttft_ms: [1, 2] })).toThrow(
-      /prefill_ttft_ms has 2/,
-    );
-    expect(() => parsePerfProfile({ ...profileJson, prefill_isl: [3, 2, 1] })).toThrow(
-      /prefill_isl must be strictly/,
-    );
-    expect(() => parsePerfProfile({ ...profileJson, decode_itl: [[1, 2]] })).toThrow(/one row per/);
-    expect(() => parsePerfProfile({ ...profileJson, decode_itl: [[1], [2, 3]] })).toThrow(/row 0 has 1/);
-    expect(() => parsePerfProfile({ ...profileJson, decode_context_length: ["a", 1] })).toThrow(
-      /finite numbers/,
-    );
+  it("refuses a malformed profile with a message naming the field (the check is @kvasir/protocol's)", () => {
     expect(() => resolveMockerConfig({ perfProfile: { prefill_isl: [1] } })).toThrow(/prefill_ttft_ms/);
+    expect(() => resolveMockerConfig({ perfProfile: { ...profileJson, prefill_isl: [3, 2, 1] } })).toThrow(
+      /prefill_isl must be strictly increasing/,
+    );
   });
 });

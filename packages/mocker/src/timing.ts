@@ -1,6 +1,6 @@
 // How long one engine step takes, from the work scheduled in it (docs/mocker.md, "Timing model").
+import { decodeStepMs, prefillStepMs } from "@kvasir/protocol";
 import type { MockerConfig } from "./config.js";
-import { interpolate1d, interpolate2d } from "./perf-profile.js";
 
 /** The work of one step on one rank. */
 export interface StepWork {
@@ -21,25 +21,12 @@ export function createStepTimer(config: MockerConfig): StepTimer {
   if (profile) {
     // As Dynamo's mocker: prefill time of the step's total new tokens plus decode time at (active KV, mean context).
     return (work) => {
-      let ms = 0;
       const prefillTokens = work.prefills.reduce((sum, p) => sum + p.newTokens, 0);
-      if (prefillTokens > 0) {
-        ms += Math.max(0, interpolate1d(profile.prefill_isl, profile.prefill_ttft_ms, prefillTokens));
-      }
-      if (work.decodeSeqs > 0) {
-        const meanContext = work.decodeKvTokens / work.decodeSeqs;
-        ms += Math.max(
-          0,
-          interpolate2d(
-            profile.decode_active_kv_tokens,
-            profile.decode_context_length,
-            profile.decode_itl,
-            work.decodeKvTokens,
-            meanContext,
-          ),
-        );
-      }
-      return ms / speedup;
+      const decode =
+        work.decodeSeqs > 0
+          ? decodeStepMs(profile, work.decodeKvTokens, work.decodeKvTokens / work.decodeSeqs)
+          : 0;
+      return (prefillStepMs(profile, prefillTokens) + decode) / speedup;
     };
   }
   const c = config.timing;
