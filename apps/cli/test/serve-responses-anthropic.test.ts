@@ -162,6 +162,32 @@ describe("Responses API", () => {
     // The worker had the first prompt's blocks cached: the continued conversation reuses them.
     expect(second.usage?.input_tokens_details.cached_tokens).toBeGreaterThan(0);
 
+    // input_items lists what the second response was generated from: the first turn's input and output, then its
+    // own input; newest first by default; the SDK's cursor pages follow last_id.
+    const listed = await openai.responses.inputItems.list(second.id, { order: "asc" });
+    const all = [];
+    for await (const item of openai.responses.inputItems.list(second.id, { order: "asc", limit: 1 })) {
+      all.push(item);
+    }
+    expect(all).toEqual(listed.data);
+    expect(listed.data.map((item) => item.id)).toEqual([
+      listed.data[0]?.id,
+      ...first.output.map((item) => item.id),
+      listed.data.at(-1)?.id,
+    ]);
+    expect(listed.data.at(-1)).toMatchObject({
+      type: "message",
+      role: "user",
+      content: [{ type: "input_text", text: "What is my name?" }],
+    });
+    const newest = await openai.responses.inputItems.list(second.id, { limit: 1 });
+    expect(newest.data.map((item) => item.id)).toEqual([listed.data.at(-1)?.id]);
+    expect(newest.has_more).toBe(true);
+    await expect(openai.responses.inputItems.list("resp_unknown")).rejects.toMatchObject({
+      status: 404,
+      error: { message: "Response with id 'resp_unknown' not found.", param: "id" },
+    });
+
     const alone = await openai.responses.create({
       model: MODEL,
       input: "x",

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { conversationOf, ResponseStore, type StoredResponse } from "./response-store.js";
+import { conversationOf, inputItemsOf, ResponseStore, type StoredResponse } from "./response-store.js";
 
 const entry = (text: string, parent?: StoredResponse): StoredResponse => ({
-  response: { id: text },
+  response: { id: text, output: [{ id: `out_${text}`, type: "message" }] },
   turn: [{ role: "user", content: text }],
+  inputItems: [{ id: `in_${text}`, type: "message" }],
   ...(parent ? { parent } : {}),
 });
 
@@ -50,5 +51,12 @@ describe("ResponseStore", () => {
     expect(store.get("1")).toBeUndefined();
     expect(conversationOf(store.get("2")).map((m) => m.content)).toEqual(["one", "two"]);
     expect(conversationOf(undefined)).toEqual([]);
+  });
+
+  it("lists a continued response's input items: earlier turns' inputs and outputs, then its own input", () => {
+    const first = entry("one");
+    const ids = inputItemsOf(entry("three", entry("two", first))).map((item) => item.id);
+    expect(ids).toEqual(["in_one", "out_one", "in_two", "out_two", "in_three"]);
+    expect(inputItemsOf(first).map((item) => item.id)).toEqual(["in_one"]);
   });
 });

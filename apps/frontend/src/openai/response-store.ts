@@ -1,4 +1,5 @@
 import type { ChatTemplateMessage } from "@kvasir/llm";
+import type { ListedItem } from "./responses-items.js";
 
 /** A stored response: what `GET /v1/responses/{id}` returns, and its turn of the conversation. */
 export interface StoredResponse {
@@ -6,6 +7,8 @@ export interface StoredResponse {
   readonly response: Record<string, unknown>;
   /** This turn as chat messages: the request's input, then the response's output (without instructions). */
   readonly turn: readonly ChatTemplateMessage[];
+  /** This request's input as listed items (`GET /v1/responses/{id}/input_items`). */
+  readonly inputItems: readonly ListedItem[];
   /**
    * The response this one continued. Held by reference, so a conversation survives its earlier responses being
    * evicted, and each turn is stored once however long the chain.
@@ -70,4 +73,25 @@ export function conversationOf(stored: StoredResponse | undefined): ChatTemplate
   const turns: (readonly ChatTemplateMessage[])[] = [];
   for (let at = stored; at; at = at.parent) turns.push(at.turn);
   return turns.reverse().flat();
+}
+
+/**
+ * The items a response was generated from, oldest first: each earlier turn's input and output items, then its own
+ * input (as `input_items` lists a continued conversation; instructions are no item).
+ */
+export function inputItemsOf(stored: StoredResponse): ListedItem[] {
+  const earlier: StoredResponse[] = [];
+  for (let at = stored.parent; at; at = at.parent) earlier.push(at);
+  const items = earlier.reverse().flatMap((turn) => [...turn.inputItems, ...outputItems(turn.response)]);
+  return [...items, ...stored.inputItems];
+}
+
+function outputItems(response: Record<string, unknown>): ListedItem[] {
+  const { output } = response;
+  if (!Array.isArray(output)) return [];
+  return output.flatMap((item: unknown) => (isListed(item) ? [item] : []));
+}
+
+function isListed(item: unknown): item is ListedItem {
+  return typeof item === "object" && item !== null && "id" in item && typeof item.id === "string";
 }

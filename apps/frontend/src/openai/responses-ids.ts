@@ -6,8 +6,11 @@ export function responseId(requestId: string): string {
   return `resp_${compact || base62(32)}`;
 }
 
-/** Output item ids by kind, with OpenAI's prefixes: `msg_` (message), `fc_` (function call), `rs_` (reasoning). */
-export function itemId(kind: "msg" | "fc" | "rs"): string {
+/**
+ * Item ids by kind, with OpenAI's prefixes: `msg_` (message), `fc_` (function call), `rs_` (reasoning); `fco_`
+ * for a function call's output given as input without an id.
+ */
+export function itemId(kind: "msg" | "fc" | "fco" | "rs"): string {
   return `${kind}_${base62(32)}`;
 }
 

@@ -7,9 +7,10 @@ import { type Preprocessor, tokenizeChat } from "../preprocessor.js";
 import type { AppEnv } from "../request-scope.js";
 import type { ParserChoice } from "./chat.js";
 import { prepare } from "./prepare.js";
-import { conversationOf, type ResponseStore } from "./response-store.js";
+import { conversationOf, inputItemsOf, type ResponseStore } from "./response-store.js";
 import { responsesFormat } from "./responses-format.js";
 import { chatFields, inputMessages } from "./responses-input.js";
+import { listPage, toListedItems } from "./responses-items.js";
 import { forcedToolChoice, responseFormatConstraint, toolChoiceConstraint } from "./structured.js";
 
 export const RESPONSES_PATH = "/v1/responses";
@@ -46,7 +47,7 @@ function inResponsesTerms(error: unknown): unknown {
 
 const notFound = (id: string) => new HttpError(404, `Response with id '${id}' not found.`, "not_found", "id");
 
-/** OpenAI's Responses API: `POST /v1/responses`, `GET` and `DELETE /v1/responses/{id}`. */
+/** OpenAI's Responses API: `POST /v1/responses`, `GET` and `DELETE /v1/responses/{id}`, its `input_items`. */
 export function addResponsesRoutes(
   app: Hono<AppEnv>,
   deps: ResponsesRouteDeps,
@@ -135,6 +136,7 @@ export function addResponsesRoutes(
             store.put(header.id, {
               response,
               turn: [...turn, output],
+              inputItems: toListedItems(body.input),
               ...(previous ? { parent: previous } : {}),
             });
           },
@@ -147,6 +149,14 @@ export function addResponsesRoutes(
     const stored = store.get(id);
     if (!stored) throw notFound(id);
     return c.json(stored.response);
+  });
+
+  app.get(`${RESPONSES_PATH}/:id/input_items`, (c) => {
+    const id = c.req.param("id");
+    const stored = store.get(id);
+    if (!stored) throw notFound(id);
+    const { limit, order, after, before } = c.req.query();
+    return c.json(listPage(inputItemsOf(stored), { limit, order, after, before }));
   });
 
   app.delete(`${RESPONSES_PATH}/:id`, (c) => {
