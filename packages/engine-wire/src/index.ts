@@ -18,6 +18,7 @@ export {
   type ReplayFrames,
   type SeqBatch,
 } from "./frames.js";
+export * from "./http/logprobs.js";
 export * from "./http/sglang.js";
 export * from "./http/sse.js";
 export * from "./http/vllm.js";

@@ -10,6 +10,8 @@
 //   python/sglang/srt/entrypoints/http_server.py (routes; /health answers 503 while starting or shutting down;
 //   stream frames `data: <json>\n\n` then `data: [DONE]\n\n`), and FORMATS.md §2.4 for the bootstrap fields.
 
+import type { SglangLogprobFields } from "./logprobs.js";
+
 export const SGLANG_PATHS = {
   generate: "/generate",
   abort: "/abort_request",
@@ -51,7 +53,9 @@ export interface SglangGenerateRequest {
   /** Request id (BaseReq.rid); the engine makes one up when absent. Used by /abort_request. */
   rid?: string;
   stream?: boolean;
+  /** Logprobs of the output tokens in meta_info (logprobs.ts), and the top `top_logprobs_num` at each. */
   return_logprob?: boolean;
+  top_logprobs_num?: number;
   /** LoRA adapter name or path (the name registered with --lora-paths). */
   lora_path?: string | null;
   /** Higher is earlier with --enable-priority-scheduling (the default ordering; see --schedule-low-priority-values-first). */
@@ -158,6 +162,8 @@ export function sglangMetaInfo(fields: {
   completionTokens: number;
   cachedTokens: number;
   e2eLatency?: number;
+  /** With return_logprob: meta_info's logprob fields (sglangLogprobFields), after the counts. */
+  logprobs?: SglangLogprobFields;
 }): SglangMetaInfo {
   const meta: SglangMetaInfo = {
     id: fields.id,
@@ -169,6 +175,7 @@ export function sglangMetaInfo(fields: {
     completion_tokens: fields.completionTokens,
     cached_tokens: fields.cachedTokens,
   };
+  if (fields.logprobs) Object.assign(meta, fields.logprobs);
   if (fields.e2eLatency !== undefined) meta.e2e_latency = fields.e2eLatency;
   return meta;
 }

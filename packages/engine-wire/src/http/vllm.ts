@@ -9,6 +9,8 @@
 // Only fields Kvasir sends or reads are typed; both sides must tolerate the rest (vLLM ignores unknown request
 // fields with a warning, and adds response fields over time).
 
+import type { VllmCompletionLogprobs, VllmTokenLogprobs } from "./logprobs.js";
+
 export const VLLM_PATHS = {
   completions: "/v1/completions",
   /** Tokens in, tokens out; present in vLLM builds from late 2025 on (404 on older ones). */
@@ -80,6 +82,8 @@ export interface VllmCompletionRequest extends VllmSamplingFields {
   echo?: boolean | null;
   /** Return `prompt_token_ids` and `token_ids` in each choice (streamed: prompt ids in the first chunk only). */
   return_token_ids?: boolean | null;
+  /** With `logprobs`: tokens named `token_id:<id>` rather than decoded (logprobs.ts). */
+  return_tokens_as_token_ids?: boolean | null;
   /** Lower is earlier; anything but 0 needs `--scheduling-policy priority`. */
   priority?: number;
   request_id?: string;
@@ -278,6 +282,8 @@ export function vllmCompletionChunk(
     promptTokenIds: number[] | null;
     /** This chunk's new tokens with `return_token_ids`; null otherwise. */
     tokenIds: number[] | null;
+    /** With `logprobs` asked: this chunk's tokens' (logprobs.ts). */
+    logprobs?: VllmCompletionLogprobs | null;
   },
 ): VllmCompletionStreamResponse {
   return {
@@ -289,7 +295,7 @@ export function vllmCompletionChunk(
       {
         index: choice.index,
         text: choice.text,
-        logprobs: null,
+        logprobs: choice.logprobs ?? null,
         finish_reason: choice.finishReason,
         stop_reason: choice.stopReason,
         prompt_token_ids: choice.promptTokenIds,
@@ -324,6 +330,7 @@ export function vllmCompletionResponse(
     stopReason: number | string | null;
     tokenIds: number[] | null;
     promptTokenIds: number[] | null;
+    logprobs?: VllmCompletionLogprobs | null;
   }[],
   usage: VllmUsage,
   kvTransferParams: VllmKvTransferParams | null = null,
@@ -336,7 +343,7 @@ export function vllmCompletionResponse(
     choices: choices.map((c, index) => ({
       index,
       text: c.text,
-      logprobs: null,
+      logprobs: c.logprobs ?? null,
       finish_reason: c.finishReason,
       stop_reason: c.stopReason,
       token_ids: c.tokenIds,
@@ -356,7 +363,12 @@ export function vllmCompletionResponse(
 /** One streamed /inference/v1/generate chunk: this step's token ids. */
 export function vllmGenerateChunk(
   requestId: string,
-  choice: { index: number; finishReason: VllmFinishReason | null; tokenIds: number[] },
+  choice: {
+    index: number;
+    finishReason: VllmFinishReason | null;
+    tokenIds: number[];
+    logprobs?: VllmTokenLogprobs | null;
+  },
   usage: VllmUsage | null = null,
 ): VllmGenerateStreamResponse {
   return {
@@ -364,7 +376,7 @@ export function vllmGenerateChunk(
     choices: [
       {
         index: choice.index,
-        logprobs: null,
+        logprobs: choice.logprobs ?? null,
         finish_reason: choice.finishReason,
         token_ids: choice.tokenIds,
         routed_experts: null,
@@ -377,7 +389,11 @@ export function vllmGenerateChunk(
 /** A whole /inference/v1/generate response. */
 export function vllmGenerateResponse(
   head: { requestId: string; model: string; created: number },
-  choices: { finishReason: VllmFinishReason | null; tokenIds: number[] }[],
+  choices: {
+    finishReason: VllmFinishReason | null;
+    tokenIds: number[];
+    logprobs?: VllmTokenLogprobs | null;
+  }[],
   usage: VllmUsage,
   kvTransferParams: VllmKvTransferParams | null = null,
 ): VllmGenerateResponse {
@@ -387,7 +403,7 @@ export function vllmGenerateResponse(
     created: head.created,
     choices: choices.map((c, index) => ({
       index,
-      logprobs: null,
+      logprobs: c.logprobs ?? null,
       finish_reason: c.finishReason,
       token_ids: c.tokenIds,
       routed_experts: null,
