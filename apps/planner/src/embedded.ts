@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parsePerfProfile, speedUpPerfProfile } from "@kvasir/protocol";
 import {
   defineFlags,
   FlagError,
@@ -17,7 +18,7 @@ import {
 } from "@kvasir/runtime";
 import { defaultWorkerCommand } from "./command.js";
 import { PLANNER_MODES, type PoolName, type Topology } from "./decide.js";
-import { PerfModel, parsePerfTable } from "./perf-model.js";
+import { PerfModel } from "./perf-model.js";
 import { loadPerfModel, type PlannerService, start } from "./planner.js";
 import { LOAD_PREDICTORS } from "./predictors.js";
 
@@ -106,12 +107,7 @@ export const DEFAULT_MOCKER_PROFILE = fileURLToPath(
 
 /** A perf profile with its times divided by `speedup`: what workers run with --speedup-ratio show. */
 export function scaledPerfModel(path: string, speedup: number): PerfModel {
-  const table = parsePerfTable(JSON.parse(readFileSync(path, "utf8")));
-  return new PerfModel({
-    ...table,
-    prefill_ttft_ms: table.prefill_ttft_ms.map((v) => v / speedup),
-    decode_itl: table.decode_itl.map((row) => row.map((v) => v / speedup)),
-  });
+  return new PerfModel(speedUpPerfProfile(parsePerfProfile(JSON.parse(readFileSync(path, "utf8"))), speedup));
 }
 
 export interface ServeWorkerSetup {

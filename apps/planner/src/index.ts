@@ -8,6 +8,6 @@ export {
   startEmbeddedPlanner,
 } from "./embedded.js";
 export { plannerFlags } from "./flags.js";
-export { PerfModel, type PerfTable, parsePerfTable } from "./perf-model.js";
+export { PerfModel } from "./perf-model.js";
 export { loadPerfModel, type PlannerConfig, type PlannerService, start } from "./planner.js";
 export { profileCommand } from "./profile/command.js";

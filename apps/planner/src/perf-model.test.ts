@@ -1,37 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { bilerp, Correction, lerp, PerfModel, parsePerfTable } from "./perf-model.js";
+import { Correction, PerfModel } from "./perf-model.js";
 import { TEST_TABLE } from "./test-profile.js";
-
-describe("perf table", () => {
-  it("accepts the mocker's --perf-profile layout and says what is wrong otherwise", () => {
-    expect(parsePerfTable(JSON.parse(JSON.stringify(TEST_TABLE)))).toEqual(TEST_TABLE);
-    expect(() => parsePerfTable([])).toThrow(/JSON object/);
-    expect(() => parsePerfTable({ ...TEST_TABLE, prefill_isl: [1, 1, 2, 3, 4] })).toThrow(
-      /strictly increasing/,
-    );
-    expect(() => parsePerfTable({ ...TEST_TABLE, prefill_ttft_ms: [1] })).toThrow(/differ in length/);
-    expect(() => parsePerfTable({ ...TEST_TABLE, decode_itl: [[1, 2, 3]] })).toThrow(/one row per/);
-    expect(() => parsePerfTable({ ...TEST_TABLE, decode_active_kv_tokens: "x" })).toThrow(/non-empty array/);
-  });
-
-  it("interpolates linearly and extrapolates the end segments", () => {
-    expect(lerp([0, 10], [0, 100], 5)).toBe(50);
-    expect(lerp([0, 10, 20], [0, 100, 300], 15)).toBe(200);
-    expect(lerp([0, 10], [0, 100], 20)).toBe(200);
-    expect(
-      bilerp(
-        [0, 10],
-        [0, 10],
-        [
-          [0, 10],
-          [100, 110],
-        ],
-        5,
-        5,
-      ),
-    ).toBe(55);
-  });
-});
 
 describe("PerfModel", () => {
   const model = new PerfModel(TEST_TABLE);
@@ -40,6 +9,16 @@ describe("PerfModel", () => {
     expect(model.ttftMs(512)).toBe(50);
     expect(model.ttftMs(768)).toBe(70);
     expect(model.prefillTokensPerSecond(1024)).toBeCloseTo((1024 / 90) * 1000);
+    // Past the last point the end segment extends: 400 ms at 4096, 220 ms more per 2048 tokens.
+    expect(model.ttftMs(6144)).toBe(620);
+  });
+
+  it("never predicts less than 0.01 ms, so capacities stay finite", () => {
+    const free = new PerfModel({ ...TEST_TABLE, prefillMs: [0, 50, 90, 180, 400] });
+    expect(free.ttftMs(64)).toBe(0.01);
+    expect(model.ttftMs(0)).toBe(0.01);
+    expect(model.itlMs(0, 1024)).toBe(0.01);
+    expect(Number.isFinite(free.prefillTokensPerSecond(64))).toBe(true);
   });
 
   it("finds the best decode throughput within an ITL target, more with a looser target", () => {

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { KubeConfig } from "@kubernetes/client-node";
+import { parsePerfProfile } from "@kvasir/protocol";
 import { type HostDeps, type RuntimeConfig, startComponent } from "@kvasir/runtime";
 import { openWorkerPools } from "@kvasir/serving";
 import {
@@ -20,7 +21,7 @@ import { LocalConnector, type LocalPoolCommand } from "./connectors/local.js";
 import { VirtualConnector } from "./connectors/virtual.js";
 import { type PoolName, poolsOf } from "./decide.js";
 import { PlannerMetrics } from "./metrics.js";
-import { PerfModel, parsePerfTable } from "./perf-model.js";
+import { PerfModel } from "./perf-model.js";
 import { type Adjustment, type Observation, PlannerCore, type PlannerCoreConfig } from "./planner-core.js";
 import { observePools } from "./pools.js";
 import { PrometheusTrafficSource } from "./prometheus-source.js";
@@ -66,7 +67,7 @@ export function loadPerfModel(path: string): PerfModel {
   } catch (error) {
     throw new RangeError(`perf profile ${file}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  return new PerfModel(parsePerfTable(json));
+  return new PerfModel(parsePerfProfile(json));
 }
 
 function connectorOf(config: PlannerConfig, log: ReturnType<typeof createLogger>): Connector {

@@ -5,9 +5,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parsePerfProfile } from "@kvasir/protocol";
 import { freePort, type NodeProcess, spawnNode } from "@kvasir/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parsePerfTable } from "../src/perf-model.js";
 
 const cli = fileURLToPath(new URL("../../cli/src/main.ts", import.meta.url));
 
@@ -82,15 +82,15 @@ describe("kvasir profile", () => {
     expect(progress).toHaveLength(4);
     expect(progress.at(-1)).toContain('"done":4,"total":4');
 
-    const table = parsePerfTable(JSON.parse(readFileSync(output, "utf8")));
-    expect(table.prefill_isl).toEqual([64, 2048]);
-    expect(table.decode_context_length).toEqual([132]);
-    expect(table.decode_active_kv_tokens).toEqual([132, 16 * 132]);
+    const table = parsePerfProfile(JSON.parse(readFileSync(output, "utf8")));
+    expect(table.prefillTokens).toEqual([64, 2048]);
+    expect(table.decodeContextLength).toEqual([132]);
+    expect(table.decodeKvTokens).toEqual([132, 16 * 132]);
     // The engine's 298 ms between the two prompt lengths shows through the serving overhead.
-    const [short = 0, long = 0] = table.prefill_ttft_ms;
+    const [short = 0, long = 0] = table.prefillMs;
     expect(long - short).toBeGreaterThan(150);
     // Sixteen sequences decode slower than one.
-    const [alone = [0], busy = [0]] = table.decode_itl;
+    const [alone = [0], busy = [0]] = table.decodeMs;
     expect(busy[0]).toBeGreaterThan(alone[0] ?? 0);
 
     // What it wrote is a --perf-profile a mocker worker starts with.

@@ -70,5 +70,5 @@ export {
   parsePerfProfile,
   perfProfileFile,
   prefillStepMs,
-  scalePerfProfile,
+  speedUpPerfProfile,
 } from "./perf-profile.js";

@@ -7,7 +7,7 @@ import {
   parsePerfProfile,
   perfProfileFile,
   prefillStepMs,
-  scalePerfProfile,
+  speedUpPerfProfile,
 } from "./perf-profile.js";
 
 const file = {
@@ -106,8 +106,8 @@ describe("interpolation", () => {
     expect(decodeStepMs(profile, 0, 0)).toBe(0);
   });
 
-  it("scales every time and no token count", () => {
-    const half = scalePerfProfile(profile, 0.5);
+  it("speeds up every time and no token count", () => {
+    const half = speedUpPerfProfile(profile, 2);
     expect(half.prefillMs).toEqual([2.5, 6, 15]);
     expect(half.decodeMs).toEqual([
       [2, 2.5],

@@ -118,12 +118,12 @@ export function perfProfileFile(p: PerfProfile): PerfProfileFile {
   };
 }
 
-/** Every time of the profile multiplied by `factor` (an engine `1 / factor` times as fast). */
-export function scalePerfProfile(p: PerfProfile, factor: number): PerfProfile {
+/** The profile of an engine `speedup` times as fast: every time divided by it (the mocker's --speedup-ratio). */
+export function speedUpPerfProfile(p: PerfProfile, speedup: number): PerfProfile {
   return {
     ...p,
-    prefillMs: p.prefillMs.map((v) => v * factor),
-    decodeMs: p.decodeMs.map((row) => row.map((v) => v * factor)),
+    prefillMs: p.prefillMs.map((v) => v / speedup),
+    decodeMs: p.decodeMs.map((row) => row.map((v) => v / speedup)),
   };
 }
 

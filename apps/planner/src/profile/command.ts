@@ -2,10 +2,11 @@
 // --profile-results-dir` and the mocker's --perf-profile read.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { perfProfileFile } from "@kvasir/protocol";
 import { type Command, defineFlags, FlagError, type FlagValues, type Service } from "@kvasir/runtime";
 import { createLogger } from "@kvasir/telemetry";
 import { type SweepOptions, sweep } from "./sweep.js";
-import { buildPerfTable } from "./table.js";
+import { buildPerfProfile } from "./table.js";
 
 const numbers = (name: string, values: string[]): number[] => {
   const out = values
@@ -79,10 +80,11 @@ export async function runProfile(config: ProfileConfig): Promise<Service> {
     concurrency: config.concurrency,
   });
   const result = await sweep({ ...config, model, log });
-  const table = buildPerfTable(result.prefill, result.decode);
+  const profile = buildPerfProfile(result.prefill, result.decode);
   const file = config.output.endsWith(".json") ? config.output : `${config.output}/perf_profile.json`;
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, `${JSON.stringify(table, null, 2)}\n`);
+  // Dynamo's keys: the file the mocker's --perf-profile and the planner's --profile-results-dir read.
+  writeFileSync(file, `${JSON.stringify(perfProfileFile(profile), null, 2)}\n`);
   log.info("profile written", {
     file,
     prefill_points: result.prefill.length,

@@ -1,10 +1,10 @@
+import { parsePerfProfile, perfProfileFile } from "@kvasir/protocol";
 import { describe, expect, it } from "vitest";
-import { parsePerfTable } from "../perf-model.js";
-import { buildPerfTable } from "./table.js";
+import { buildPerfProfile } from "./table.js";
 
-describe("buildPerfTable", () => {
+describe("buildPerfProfile", () => {
   it("averages prefill repeats and grids decode measurements per context column", () => {
-    const table = buildPerfTable(
+    const profile = buildPerfProfile(
       [
         { isl: 512, ttftMs: 40 },
         { isl: 128, ttftMs: 10 },
@@ -17,18 +17,21 @@ describe("buildPerfTable", () => {
         { contextLength: 600, activeKvTokens: 2400, itlMs: 12 },
       ],
     );
-    expect(table.prefill_isl).toEqual([128, 512]);
-    expect(table.prefill_ttft_ms).toEqual([10, 50]);
-    expect(table.decode_context_length).toEqual([100, 600]);
-    expect(table.decode_active_kv_tokens).toEqual([100, 400, 600, 2400]);
+    expect(profile.prefillTokens).toEqual([128, 512]);
+    expect(profile.prefillMs).toEqual([10, 50]);
+    expect(profile.decodeContextLength).toEqual([100, 600]);
+    expect(profile.decodeKvTokens).toEqual([100, 400, 600, 2400]);
     // Column 100 extrapolates past 400 along its own slope (1 ms per 100 tokens).
-    expect(table.decode_itl[3]?.[0]).toBeCloseTo(8 + 20);
+    expect(profile.decodeMs[3]?.[0]).toBeCloseTo(8 + 20);
     // Column 600 below its lightest point stays at it.
-    expect(table.decode_itl[0]?.[1]).toBe(6);
-    expect(parsePerfTable(table)).toEqual(table);
+    expect(profile.decodeMs[0]?.[1]).toBe(6);
+    // What `kvasir profile` writes (Dynamo's keys) reads back as the same profile.
+    expect(parsePerfProfile(perfProfileFile(profile))).toEqual(profile);
   });
 
   it("refuses an empty sweep", () => {
-    expect(() => buildPerfTable([], [{ contextLength: 1, activeKvTokens: 1, itlMs: 1 }])).toThrow(/prefill/);
+    expect(() => buildPerfProfile([], [{ contextLength: 1, activeKvTokens: 1, itlMs: 1 }])).toThrow(
+      /prefill/,
+    );
   });
 });

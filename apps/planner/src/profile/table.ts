@@ -1,5 +1,5 @@
-// Measured points to Dynamo's profiling arrays (the mocker's --perf-profile layout). Pure.
-import { lerp, type PerfTable } from "../perf-model.js";
+// Measured points to Dynamo's profiling arrays (the mocker's --perf-profile, @kvasir/protocol's PerfProfile). Pure.
+import { interpolate1d, type PerfProfile } from "@kvasir/protocol";
 
 export interface PrefillPoint {
   isl: number;
@@ -27,7 +27,7 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
  * The table: prefill TTFT per ISL (the mean of repeats); decode ITL on a grid of every measured active-KV value
  * (rows) by every measured context length (columns), each column interpolated from its own measurements.
  */
-export function buildPerfTable(prefill: PrefillPoint[], decode: DecodePoint[]): PerfTable {
+export function buildPerfProfile(prefill: PrefillPoint[], decode: DecodePoint[]): PerfProfile {
   if (prefill.length === 0) throw new RangeError("no prefill measurement");
   if (decode.length === 0) throw new RangeError("no decode measurement");
   const byIsl = groupBy(prefill, (p) => p.isl);
@@ -39,11 +39,13 @@ export function buildPerfTable(prefill: PrefillPoint[], decode: DecodePoint[]): 
     return { kv: [...byKv.keys()], itl: [...byKv.values()].map((ps) => mean(ps.map((p) => p.itlMs))) };
   });
   return {
-    prefill_isl: [...byIsl.keys()],
-    prefill_ttft_ms: [...byIsl.values()].map((ps) => mean(ps.map((p) => p.ttftMs))),
-    decode_active_kv_tokens: rows,
-    decode_context_length: context,
+    prefillTokens: [...byIsl.keys()],
+    prefillMs: [...byIsl.values()].map((ps) => mean(ps.map((p) => p.ttftMs))),
+    decodeKvTokens: rows,
+    decodeContextLength: context,
     // Extrapolated past a column's measured range: never below that column's lightest measurement.
-    decode_itl: rows.map((kv) => curves.map((c) => Math.max(Math.min(...c.itl), lerp(c.kv, c.itl, kv)))),
+    decodeMs: rows.map((kv) =>
+      curves.map((c) => Math.max(Math.min(...c.itl), interpolate1d(c.kv, c.itl, kv))),
+    ),
   };
 }
