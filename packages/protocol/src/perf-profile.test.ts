@@ -11,9 +11,9 @@ import {
 } from "./perf-profile.js";
 
 const file = {
-  prefill_isl: [100, 1000, 3000],
-  prefill_ttft_ms: [5, 12, 30],
-  decode_active_kv_tokens: [1000, 100000],
+  prefill_isl: [200, 1000, 3000],
+  prefill_ttft_ms: [6, 12, 30],
+  decode_active_kv_tokens: [2000, 100000],
   decode_context_length: [100, 1000],
   decode_itl: [
     [4, 5],
@@ -21,9 +21,9 @@ const file = {
   ],
 };
 const profile: PerfProfile = {
-  prefillTokens: [100, 1000, 3000],
-  prefillMs: [5, 12, 30],
-  decodeKvTokens: [1000, 100000],
+  prefillTokens: [200, 1000, 3000],
+  prefillMs: [6, 12, 30],
+  decodeKvTokens: [2000, 100000],
   decodeContextLength: [100, 1000],
   decodeMs: [
     [4, 5],
@@ -37,7 +37,7 @@ describe("parsePerfProfile", () => {
     expect(parsePerfProfile(profile)).toEqual(profile);
     expect(perfProfileFile(profile)).toEqual(file);
     // Times may fall as well as rise (a measured profile is noisy); only the axes must increase.
-    expect(parsePerfProfile({ ...file, prefill_ttft_ms: [5, 4, 30] }).prefillMs).toEqual([5, 4, 30]);
+    expect(parsePerfProfile({ ...file, prefill_ttft_ms: [6, 4, 30] }).prefillMs).toEqual([6, 4, 30]);
   });
 
   it("refuses bad input with an error naming the field under the layout's own key", () => {
@@ -46,10 +46,10 @@ describe("parsePerfProfile", () => {
       ["fast", /must be a JSON object/],
       [{ ...file, prefill_isl: [] }, /prefill_isl must be a non-empty array/],
       [{ ...file, decode_active_kv_tokens: "x" }, /decode_active_kv_tokens must be a non-empty array/],
-      [{ ...file, prefill_isl: [3000, 1000, 100] }, /prefill_isl must be strictly increasing/],
+      [{ ...file, prefill_isl: [3000, 1000, 200] }, /prefill_isl must be strictly increasing/],
       [{ ...file, decode_context_length: [100, 100] }, /decode_context_length must be strictly increasing/],
       [{ ...file, prefill_ttft_ms: [1, 2] }, /prefill_isl has 3 entries but prefill_ttft_ms has 2/],
-      [{ ...file, prefill_ttft_ms: [5, -1, 30] }, /prefill_ttft_ms must hold finite non-negative/],
+      [{ ...file, prefill_ttft_ms: [6, -1, 30] }, /prefill_ttft_ms must hold finite non-negative/],
       [{ ...file, decode_context_length: ["a", 1] }, /decode_context_length must hold finite/],
       [
         { ...file, decode_itl: [[1, 2]] },
@@ -97,18 +97,18 @@ describe("interpolation", () => {
   it("prices steps: prefill by new tokens, decode by (KV tokens, mean context), 0 for no work, never below 0", () => {
     expect(prefillStepMs(profile, 2000)).toBe(21);
     expect(prefillStepMs(profile, 0)).toBe(0);
-    // Extrapolating the first segment down to 1 token: 5 - 99 * 7 / 900 ms.
-    expect(prefillStepMs(profile, 1)).toBeCloseTo(5 - (99 * 7) / 900, 12);
+    // Extrapolating the first segment down to 1 token: 6 - 199 * 6 / 800 ms.
+    expect(prefillStepMs(profile, 1)).toBeCloseTo(6 - (199 * 6) / 800, 12);
     expect(prefillStepMs({ ...profile, prefillMs: [50, 60, 70] }, 1)).toBeGreaterThan(0);
     expect(prefillStepMs({ ...profile, prefillMs: [1, 100, 200] }, 1)).toBe(0);
-    expect(decodeStepMs(profile, 1000, 100)).toBe(4);
+    expect(decodeStepMs(profile, 2000, 100)).toBe(4);
     expect(decodeStepMs(profile, 100000, 550)).toBe(9);
     expect(decodeStepMs(profile, 0, 0)).toBe(0);
   });
 
   it("speeds up every time and no token count", () => {
     const half = speedUpPerfProfile(profile, 2);
-    expect(half.prefillMs).toEqual([2.5, 6, 15]);
+    expect(half.prefillMs).toEqual([3, 6, 15]);
     expect(half.decodeMs).toEqual([
       [2, 2.5],
       [4, 5],
