@@ -4,7 +4,7 @@
 // at run time by observed/predicted latency.
 import { decodeStepMs, type PerfProfile, prefillStepMs } from "@kvasir/protocol";
 
-/** Latencies are never below this (ms): capacities divide by them, and a table extrapolated to 0 must not promise free work. */
+/** Latencies are never below this (ms): capacities divide by them, and a table must not promise free work. */
 const MIN_MS = 0.01;
 
 export interface DecodeCapacity {

@@ -3,10 +3,9 @@
 // arrays: Dynamo's perf-data keys (its perf_data.npz, as the `--perf-profile` JSON files and `kvasir profile` write
 // them) and the Model Deployment Card's camelCase keys; in memory it is always the card's.
 //
-// Edge rules: axes are non-empty and strictly increasing, every number finite and non-negative (times need not be
-// monotonic). Between points linear (bilinear on the decode grid); below the first and above the last point the end
-// segment extends linearly (as Dynamo's mocker), a single point is a constant; a step time is clamped at 0 and is 0
-// for no work.
+// Edge rules: axes non-empty and strictly increasing, all numbers finite and >= 0 (else refused); linear between
+// points, the end segments extended past either end (as Dynamo's mocker), one point constant; step times >= 0, 0 for
+// no work.
 
 /** In memory and in the card. `decodeMs[i][j]` is the step time at `decodeKvTokens[i]`, `decodeContextLength[j]`. */
 export interface PerfProfile {
@@ -99,7 +98,8 @@ export function parsePerfProfile(json: unknown): PerfProfile {
     const row = numbers(`${k.decodeMs}[${i}]`, value);
     if (row.length !== decodeContextLength.length) {
       throw new RangeError(
-        `perf profile: ${k.decodeMs} row ${i} has ${row.length} entries, ${k.decodeContextLength} has ${decodeContextLength.length}`,
+        `perf profile: ${k.decodeMs} row ${i} has ${row.length} entries, ` +
+          `${k.decodeContextLength} has ${decodeContextLength.length}`,
       );
     }
     return row;
