@@ -2,6 +2,7 @@
 // simulated HTTP server: one loop steps the engine, waits each step's duration, then delivers the step's outputs
 // to per-request streams, its KV events to the publisher and refreshes the load gauges.
 import { setTimeout as sleep, setImmediate as yieldToLoop } from "node:timers/promises";
+import type { WireTokenLogprob } from "@kvasir/engine-wire";
 import { type EngineRequest, MockEngine, type MockerConfigInput, type StepOutput } from "@kvasir/mocker";
 import type { KvEvent, LoadMetrics } from "@kvasir/protocol";
 import { AsyncQueue } from "@kvasir/runtime";
@@ -9,22 +10,35 @@ import { AsyncQueue } from "@kvasir/runtime";
 export type RequestOutput = Omit<StepOutput, "requestId">;
 
 /**
- * A non-streamed answer: every output of a request, its token ids joined, the last output kept (its finish reason
- * and usage). The client's leaving (`signal`) aborts the request (`controller`). Undefined when no output came.
+ * A non-streamed answer: every output of a request, its token ids and their logprobs (when asked) joined, the last
+ * output kept (its finish reason and usage). The client's leaving (`signal`) aborts the request (`controller`).
+ * Undefined when no output came.
  */
 export async function collectOutputs(
   outputs: AsyncIterable<RequestOutput>,
   signal: AbortSignal,
   controller: AbortController,
-): Promise<{ tokenIds: number[]; last: RequestOutput } | undefined> {
+): Promise<{ tokenIds: number[]; logprobs: WireTokenLogprob[]; last: RequestOutput } | undefined> {
   signal.addEventListener("abort", () => controller.abort(), { once: true });
   const tokenIds: number[] = [];
+  const logprobs: WireTokenLogprob[] = [];
   let last: RequestOutput | undefined;
   for await (const output of outputs) {
     tokenIds.push(...output.tokenIds);
+    logprobs.push(...wireLogprobs(output));
     last = output;
   }
-  return last ? { tokenIds, last } : undefined;
+  return last ? { tokenIds, logprobs, last } : undefined;
+}
+
+/** An output's logprobs with the token each is for, as the engines' wire shapes need (empty when not asked). */
+export function wireLogprobs(output: RequestOutput): WireTokenLogprob[] {
+  const { logprobs } = output;
+  if (!logprobs) return [];
+  return output.tokenIds.flatMap((tokenId, i) => {
+    const entry = logprobs[i];
+    return entry ? [{ tokenId, logprob: entry.logprob, top: entry.top }] : [];
+  });
 }
 
 export interface EngineDriverListener {

@@ -11,14 +11,16 @@ import {
   SSE_DONE_FRAME,
   sglangError,
   sglangGenerateOutput,
+  sglangLogprobFields,
   sglangMetaInfo,
+  type WireTokenLogprob,
 } from "@kvasir/engine-wire";
 import type { EngineRequest } from "@kvasir/mocker";
 import type { Logger } from "@kvasir/telemetry";
 import { Hono } from "hono";
 import { z } from "zod";
 import type { SimulatorConfig } from "./config.js";
-import { collectOutputs, type EngineDriver, type RequestOutput } from "./engine-driver.js";
+import { collectOutputs, type EngineDriver, type RequestOutput, wireLogprobs } from "./engine-driver.js";
 import { json, jsonBody, sseResponse } from "./http-util.js";
 
 /** The version /server_info reports: the SGLang release line whose protocol the simulator follows. */
@@ -50,6 +52,8 @@ const generateSchema = z.looseObject({
     .optional(),
   rid: z.string().optional(),
   stream: z.boolean().optional(),
+  return_logprob: z.boolean().nullish(),
+  top_logprobs_num: z.number().int().min(0).nullish(),
   lora_path: z.string().nullish(),
   priority: z.number().int().nullish(),
   bootstrap_host: z.string().nullish(),
@@ -149,6 +153,8 @@ export function sglangApp(deps: SglangApiDeps): Hono {
       }
       if (maxNew === 0) maxNew = 1;
       const rid = req.rid ?? randomUUID().replaceAll("-", "");
+      // Output logprobs in meta_info, and the top `top_logprobs_num` at each position when above 0.
+      const topN = req.return_logprob ? (req.top_logprobs_num ?? 0) : undefined;
       const request: EngineRequest = {
         requestId: rid,
         tokenIds: prompt,
@@ -158,6 +164,7 @@ export function sglangApp(deps: SglangApiDeps): Hono {
         ...(sp.min_new_tokens === undefined ? {} : { minTokens: sp.min_new_tokens }),
         ...(sp.sampling_seed == null ? {} : { seed: sp.sampling_seed }),
         ...(sp.temperature === undefined ? {} : { temperature: sp.temperature }),
+        ...(topN === undefined ? {} : { logprobs: topN }),
         // SGLang admits higher values first (the mocker's order) with --enable-priority-scheduling.
         priority: config.priorityScheduling ? (req.priority ?? 0) : 0,
         ...(req.routed_dp_rank == null ? {} : { dpRank: req.routed_dp_rank }),
@@ -170,24 +177,28 @@ export function sglangApp(deps: SglangApiDeps): Hono {
       const started = performance.now();
       const controller = new AbortController();
       const outputs = driver.generate(request, controller.signal);
-      const meta = (output: RequestOutput, done: boolean) =>
+      const meta = (output: RequestOutput, done: boolean, logprobs: readonly WireTokenLogprob[]) =>
         sglangMetaInfo({
           id: rid,
           finishReason: finishReason(output, maxNew),
           promptTokens: output.promptTokens,
           completionTokens: output.completionTokens,
           cachedTokens: output.cachedTokens,
+          ...(topN === undefined ? {} : { logprobs: sglangLogprobFields(logprobs, topN) }),
           ...(done ? { e2eLatency: (performance.now() - started) / 1000 } : {}),
         });
       if (req.stream) {
         const frames = async function* () {
           const all: number[] = [];
+          // SGLang reads its logprob lists off the request's accumulated state (tokenizer_manager.py): cumulative.
+          const logprobs: WireTokenLogprob[] = [];
           for await (const output of outputs) {
             all.push(...output.tokenIds);
+            logprobs.push(...wireLogprobs(output));
             const done = output.finishReason !== undefined;
             if (output.tokenIds.length === 0 && !done) continue;
             const ids = config.incrementalStreaming ? output.tokenIds : [...all];
-            yield encodeSseJson(sglangGenerateOutput("", ids, meta(output, done)));
+            yield encodeSseJson(sglangGenerateOutput("", ids, meta(output, done, logprobs)));
           }
           yield SSE_DONE_FRAME;
         };
@@ -195,7 +206,7 @@ export function sglangApp(deps: SglangApiDeps): Hono {
       }
       const whole = await collectOutputs(outputs, c.req.raw.signal, controller);
       if (!whole) throw new RequestError("Client disconnected", 499);
-      return json(sglangGenerateOutput("", whole.tokenIds, meta(whole.last, true)));
+      return json(sglangGenerateOutput("", whole.tokenIds, meta(whole.last, true, whole.logprobs)));
     }),
   );
 

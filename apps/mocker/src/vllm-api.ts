@@ -9,12 +9,14 @@ import {
   type VllmFinishReason,
   type VllmKvTransferParams,
   vllmCompletionChunk,
+  vllmCompletionLogprobs,
   vllmCompletionResponse,
   vllmCompletionUsageChunk,
   vllmError,
   vllmGenerateChunk,
   vllmGenerateResponse,
   vllmModelList,
+  vllmTokenLogprobs,
   vllmUsage,
 } from "@kvasir/engine-wire";
 import type { EngineRequest } from "@kvasir/mocker";
@@ -22,7 +24,7 @@ import type { Logger } from "@kvasir/telemetry";
 import { Hono } from "hono";
 import { z } from "zod";
 import type { SimulatorConfig } from "./config.js";
-import { collectOutputs, type EngineDriver, type RequestOutput } from "./engine-driver.js";
+import { collectOutputs, type EngineDriver, type RequestOutput, wireLogprobs } from "./engine-driver.js";
 import { json, jsonBody, sseResponse } from "./http-util.js";
 
 /** The version /version reports: the vLLM release whose protocol the simulator follows. */
@@ -49,6 +51,7 @@ const sampling = {
   ignore_eos: z.boolean().optional(),
   min_tokens: z.number().int().min(0).optional(),
   n: z.number().int().optional(),
+  logprobs: z.number().int().nullish(),
 };
 const streamOptions = z.object({ include_usage: z.boolean().nullish() }).nullish();
 const kvTransferParams = z.record(z.string(), z.unknown()).nullish();
@@ -60,6 +63,7 @@ const completionSchema = z.looseObject({
   stream: z.boolean().nullish(),
   stream_options: streamOptions,
   return_token_ids: z.boolean().nullish(),
+  return_tokens_as_token_ids: z.boolean().nullish(),
   priority: z.number().int().optional(),
   request_id: z.string().optional(),
   cache_salt: z.string().nullish(),
@@ -90,6 +94,9 @@ function tokenPrompt(prompt: number[] | number[][] | string | string[]): number[
   }
   return out;
 }
+
+/** vLLM's default --max-logprobs: more alternatives than this are refused. */
+const MAX_LOGPROBS = 20;
 
 /** vLLM's X-data-parallel-rank header: a rank routers pick; ignored when not an integer (as vLLM does). */
 function dataParallelRank(header: string | undefined): number | undefined {
@@ -169,6 +176,16 @@ export function vllmApp(deps: VllmApiDeps): Hono {
     }
     if ((params.n ?? 1) !== 1)
       throw new RequestError("the simulator runs n=1 only", 400, "BadRequestError", "n");
+    const logprobs = params.logprobs ?? undefined;
+    // As vLLM words it (vllm/sampling_params.py's logprob validation; its -1, the whole vocabulary, is over the cap too).
+    if (logprobs !== undefined && (logprobs < 0 || logprobs > MAX_LOGPROBS)) {
+      throw new RequestError(
+        `Requested sample logprobs of ${logprobs}, which is greater than max allowed: ${MAX_LOGPROBS}`,
+        400,
+        "BadRequestError",
+        "logprobs",
+      );
+    }
     if (priority !== 0 && !config.priorityScheduling) {
       throw new RequestError(`Got priority ${priority} but Priority scheduling is not enabled.`);
     }
@@ -204,6 +221,7 @@ export function vllmApp(deps: VllmApiDeps): Hono {
       ...(params.min_tokens === undefined ? {} : { minTokens: params.min_tokens }),
       ...(params.seed == null ? {} : { seed: params.seed }),
       ...(params.temperature == null ? {} : { temperature: params.temperature }),
+      ...(logprobs === undefined ? {} : { logprobs }),
       // vLLM runs lower values first; the mocker admits higher values first.
       priority: -priority,
       ...(lora ? { loraName: lora } : {}),
@@ -283,6 +301,15 @@ export function vllmApp(deps: VllmApiDeps): Hono {
           "BadRequestError",
           "stream_options",
         );
+      const logprobs = req.logprobs ?? undefined;
+      if (logprobs !== undefined && req.return_tokens_as_token_ids !== true) {
+        throw new RequestError(
+          "the engine simulator has no tokenizer: ask for logprobs with return_tokens_as_token_ids",
+          400,
+          "BadRequestError",
+          "logprobs",
+        );
+      }
       const base = c.req.header("x-request-id") ?? req.request_id ?? randomUUID().replaceAll("-", "");
       const id = `cmpl-${base}`;
       const model = req.model ?? config.servedModelName;
@@ -307,10 +334,15 @@ export function vllmApp(deps: VllmApiDeps): Hono {
         const frames = async function* () {
           let first = true;
           let last: RequestOutput | undefined;
+          // Where the next chunk's tokens start in the text so far (token_id names stand for the text here).
+          let offset = 0;
           for await (const output of outputs) {
             last = output;
             if (output.tokenIds.length === 0 && !output.finishReason) continue;
             const f = finish(output, request);
+            const lp =
+              logprobs === undefined ? null : vllmCompletionLogprobs(wireLogprobs(output), logprobs, offset);
+            if (lp) for (const token of lp.tokens) offset += token.length;
             yield encodeSseJson(
               vllmCompletionChunk(head, {
                 index: 0,
@@ -319,6 +351,7 @@ export function vllmApp(deps: VllmApiDeps): Hono {
                 stopReason: f.stopReason,
                 promptTokenIds: withIds && first ? prompt : null,
                 tokenIds: withIds ? output.tokenIds : null,
+                logprobs: lp,
               }),
             );
             first = false;
@@ -349,6 +382,7 @@ export function vllmApp(deps: VllmApiDeps): Hono {
               stopReason: f.stopReason,
               tokenIds: withIds ? tokens : null,
               promptTokenIds: withIds ? prompt : null,
+              logprobs: logprobs === undefined ? null : vllmCompletionLogprobs(whole.logprobs, logprobs),
             },
           ],
           vllmUsage(prompt.length, last.completionTokens, cachedOf(last)),
@@ -383,6 +417,7 @@ export function vllmApp(deps: VllmApiDeps): Hono {
       );
       const controller = new AbortController();
       const outputs = driver.generate(request, controller.signal);
+      const n = sp.logprobs ?? undefined;
       if (req.stream) {
         const includeUsage = req.stream_options?.include_usage === true;
         const frames = async function* () {
@@ -396,6 +431,7 @@ export function vllmApp(deps: VllmApiDeps): Hono {
                 index: 0,
                 finishReason: f.finishReason,
                 tokenIds: output.tokenIds,
+                logprobs: n === undefined ? null : vllmTokenLogprobs(wireLogprobs(output), n),
               }),
             );
           }
@@ -421,7 +457,13 @@ export function vllmApp(deps: VllmApiDeps): Hono {
       return json(
         vllmGenerateResponse(
           { requestId, model, created: Math.floor(Date.now() / 1000) },
-          [{ finishReason: finish(last, request).finishReason, tokenIds: tokens }],
+          [
+            {
+              finishReason: finish(last, request).finishReason,
+              tokenIds: tokens,
+              logprobs: n === undefined ? null : vllmTokenLogprobs(whole.logprobs, n),
+            },
+          ],
           vllmUsage(req.token_ids.length, last.completionTokens, cachedOf(last)),
           handOff(request, role),
         ),

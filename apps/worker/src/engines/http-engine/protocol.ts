@@ -1,6 +1,6 @@
 // What differs between engines behind the HTTP adapter: how a request is sent and its stream read, where health,
 // metrics and the model's description are, and what the engine's command line needs added.
-import type { EngineProtocol } from "@kvasir/engine-wire";
+import type { EngineProtocol, WireTokenLogprob } from "@kvasir/engine-wire";
 import {
   type EngineCapacity,
   type EngineOutput,
@@ -83,13 +83,15 @@ export function numberOr(value: unknown): number | undefined {
   return typeof value === "number" && Number.isFinite(value) ? value : undefined;
 }
 
-/**
- * What the adapters do not relay yet, refused in the caller's error shape rather than silently dropped: token
- * logprobs (the engines' logprob layouts are not mapped back to GenerateResponse.logprobs) and embeddings.
- */
+/** What the adapters do not relay yet, refused in the caller's error shape rather than silently dropped. */
 export function checkSupported(params: EngineParams, engine: EngineProtocol): void {
-  if (params.logprobs !== undefined)
-    throw new InvalidEngineRequest(`logprobs are not relayed from ${engine} by Kvasir's adapter yet`);
   if (params.embedding !== undefined)
     throw new InvalidEngineRequest(`embeddings are not served through the ${engine} adapter yet`);
+}
+
+/** Logprobs read off an engine's wire, as the worker's output carries them (the token ids travel beside). */
+export function outputLogprobs(
+  entries: readonly WireTokenLogprob[] | undefined,
+): EngineOutput["logprobs"] | undefined {
+  return entries?.map(({ logprob, top }) => ({ logprob, top }));
 }

@@ -93,6 +93,47 @@ describe("SGLang streams", () => {
     });
   });
 
+  it("asks for output logprobs and reads the new tokens' from cumulative meta_info lists", () => {
+    const asking = { ...request, params: { ...request.params, logprobs: 2 } };
+    expect(
+      sglangGenerateBody(asking, { dataParallelSize: 1, priorityScheduling: false }, true),
+    ).toMatchObject({
+      return_logprob: true,
+      top_logprobs_num: 2,
+    });
+    const withLogprobs = (ids: number[], completion: number) =>
+      JSON.stringify({
+        text: "",
+        output_ids: ids,
+        meta_info: {
+          id: "req-9",
+          finish_reason: null,
+          prompt_tokens: 5,
+          completion_tokens: completion,
+          cached_tokens: 0,
+          input_token_logprobs: [],
+          output_token_logprobs: ids.map((id) => [-id / 10000, id, null]),
+          input_top_logprobs: [],
+          output_top_logprobs: ids.map((id) => [
+            [-0.1, 5, null],
+            [-id / 10000, id, null],
+          ]),
+        },
+      });
+    const reader = new SglangStreamReader(5, true);
+    expect(reader.read([withLogprobs([9707], 1)])?.logprobs).toHaveLength(1);
+    expect(reader.read([withLogprobs([9707, 1052], 2)])?.logprobs).toEqual([
+      {
+        logprob: -0.1052,
+        top: [
+          { tokenId: 5, logprob: -0.1 },
+          { tokenId: 1052, logprob: -0.1052 },
+        ],
+      },
+    ]);
+    expect(new SglangStreamReader(5).read([withLogprobs([9707], 1)])).not.toHaveProperty("logprobs");
+  });
+
   it("takes deltas as they are under --incremental-streaming-output", () => {
     const reader = new SglangStreamReader(5);
     expect(reader.read([chunk([9707], 1), chunk([1052], 2)])?.tokenIds).toEqual([9707, 1052]);

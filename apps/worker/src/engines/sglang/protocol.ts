@@ -3,6 +3,7 @@
 import {
   isSglangError,
   parseEngineMetrics,
+  readSglangLogprobs,
   SGLANG_PATHS,
   type SglangFinishReason,
   type SglangGenerateRequest,
@@ -22,6 +23,7 @@ import {
   type GenerateContext,
   type HttpProtocol,
   numberOr,
+  outputLogprobs,
 } from "../http-engine/protocol.js";
 import { engineRequestError } from "../http-engine/request-errors.js";
 
@@ -84,6 +86,13 @@ export function sglangGenerateBody(
     input_ids: [...request.tokenIds],
     sampling_params: sglangSampling(request.params),
     stream,
+    // Output logprobs come back in meta_info (engine-wire's logprobs.ts); the prompt's are not asked for.
+    ...(request.params.logprobs === undefined
+      ? {}
+      : {
+          return_logprob: true,
+          ...(request.params.logprobs > 0 ? { top_logprobs_num: request.params.logprobs } : {}),
+        }),
     ...(request.loraName ? { lora_path: request.loraName } : {}),
     // SGLang orders higher first, as Kvasir does; it refuses priorities without priority scheduling.
     ...(settings.priorityScheduling && request.priority !== 0 ? { priority: request.priority } : {}),
@@ -111,10 +120,15 @@ export class SglangStreamReader {
   private finish: EngineFinishReason | undefined;
   private meta: SglangMetaInfo | undefined;
 
-  constructor(private readonly promptTokens: number) {}
+  /** `logprobs`: whether the request asked for them (read off meta_info then). */
+  constructor(
+    private readonly promptTokens: number,
+    private readonly logprobs = false,
+  ) {}
 
   read(payloads: readonly string[]): EngineOutput | undefined {
     const tokenIds: number[] = [];
+    const logprobs: NonNullable<EngineOutput["logprobs"]> = [];
     for (const payload of payloads) {
       if (payload === SSE_DONE) continue;
       const chunk: unknown = JSON.parse(payload);
@@ -128,6 +142,8 @@ export class SglangStreamReader {
       const delta = total === this.seen + ids.length ? ids : ids.slice(this.seen);
       for (const id of delta) tokenIds.push(id);
       this.seen += delta.length;
+      const read = this.logprobs && meta ? outputLogprobs(readSglangLogprobs(meta, delta)) : undefined;
+      if (read) for (const entry of read) logprobs.push(entry);
       this.meta = meta;
       if (
         meta?.finish_reason?.type === "abort" &&
@@ -141,6 +157,8 @@ export class SglangStreamReader {
     const finishing = this.finish !== undefined;
     return {
       tokenIds,
+      // Only a full set: a worker output's logprobs are one per token id.
+      ...(logprobs.length > 0 && logprobs.length === tokenIds.length ? { logprobs } : {}),
       ...(finishing ? { finishReason: this.finish } : {}),
       usage: {
         promptTokens: this.meta?.prompt_tokens ?? this.promptTokens,
@@ -202,7 +220,7 @@ export class SglangProtocol implements HttpProtocol {
       return;
     }
     const body = sglangGenerateBody(request, settings, true);
-    const reader = new SglangStreamReader(request.tokenIds.length);
+    const reader = new SglangStreamReader(request.tokenIds.length, request.params.logprobs !== undefined);
     try {
       for await (const payloads of client.events(SGLANG_PATHS.generate, {
         body,

@@ -86,6 +86,8 @@ describe("vLLM requests", () => {
   });
 });
 
+const frames = (body: string) => parseSseBody(body);
+
 describe("vLLM streams", () => {
   // vLLM's completion stream with return_token_ids and include_usage (engine-wire fixtures, shortened).
   const completion = [
@@ -113,6 +115,24 @@ describe("vLLM streams", () => {
       finishReason: "stop",
       usage: { promptTokens: 3, completionTokens: 3, cachedTokens: 2 },
     });
+  });
+
+  it("reads each token's logprob and the n most likely, from either endpoint's chunks", () => {
+    const completions = new VllmStreamReader(3, 1);
+    const out = completions.read([
+      '{"id":"c","object":"text_completion","created":1,"model":"m","choices":[{"index":0,"text":"","logprobs":{"text_offset":[0,13],"token_logprobs":[-0.5,-2],"tokens":["token_id:9707","token_id:1052"],"top_logprobs":[{"token_id:9707":-0.5},{"token_id:1052":-2,"token_id:11":-0.25}]},"finish_reason":null,"stop_reason":null,"token_ids":[9707,1052]}]}',
+    ]);
+    expect(out?.logprobs).toEqual([
+      { logprob: -0.5, top: [{ tokenId: 9707, logprob: -0.5 }] },
+      { logprob: -2, top: [{ tokenId: 11, logprob: -0.25 }] },
+    ]);
+    const generate = new VllmStreamReader(3, 1);
+    const chunk = generate.read([
+      '{"request_id":"r","choices":[{"index":0,"logprobs":{"content":[{"token":"token_id:1052","logprob":-2,"bytes":null,"top_logprobs":[{"token":"token_id:1052","logprob":-2,"bytes":null},{"token":"token_id:11","logprob":-0.25,"bytes":null}]}]},"finish_reason":null,"token_ids":[1052]}],"usage":null}',
+    ]);
+    expect(chunk?.logprobs).toEqual([{ logprob: -2, top: [{ tokenId: 11, logprob: -0.25 }] }]);
+    // Not asked: none read, whatever the engine sent.
+    expect(new VllmStreamReader(3).read(frames(completion).slice(0, 1))).not.toHaveProperty("logprobs");
   });
 
   it("reads /inference/v1/generate chunks and maps abort to cancelled", () => {
@@ -154,10 +174,22 @@ describe("what vLLM requests carry beyond sampling", () => {
   });
 
   it("refuses what the adapter does not relay instead of dropping it", () => {
-    expect(() => checkSupported({ ...request.params, logprobs: 2 }, "vllm")).toThrow(InvalidEngineRequest);
     expect(() => checkSupported({ ...request.params, embedding: { dimensions: 0 } }, "sglang")).toThrow(
       /embeddings are not served through the sglang adapter/,
     );
-    expect(() => checkSupported(request.params, "vllm")).not.toThrow();
+    expect(() => checkSupported({ ...request.params, logprobs: 2 }, "vllm")).not.toThrow();
+  });
+
+  it("asks for logprobs by token id: n on completions, n+1 on generate (which lists the sampled token first)", () => {
+    const asking = { ...request, params: { ...request.params, logprobs: 3 } };
+    expect(vllmCompletionBody(asking, settings, "m", true)).toMatchObject({
+      logprobs: 3,
+      return_tokens_as_token_ids: true,
+    });
+    expect(vllmGenerateBody(asking, settings, "m", true).sampling_params.logprobs).toBe(4);
+    const sampledOnly = { ...request, params: { ...request.params, logprobs: 0 } };
+    expect(vllmGenerateBody(sampledOnly, settings, "m", true).sampling_params.logprobs).toBe(0);
+    expect(vllmCompletionBody(request, settings, "m", true)).not.toHaveProperty("logprobs");
+    expect(vllmGenerateBody(request, settings, "m", true).sampling_params).not.toHaveProperty("logprobs");
   });
 });

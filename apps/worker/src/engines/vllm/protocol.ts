@@ -4,6 +4,8 @@
 import {
   isVllmError,
   parseEngineMetrics,
+  readVllmCompletionLogprobs,
+  readVllmTokenLogprobs,
   SSE_DONE,
   VLLM_PATHS,
   type VllmCompletionRequest,
@@ -31,6 +33,7 @@ import {
   type GenerateContext,
   type HttpProtocol,
   numberOr,
+  outputLogprobs,
 } from "../http-engine/protocol.js";
 import { engineRequestError } from "../http-engine/request-errors.js";
 
@@ -89,17 +92,34 @@ function common(request: EngineRequest, settings: EngineSettings, servedModel: s
   };
 }
 
+/** vLLM's default `--max-logprobs`: a request asking for more is refused. */
+const VLLM_MAX_LOGPROBS = 20;
+
+/**
+ * `logprobs` for /inference/v1/generate: one more than the alternatives wanted, because that endpoint cuts each
+ * position's list to `logprobs` entries with the sampled token first (serve/disagg/serving.py), which would leave
+ * out the n-th most likely whenever the sampled token is not among them. At vLLM's cap, n as asked.
+ */
+function generateLogprobs(n: number): number {
+  return n === 0 || n >= VLLM_MAX_LOGPROBS ? n : n + 1;
+}
+
 export function vllmGenerateBody(
   request: EngineRequest,
   settings: EngineSettings,
   servedModel: string,
   stream: boolean,
 ): VllmGenerateRequest {
+  const { logprobs } = request.params;
   return {
     ...common(request, settings, servedModel),
     token_ids: [...request.tokenIds],
     // The worker relays ids; detokenizing here would be the engine's CPU spent for nothing.
-    sampling_params: { ...vllmSampling(request.params), detokenize: false },
+    sampling_params: {
+      ...vllmSampling(request.params),
+      detokenize: false,
+      ...(logprobs === undefined ? {} : { logprobs: generateLogprobs(logprobs) }),
+    },
     stream,
     ...(stream ? { stream_options: { include_usage: true } } : {}),
   };
@@ -116,6 +136,10 @@ export function vllmCompletionBody(
     prompt: [...request.tokenIds],
     ...vllmSampling(request.params),
     return_token_ids: true,
+    // Logprob entries named by id (`token_id:<id>`), not by decoded text, which could not be mapped back.
+    ...(request.params.logprobs === undefined
+      ? {}
+      : { logprobs: request.params.logprobs, return_tokens_as_token_ids: true }),
     stream,
     ...(stream ? { stream_options: { include_usage: true } } : {}),
   };
@@ -137,14 +161,30 @@ export function finishReasonOf(reason: VllmFinishReason | null | undefined): Eng
   return "error";
 }
 
-/** Reads one streamed answer (either endpoint): token id deltas, the finish reason, usage. */
+/** A choice's logprobs in either endpoint's shape, for its token ids; undefined when it has none. */
+function choiceLogprobs(
+  logprobs: unknown,
+  tokenIds: readonly number[],
+  n: number | undefined,
+): EngineOutput["logprobs"] | undefined {
+  if (n === undefined || logprobs == null) return undefined;
+  return outputLogprobs(
+    readVllmCompletionLogprobs(logprobs, tokenIds, n) ?? readVllmTokenLogprobs(logprobs, tokenIds, n),
+  );
+}
+
+/** Reads one streamed answer (either endpoint): token id deltas, their logprobs when asked, finish, usage. */
 export class VllmStreamReader {
   private completionTokens = 0;
   private cachedTokens = 0;
   private finish: EngineFinishReason | undefined;
   private done = false;
 
-  constructor(private readonly promptTokens: number) {}
+  /** `logprobs`: the alternatives the request asked for (undefined: none asked, none read). */
+  constructor(
+    private readonly promptTokens: number,
+    private readonly logprobs?: number,
+  ) {}
 
   /** True once `[DONE]` arrived. */
   get ended(): boolean {
@@ -157,6 +197,7 @@ export class VllmStreamReader {
    */
   read(payloads: readonly string[]): EngineOutput | undefined {
     const tokenIds: number[] = [];
+    const logprobs: NonNullable<EngineOutput["logprobs"]> = [];
     for (const payload of payloads) {
       if (payload === SSE_DONE) {
         this.done = true;
@@ -170,9 +211,12 @@ export class VllmStreamReader {
         for (const choice of choices as {
           token_ids?: number[] | null;
           finish_reason?: VllmFinishReason | null;
+          logprobs?: unknown;
         }[]) {
           const ids = choice.token_ids;
           if (ids) for (const id of ids) tokenIds.push(id);
+          const read = ids ? choiceLogprobs(choice.logprobs, ids, this.logprobs) : undefined;
+          if (read) for (const entry of read) logprobs.push(entry);
           this.finish ??= finishReasonOf(choice.finish_reason);
         }
       }
@@ -183,6 +227,8 @@ export class VllmStreamReader {
     if (tokenIds.length === 0 && !finishing) return undefined;
     return {
       tokenIds,
+      // Only a full set: a worker output's logprobs are one per token id.
+      ...(logprobs.length > 0 && logprobs.length === tokenIds.length ? { logprobs } : {}),
       ...(finishing ? { finishReason: this.finish } : {}),
       usage: this.usage(),
     };
@@ -211,8 +257,10 @@ export function outputOfResponse(
   const choice = response.choices[0];
   const tokenIds = choice?.token_ids ?? [];
   const usage = response.usage;
+  const logprobs = choiceLogprobs(choice?.logprobs, tokenIds, request.params.logprobs);
   return {
     tokenIds: [...tokenIds],
+    ...(logprobs ? { logprobs } : {}),
     finishReason: finishReasonOf(choice?.finish_reason) ?? "length",
     usage: {
       promptTokens: usage?.prompt_tokens ?? request.tokenIds.length,
@@ -288,7 +336,7 @@ export class VllmProtocol implements HttpProtocol {
       this.endpoint === "generate"
         ? vllmGenerateBody(request, settings, servedModel, true)
         : vllmCompletionBody(request, settings, servedModel, true);
-    const reader = new VllmStreamReader(request.tokenIds.length);
+    const reader = new VllmStreamReader(request.tokenIds.length, request.params.logprobs);
     let finished = false;
     try {
       for await (const payloads of client.events(path, { body, headers, signal })) {
