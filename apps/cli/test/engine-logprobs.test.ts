@@ -31,6 +31,9 @@ const COMMANDS = {
   sglang: `python -m sglang.launch_server --model-path ${MODEL} --context-length 4096 --max-total-tokens 4096`,
 };
 
+/** vLLM's `ignore_eos` extension, which the frontend takes: replies of exactly max_tokens. */
+const EXACT = { ignore_eos: true };
+
 let engines: SimulatedEngines;
 let uninstall = () => {};
 const running: { planes: Planes; worker: Worker; frontend: Frontend; client: OpenAI }[] = [];
@@ -98,8 +101,8 @@ describe.each(SETUPS.map((setup, i) => ({ ...setup, i })))("logprobs over $name"
       logprobs: true,
       top_logprobs: 3,
       seed: 11,
-      // @ts-expect-error vLLM's extension, which the frontend takes.
-      ignore_eos: true,
+      stream: false,
+      ...EXACT,
     });
     const content = answer.choices[0]?.logprobs?.content ?? [];
     expect(content).toHaveLength(6);
@@ -123,8 +126,7 @@ describe.each(SETUPS.map((setup, i) => ({ ...setup, i })))("logprobs over $name"
       max_tokens: 5,
       logprobs: 2,
       stream: true,
-      // @ts-expect-error vLLM's extension, which the frontend takes.
-      ignore_eos: true,
+      ...EXACT,
     });
     const logprobs: number[] = [];
     const tops: number[] = [];
@@ -155,8 +157,8 @@ describe("the three engine APIs", () => {
           top_logprobs: 3,
           seed: 1234,
           temperature: 1.5,
-          // @ts-expect-error vLLM's extension, which the frontend takes.
-          ignore_eos: true,
+          stream: false,
+          ...EXACT,
         }),
       ),
     );
