@@ -330,6 +330,16 @@ describe("Responses API", () => {
     await expect(openai.responses.create({ model: "no/such-model", input: "hi" })).rejects.toMatchObject({
       status: 404,
     });
+    // Parameters it cannot honour are refused, not dropped: chat's n (not the Responses API's), background mode.
+    const notResponses = { model: MODEL, input: "hi", n: 2 };
+    await expect(openai.responses.create(notResponses)).rejects.toMatchObject({
+      status: 400,
+      code: "unknown_parameter",
+      param: "n",
+    });
+    await expect(
+      openai.responses.create({ model: MODEL, input: "hi", background: true }),
+    ).rejects.toMatchObject({ status: 400, param: "background" });
   });
 });
 
@@ -534,6 +544,25 @@ describe("Anthropic Messages API", () => {
     await expect(anthropic.messages.countTokens({ model: MODEL, messages: [] })).rejects.toMatchObject({
       status: 400,
       error: { type: "error", error: { type: "invalid_request_error" } },
+    });
+    // What it cannot honour is refused in Anthropic's shape, not dropped: another API's n, an MCP server.
+    const withN = { model: MODEL, max_tokens: 4, messages: [{ role: "user" as const, content: "x" }], n: 2 };
+    await expect(anthropic.messages.create(withN)).rejects.toMatchObject({
+      status: 400,
+      error: {
+        type: "error",
+        error: { type: "invalid_request_error", message: "n: Extra inputs are not permitted" },
+      },
+    });
+    const withMcp = {
+      model: MODEL,
+      max_tokens: 4,
+      messages: [{ role: "user" as const, content: "x" }],
+      mcp_servers: [{ type: "url", url: "https://mcp.example", name: "example" }],
+    };
+    await expect(anthropic.messages.create(withMcp)).rejects.toMatchObject({
+      status: 400,
+      error: { error: { type: "invalid_request_error", message: expect.stringMatching(/^mcp_servers: /) } },
     });
   });
 

@@ -23,14 +23,17 @@ import { type Preprocessor, tokenizeChat, tokenizeText } from "../preprocessor.j
 import { NamedEvent } from "../sse.js";
 import type { TextStep } from "../text-generation.js";
 import { toolUseId } from "./ids.js";
+import { refuseUnsupportedMessagesParams } from "./params.js";
 
 export function validateMessages(body: unknown): MessagesRequest {
+  refuseUnsupportedMessagesParams(body);
   const result = validateMessagesRequest(body);
   if (!result.ok) throw new HttpError(400, result.error.error.message, "invalid_request");
   return result.value;
 }
 
 export function validateCountTokens(body: unknown): CountTokensRequest {
+  refuseUnsupportedMessagesParams(body);
   const result = validateCountTokensRequest(body);
   if (!result.ok) throw new HttpError(400, result.error.error.message, "invalid_request");
   return result.value;

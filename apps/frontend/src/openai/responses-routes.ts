@@ -11,6 +11,7 @@ import { conversationOf, inputItemsOf, type ResponseStore } from "./response-sto
 import { responsesFormat } from "./responses-format.js";
 import { chatFields, inputMessages } from "./responses-input.js";
 import { listPage, toListedItems } from "./responses-items.js";
+import { refuseUnsupportedResponsesParams } from "./responses-params.js";
 import { forcedToolChoice, responseFormatConstraint, toolChoiceConstraint } from "./structured.js";
 
 export const RESPONSES_PATH = "/v1/responses";
@@ -22,6 +23,7 @@ export interface ResponsesRouteDeps {
 }
 
 function validateResponses(body: unknown): ResponsesRequest {
+  refuseUnsupportedResponsesParams(body);
   const result = validateResponsesRequest(body);
   if (!result.ok) {
     const { message, code, param } = result.error.error;
