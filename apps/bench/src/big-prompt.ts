@@ -4,7 +4,7 @@
 // 7.8 MB chat prompt is being templated and tokenized. Prints a table and writes bench-results/big-prompt.json.
 import { get } from "node:http";
 import { formatTable, type Summary, summarize, waitForModel, writeBenchResult } from "@kvasir/bench";
-import { freePort, sleep, spawnNode } from "@kvasir/testing";
+import { freePort, gibberish, sleep, spawnNode } from "@kvasir/testing";
 import { benchFlags } from "./flags.js";
 import { repoFile } from "./repo.js";
 
@@ -14,24 +14,6 @@ const SHORTS = 20;
 const ROUNDS = 8;
 // Room for the big prompt: it is tokenized (and refused afterwards, being longer), not refused up front.
 const CONTEXT = 1_000_000;
-
-/** Words of random letters, new to the tokenizer's cache, as a large pasted document tokenizes. */
-function gibberish(chars: number): string {
-  let seed = 7;
-  const parts: string[] = [];
-  let length = 0;
-  while (length < chars) {
-    const size = 3 + (seed % 8);
-    let word = "";
-    for (let i = 0; i < size; i++) {
-      seed = (seed * 1103515245 + 12345) % 2147483648;
-      word += String.fromCharCode(97 + (seed % 26));
-    }
-    parts.push(word);
-    length += size + 1;
-  }
-  return parts.join(" ").slice(0, chars);
-}
 
 interface Round {
   healthMs: number[];

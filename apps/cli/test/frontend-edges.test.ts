@@ -1,6 +1,6 @@
 // `kvasir serve` as a child process on loopback: the event loop stays free while a 7.8 MB prompt is tokenized,
 // and the HTTP edges as a browser or an operator sees them (CORS, the access log, a client that leaves).
-import { freePort, type NodeProcess, waitFor } from "@kvasir/testing";
+import { freePort, gibberish, type NodeProcess, waitFor } from "@kvasir/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kvasir, MODEL, metricSum, scrape, stopAll, streamEvents } from "./kvasir-processes.js";
 
@@ -38,24 +38,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopAll([serve]);
 }, 20_000);
-
-/** Words of random letters: each is new to the tokenizer, so 7.8 MB takes seconds to tokenize, as real text can. */
-function gibberish(chars: number): string {
-  let seed = 7;
-  const parts: string[] = [];
-  let length = 0;
-  while (length < chars) {
-    const size = 3 + (seed % 8);
-    let word = "";
-    for (let i = 0; i < size; i++) {
-      seed = (seed * 1103515245 + 12345) % 2147483648;
-      word += String.fromCharCode(97 + (seed % 26));
-    }
-    parts.push(word);
-    length += size + 1;
-  }
-  return parts.join(" ").slice(0, chars);
-}
 
 const poolTasks = async () => metricSum(await scrape(baseUrl), "kvasir_frontend_tokenizer_pool_tasks");
 

@@ -15,5 +15,6 @@ export {
   startRedisServer,
 } from "./servers.js";
 export { type NodeProcess, type SpawnNodeOptions, spawnNode } from "./spawn-node.js";
+export { gibberish } from "./text.js";
 export { createTestPki, type TestPki } from "./tls-certs.js";
 export { sleep, type WaitOptions, waitFor } from "./wait.js";
