@@ -1,5 +1,6 @@
 #include "concurrent_indexer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <unordered_map>
@@ -20,6 +21,9 @@ constexpr size_t kEventsPerLock = 8;
 
 // How long an idle write thread polls for more work before it sleeps.
 constexpr int kSpinMicros = 20;
+
+// Records ahead whose table lines run_batch prefetches: far enough to hide a miss, near enough to stay cached.
+constexpr size_t kPrefetchAhead = 3;
 
 }  // namespace
 
@@ -113,7 +117,9 @@ bool ConcurrentIndexer::scan(const uint8_t* data, size_t len, bool lookups, std:
     return false;
   }
   size_t at = 0;
+  size_t fetched = 0;  // the buffer is read ahead of the walk over its headers, which a hardware prefetcher misses
   while (at < len) {
+    for (const size_t until = std::min(len, at + 1024); fetched < until; fetched += 64) __builtin_prefetch(data + fetched);
     if (len - at < kEventHeaderBytes) {
       *error = "truncated event header at byte " + std::to_string(at);
       return false;
@@ -174,6 +180,26 @@ int64_t ConcurrentIndexer::apply_events(const uint8_t* data, size_t len, std::st
   return static_cast<int64_t>(offsets.size());
 }
 
+// Table lines of a record's blocks (at most a few): a lookup's first sequence hash is its first local hash.
+void ConcurrentIndexer::prefetch_record(const uint8_t* rec) const {
+  constexpr size_t kMaxBlocks = 8;
+  const size_t n = std::min<size_t>(load_le<uint32_t>(rec + 32), kMaxBlocks);
+  const auto* body = reinterpret_cast<const uint64_t*>(rec + kEventHeaderBytes);
+  switch (rec[0]) {
+    case kStored:
+      index_.prefetch(body + 1, n, 2);
+      break;
+    case kRemoved:
+      index_.prefetch(body, n, 1);
+      break;
+    case kLookup:
+      index_.prefetch(body, n == 0 ? 0 : 1, 1);
+      break;
+    default:
+      break;
+  }
+}
+
 int64_t ConcurrentIndexer::run_batch(const uint8_t* data, size_t len, BatchResult* out, std::string* error) {
   std::vector<uint32_t> offsets;
   if (!scan(data, len, true, &offsets, error)) return -1;
@@ -194,6 +220,7 @@ int64_t ConcurrentIndexer::run_batch(const uint8_t* data, size_t len, BatchResul
     wait_for_readers();
     std::unique_lock<std::shared_mutex> w(mu_);
     for (size_t j = i; j < end; j++) {
+      if (j + kPrefetchAhead < offsets.size()) prefetch_record(data + offsets[j + kPrefetchAhead]);
       const uint8_t* rec = data + offsets[j];
       if (rec[0] != kLookup) {
         apply_one(rec);

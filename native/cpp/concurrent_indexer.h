@@ -78,6 +78,7 @@ class ConcurrentIndexer {
   };
   void run_lane(Lane* lane);
   void apply_one(const uint8_t* ev);
+  void prefetch_record(const uint8_t* rec) const;
   // Offsets of the records of a packed buffer, or false with `error` set; lookups only when allowed.
   static bool scan(const uint8_t* data, size_t len, bool lookups, std::vector<uint32_t>* offsets,
                    std::string* error);

@@ -7,123 +7,128 @@
 
 namespace kvasir {
 
-PositionalIndex::Block* PositionalIndex::find_block(uint32_t pos, uint64_t local, uint64_t seq) {
-  if (pos >= positions_.size()) return nullptr;
-  Entry* e = positions_[pos].find(local);
-  if (e == nullptr) return nullptr;
-  if (e->single.seq == seq) return &e->single;
-  return e->more ? e->more->find(seq) : nullptr;
+HolderSlot* PositionalIndex::find_slot(BlockEntry& e, WorkerSlot w) {
+  HolderSlot* s = slots_of(e);
+  for (uint32_t i = 0; i < e.n_slots; i++)
+    if (s[i].worker == w) return &s[i];
+  return nullptr;
 }
 
-PositionalIndex::Block& PositionalIndex::ensure_block(uint32_t pos, uint64_t local, uint64_t seq, bool has_parent,
-                                                      uint64_t parent_seq, uint64_t parent_local, Block* parent_hint) {
-  if (pos >= positions_.size()) positions_.resize(static_cast<size_t>(pos) + 1);
-  bool created = false;
-  Entry& e = positions_[pos].emplace(local, &created);
-  Block* b = &e.single;
-  if (!created && e.single.seq != seq) {
-    if (!e.more) e.more = std::make_unique<U64Map<Block>>();
-    b = &e.more->emplace(seq, &created);
+HolderSlot* PositionalIndex::add_slot(BlockEntry& e, WorkerSlot w) {
+  if (e.spill == 0 && e.n_slots < BlockEntry::kInlineSlots) {
+    e.slots[e.n_slots] = HolderSlot{w, 0};
+    return &e.slots[e.n_slots++];
   }
-  if (created) {
-    b->seq = seq;
-    b->has_parent = has_parent;
-    b->parent_seq = parent_seq;
-    b->parent_local = parent_local;
-    b->children = 0;
-    b->holders.clear();
-    by_seq_.emplace(seq) = Location{pos, local};
-    if (has_parent && pos > 0) {
-      Block* p = parent_hint != nullptr ? parent_hint : find_block(pos - 1, parent_local, parent_seq);
-      if (p != nullptr) p->children++;
-    }
-  }
-  return *b;
-}
-
-void PositionalIndex::erase_block(uint32_t pos, uint64_t local, uint64_t seq) {
-  auto& map = positions_[pos];
-  Entry* e = map.find(local);
-  if (e == nullptr) return;
-  if (e->single.seq == seq) {
-    if (e->more && !e->more->empty()) {
-      // Promote any collision block into the inline slot.
-      uint64_t key = 0;
-      e->more->for_each([&](uint64_t k, Block&) { key = k; });
-      Block* moved = e->more->find(key);
-      e->single = std::move(*moved);
-      e->more->erase(key);
-      if (e->more->empty()) e->more.reset();
+  if (e.spill == 0) {
+    uint32_t idx;
+    if (!free_spills_.empty()) {
+      idx = free_spills_.back();
+      free_spills_.pop_back();
     } else {
-      map.erase(local);
+      idx = static_cast<uint32_t>(spills_.size());
+      spills_.emplace_back();
     }
-  } else if (e->more) {
-    e->more->erase(seq);
-    if (e->more->empty()) e->more.reset();
+    spills_[idx].assign(e.slots, e.slots + e.n_slots);
+    e.spill = idx + 1;
   }
-  const Location* l = by_seq_.find(seq);
-  if (l != nullptr && l->pos == pos && l->local == local) by_seq_.erase(seq);
+  std::vector<HolderSlot>& v = spills_[e.spill - 1];
+  v.push_back(HolderSlot{w, 0});
+  e.n_slots++;
+  return &v.back();
 }
 
-void PositionalIndex::prune(uint32_t pos, uint64_t local, uint64_t seq) {
-  for (;;) {
-    const Block* b = find_block(pos, local, seq);
-    if (b == nullptr || !b->holders.empty() || b->children > 0) return;
-    const bool has_parent = b->has_parent;
-    const uint64_t parent_seq = b->parent_seq;
-    const uint64_t parent_local = b->parent_local;
-    erase_block(pos, local, seq);
-    if (!has_parent || pos == 0) return;
-    Block* p = find_block(pos - 1, parent_local, parent_seq);
-    if (p == nullptr) return;
-    p->children--;
-    pos--;
-    local = parent_local;
-    seq = parent_seq;
-  }
+void PositionalIndex::remove_slot(BlockEntry& e, HolderSlot* s) {
+  HolderSlot* all = slots_of(e);
+  *s = all[e.n_slots - 1];
+  e.n_slots--;
+  if (e.spill != 0) spills_[e.spill - 1].pop_back();
 }
 
-void PositionalIndex::hold(WorkerSlot w, uint32_t pos, uint64_t local, Block& b, bool parent_held) {
-  Worker& wk = workers_[w];
+BlockEntry* PositionalIndex::ensure_block(uint64_t seq, uint64_t local, BlockEntry* parent, uint32_t depth) {
   bool inserted = false;
-  Held& h = wk.held.emplace(b.seq, &inserted);
-  if (!inserted) return;
-  h = Held{pos, local, b.parent_seq, b.has_parent};
-  b.holders.push_back(w);
-  if (b.has_parent) {
-    if (!parent_held && !wk.held.contains(b.parent_seq)) wk.holes++;
-    wk.held_children.emplace(b.parent_seq)++;
+  BlockEntry* e = blocks_.insert(seq, &inserted);
+  if (inserted) {
+    e->local = local;
+    e->depth1 = depth + 1;
+    if (parent != nullptr) {
+      e->parent_seq = parent->seq;
+      parent->children++;
+    }
   }
-  if (const uint32_t* c = wk.held_children.find(b.seq)) wk.holes -= *c;
+  return e;
+}
+
+void PositionalIndex::prune(BlockEntry* e) {
+  while (e != nullptr && e->n_holds == 0 && e->children == 0) {
+    // No holder and no child: no slot either (a slot without the hold bit counts held children).
+    if (e->spill != 0) {
+      spills_[e->spill - 1].clear();
+      free_spills_.push_back(e->spill - 1);
+    }
+    const bool has_parent = e->has_parent();
+    const uint64_t parent_seq = e->parent_seq;
+    blocks_.erase(e);
+    if (!has_parent) return;
+    e = blocks_.find(parent_seq);
+    if (e != nullptr) e->children--;
+  }
+}
+
+void PositionalIndex::hold(WorkerSlot w, BlockEntry* e, BlockEntry* parent) {
+  HolderSlot* s = find_slot(*e, w);
+  if (s != nullptr && s->holds()) return;
+  if (s == nullptr) s = add_slot(*e, w);
+  s->state |= 1U;
+  e->n_holds++;
+  Worker& wk = workers_[w];
+  wk.held++;
+  // Children of e this worker holds were holes until now.
+  wk.holes -= s->held_children();
+  if (!e->has_parent()) return;
+  if (parent == nullptr || parent->seq != e->parent_seq) parent = blocks_.find(e->parent_seq);
+  if (parent == nullptr) return;
+  HolderSlot* ps = find_slot(*parent, w);
+  if (ps == nullptr) ps = add_slot(*parent, w);
+  ps->state += 2;
+  if (!ps->holds()) wk.holes++;
 }
 
 void PositionalIndex::release(WorkerSlot w, uint64_t seq) {
+  BlockEntry* e = blocks_.find(seq);
+  if (e == nullptr) return;
+  HolderSlot* s = find_slot(*e, w);
+  if (s == nullptr || !s->holds()) return;
+  s->state &= ~1U;
+  e->n_holds--;
   Worker& wk = workers_[w];
-  const Held* hp = wk.held.find(seq);
-  if (hp == nullptr) return;
-  const Held h = *hp;
-  wk.held.erase(seq);
-  if (Block* b = find_block(h.pos, h.local, seq)) {
-    auto it = std::find(b->holders.begin(), b->holders.end(), w);
-    if (it != b->holders.end()) {
-      *it = b->holders.back();
-      b->holders.pop_back();
+  wk.held--;
+  // Children of e this worker still holds become holes.
+  wk.holes += s->held_children();
+  if (s->state == 0) remove_slot(*e, s);
+  if (e->has_parent()) {
+    if (BlockEntry* p = blocks_.find(e->parent_seq)) {
+      if (HolderSlot* ps = find_slot(*p, w)) {
+        ps->state -= 2;
+        if (!ps->holds()) wk.holes--;
+        if (ps->state == 0) remove_slot(*p, ps);
+      }
     }
   }
-  if (h.has_parent) {
-    if (!wk.held.contains(h.parent_seq)) wk.holes--;
-    if (uint32_t* c = wk.held_children.find(h.parent_seq)) {
-      if (--*c == 0) wk.held_children.erase(h.parent_seq);
-    }
-  }
-  if (const uint32_t* c = wk.held_children.find(seq)) wk.holes += *c;
-  prune(h.pos, h.local, seq);
+  prune(e);
+}
+
+const WorkerSlot* PositionalIndex::find_worker(uint64_t worker_id, uint32_t dp_rank) {
+  if (cached_slot_ != UINT32_MAX && cached_worker_ == worker_id && cached_dp_ == dp_rank) return &cached_slot_;
+  auto it = slot_of_.find(std::make_pair(worker_id, dp_rank));
+  if (it == slot_of_.end()) return nullptr;
+  cached_worker_ = worker_id;
+  cached_dp_ = dp_rank;
+  cached_slot_ = it->second;
+  return &cached_slot_;
 }
 
 WorkerSlot PositionalIndex::worker_slot(uint64_t worker_id, uint32_t dp_rank) {
-  const auto key = std::make_pair(worker_id, dp_rank);
-  auto it = slot_of_.find(key);
-  if (it != slot_of_.end()) return it->second;
+  if (const WorkerSlot* s = find_worker(worker_id, dp_rank)) return *s;
   WorkerSlot s;
   if (!free_slots_.empty()) {
     s = free_slots_.back();
@@ -136,72 +141,84 @@ WorkerSlot PositionalIndex::worker_slot(uint64_t worker_id, uint32_t dp_rank) {
   wk.worker_id = worker_id;
   wk.dp_rank = dp_rank;
   wk.live = true;
+  wk.held = 0;
   wk.holes = 0;
-  slot_of_.emplace(key, s);
+  slot_of_.emplace(std::make_pair(worker_id, dp_rank), s);
   return s;
 }
 
-void PositionalIndex::drop_worker(WorkerSlot w) {
-  std::vector<std::pair<uint64_t, Held>> held;
-  Worker& wk = workers_[w];
-  held.reserve(wk.held.size());
-  wk.held.for_each([&](uint64_t seq, const Held& h) { held.emplace_back(seq, h); });
-  slot_of_.erase(std::make_pair(wk.worker_id, wk.dp_rank));
-  wk.held.clear();
-  wk.held_children.clear();
-  wk.holes = 0;
-  wk.live = false;
-  for (const auto& [seq, h] : held) {
-    if (Block* b = find_block(h.pos, h.local, seq)) {
-      auto it = std::find(b->holders.begin(), b->holders.end(), w);
-      if (it != b->holders.end()) {
-        *it = b->holders.back();
-        b->holders.pop_back();
+void PositionalIndex::drop_workers(const std::vector<WorkerSlot>& ws) {
+  if (ws.empty()) return;
+  cached_slot_ = UINT32_MAX;
+  std::vector<uint8_t> dropped(workers_.size(), 0);
+  for (WorkerSlot w : ws) dropped[w] = 1;
+  // Without per-worker block lists, one pass over the table finds the workers' slots (cleared events and
+  // removed workers are rare next to stores and removals).
+  std::vector<uint64_t> orphans;
+  blocks_.for_each([&](BlockEntry& e) {
+    HolderSlot* s = slots_of(e);
+    for (uint32_t i = 0; i < e.n_slots;) {
+      if (dropped[s[i].worker] == 0) {
+        i++;
+        continue;
       }
+      if (s[i].holds()) e.n_holds--;
+      remove_slot(e, &s[i]);
+      s = slots_of(e);
     }
-    prune(h.pos, h.local, seq);
+    if (e.n_holds == 0 && e.children == 0) orphans.push_back(e.seq);
+  });
+  for (uint64_t seq : orphans) prune(blocks_.find(seq));
+  for (WorkerSlot w : ws) {
+    Worker& wk = workers_[w];
+    slot_of_.erase(std::make_pair(wk.worker_id, wk.dp_rank));
+    wk.held = 0;
+    wk.holes = 0;
+    wk.live = false;
+    free_slots_.push_back(w);
   }
-  free_slots_.push_back(w);
 }
 
 void PositionalIndex::store(uint64_t worker_id, uint32_t dp_rank, bool has_parent, uint64_t parent_seq,
                             const BlockRef* blocks, size_t n) {
-  uint32_t pos = 0;
-  uint64_t parent_local = 0;
-  if (has_parent) {
-    const Location* l = by_seq_.find(parent_seq);
-    if (l == nullptr) {
+  if (n == 0) {
+    // Still the reference's behaviour: an empty Stored event registers the worker when its parent is known.
+    if (has_parent && blocks_.find(parent_seq) == nullptr) {
       counters_.unknown_parent++;
       return;
     }
-    pos = l->pos + 1;
-    parent_local = l->local;
+    worker_slot(worker_id, dp_rank);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) blocks_.prefetch(blocks[i].seq);
+  // No growth while the event applies, so entry pointers stay valid (an insert moves no other entry).
+  blocks_.reserve(n);
+  BlockEntry* parent = nullptr;
+  if (has_parent) {
+    parent = blocks_.find(parent_seq);
+    if (parent == nullptr) {
+      counters_.unknown_parent++;
+      return;
+    }
   }
   const WorkerSlot w = worker_slot(worker_id, dp_rank);
-  // Blocks live in per-position maps, so inserting at `pos` never moves the parent block at `pos - 1`.
-  Block* parent = nullptr;
   for (size_t i = 0; i < n; i++) {
-    Block& b = ensure_block(pos, blocks[i].local, blocks[i].seq, has_parent, parent_seq, parent_local, parent);
-    // Within one event the previous block, which the worker now holds, is the parent (unless this block
-    // already existed under another parent, which only an inconsistent chain can cause).
-    hold(w, pos, blocks[i].local, b, i > 0 && b.parent_seq == parent_seq && b.has_parent);
-    parent = &b;
-    has_parent = true;
-    parent_seq = blocks[i].seq;
-    parent_local = blocks[i].local;
-    pos++;
+    BlockEntry* e = ensure_block(blocks[i].seq, blocks[i].local, parent, parent != nullptr ? parent->depth1 : 0);
+    hold(w, e, parent);
+    parent = e;
   }
 }
 
 void PositionalIndex::remove(uint64_t worker_id, uint32_t dp_rank, const uint64_t* seqs, size_t n) {
-  auto it = slot_of_.find(std::make_pair(worker_id, dp_rank));
-  if (it == slot_of_.end()) return;
-  for (size_t i = 0; i < n; i++) release(it->second, seqs[i]);
+  const WorkerSlot* w = find_worker(worker_id, dp_rank);
+  if (w == nullptr) return;
+  const WorkerSlot slot = *w;
+  for (size_t i = 0; i < n; i++) blocks_.prefetch(seqs[i]);
+  for (size_t i = 0; i < n; i++) release(slot, seqs[i]);
 }
 
 void PositionalIndex::clear_worker(uint64_t worker_id, uint32_t dp_rank) {
-  auto it = slot_of_.find(std::make_pair(worker_id, dp_rank));
-  if (it != slot_of_.end()) drop_worker(it->second);
+  if (const WorkerSlot* w = find_worker(worker_id, dp_rank)) drop_workers({*w});
 }
 
 void PositionalIndex::remove_worker(uint64_t worker_id) {
@@ -209,17 +226,19 @@ void PositionalIndex::remove_worker(uint64_t worker_id) {
   for (auto it = slot_of_.lower_bound(std::make_pair(worker_id, 0U));
        it != slot_of_.end() && it->first.first == worker_id; ++it)
     slots.push_back(it->second);
-  for (WorkerSlot s : slots) drop_worker(s);
+  drop_workers(slots);
   watermarks_.erase(worker_id);
 }
 
 void PositionalIndex::clear() {
-  positions_.clear();
-  by_seq_.clear();
+  blocks_.clear();
+  spills_.clear();
+  free_spills_.clear();
   workers_.clear();
   slot_of_.clear();
   free_slots_.clear();
   watermarks_.clear();
+  cached_slot_ = UINT32_MAX;
 }
 
 bool PositionalIndex::watermark(uint64_t worker_id, uint64_t* event_id) const {
@@ -242,7 +261,7 @@ thread_local LookupScratch tl_scratch;
 
 void PositionalIndex::find_matches(const uint64_t* locals, const uint64_t* seqs, size_t n,
                                    std::vector<Match>* out) const {
-  if (n == 0 || positions_.empty()) return;
+  if (n == 0 || blocks_.size() == 0) return;
   LookupScratch& s = tl_scratch;
   if (s.stamp.size() < workers_.size()) s.stamp.resize(workers_.size(), 0);
   if (seqs == nullptr) s.seqs.clear();
@@ -255,20 +274,24 @@ void PositionalIndex::find_matches(const uint64_t* locals, const uint64_t* seqs,
     }
     return s.seqs[p];
   };
-  auto lookup = [&](size_t p) -> const Block* {
-    if (p >= positions_.size()) return nullptr;
-    return find_block(static_cast<uint32_t>(p), locals[p], seq_at(p));
+  // The query's block at p: the entry for its sequence hash, at that position with that local hash.
+  auto lookup = [&](size_t p) -> const BlockEntry* {
+    const BlockEntry* e = blocks_.find(seq_at(p));
+    if (e == nullptr || e->depth() != p || e->local != locals[p]) return nullptr;
+    return e;
   };
-  auto mark = [&](const Block* b) {
+  auto mark = [&](const BlockEntry* b) {
     if (++s.epoch == 0) {
       std::fill(s.stamp.begin(), s.stamp.end(), 0);
       s.epoch = 1;
     }
-    for (WorkerSlot h : b->holders) s.stamp[h] = s.epoch;
+    const HolderSlot* hs = slots_of(*b);
+    for (uint32_t i = 0; i < b->n_slots; i++)
+      if (hs[i].holds()) s.stamp[hs[i].worker] = s.epoch;
   };
   auto& active = s.active;
   // Drops the active workers that do not hold the query's block at p; they matched p blocks.
-  auto drain = [&](size_t p, const Block* b) {
+  auto drain = [&](size_t p, const BlockEntry* b) {
     if (b == nullptr) {
       for (WorkerSlot a : active) out->push_back({a, static_cast<uint32_t>(p)});
       active.clear();
@@ -285,8 +308,8 @@ void PositionalIndex::find_matches(const uint64_t* locals, const uint64_t* seqs,
     }
     active.resize(k);
   };
-  auto all_hold = [&](const Block* b) {
-    if (b->holders.size() < active.size()) return false;
+  auto all_hold = [&](const BlockEntry* b) {
+    if (b->n_holds < active.size()) return false;
     mark(b);
     for (WorkerSlot a : active)
       if (s.stamp[a] != s.epoch) return false;
@@ -298,14 +321,17 @@ void PositionalIndex::find_matches(const uint64_t* locals, const uint64_t* seqs,
     return true;
   };
 
-  const Block* first = lookup(0);
-  if (first == nullptr || first->holders.empty()) return;
-  active.assign(first->holders.begin(), first->holders.end());
+  const BlockEntry* first = lookup(0);
+  if (first == nullptr || first->n_holds == 0) return;
+  active.clear();
+  const HolderSlot* hs = slots_of(*first);
+  for (uint32_t i = 0; i < first->n_slots; i++)
+    if (hs[i].holds()) active.push_back(hs[i].worker);
   size_t good = 0;  // every active worker holds the query's blocks 0..good
   while (!active.empty() && good + 1 < n) {
     const size_t next = std::min(good + jump_, n - 1);
     if (next > good + 1 && prefix_closed()) {
-      const Block* b = lookup(next);
+      const BlockEntry* b = lookup(next);
       if (b != nullptr && all_hold(b)) {
         good = next;
         continue;
@@ -322,32 +348,26 @@ void PositionalIndex::find_matches(const uint64_t* locals, const uint64_t* seqs,
 
 MemoryStats PositionalIndex::memory() const {
   MemoryStats m;
-  uint64_t bytes = positions_.capacity() * sizeof(U64Map<Entry>);
-  auto block_bytes = [](const Block& b) {
-    return b.holders.capacity() > SmallU32Vec::kInline ? b.holders.capacity() * sizeof(WorkerSlot) : 0;
-  };
-  for (const auto& map : positions_) {
-    bytes += map.capacity() * sizeof(U64Map<Entry>::Slot);
-    if (!map.empty()) m.positions++;
-    map.for_each([&](uint64_t, const Entry& e) {
-      m.entries++;
-      m.blocks++;
-      bytes += block_bytes(e.single);
-      if (e.more) {
-        m.collision_entries++;
-        m.blocks += e.more->size();
-        bytes += e.more->capacity() * sizeof(U64Map<Block>::Slot);
-        e.more->for_each([&](uint64_t, const Block& b) { bytes += block_bytes(b); });
-      }
-    });
+  // (position, local hash) pairs, to count entries as the positional layout names them.
+  std::vector<std::pair<uint32_t, uint64_t>> keys;
+  keys.reserve(blocks_.size());
+  blocks_.for_each([&](const BlockEntry& e) { keys.emplace_back(e.depth(), e.local); });
+  std::sort(keys.begin(), keys.end());
+  m.blocks = keys.size();
+  for (size_t i = 0; i < keys.size();) {
+    size_t j = i + 1;
+    while (j < keys.size() && keys[j] == keys[i]) j++;
+    m.entries++;
+    if (j - i > 1) m.collision_entries++;
+    if (i == 0 || keys[i].first != keys[i - 1].first) m.positions++;
+    i = j;
   }
-  bytes += by_seq_.capacity() * sizeof(U64Map<Location>::Slot);
+  uint64_t bytes = blocks_.bytes();
+  for (const auto& v : spills_) bytes += v.capacity() * sizeof(HolderSlot);
   for (const auto& w : workers_) {
     if (!w.live) continue;
     m.workers++;
-    m.held_blocks += w.held.size();
-    bytes += w.held.capacity() * sizeof(U64Map<Held>::Slot);
-    bytes += w.held_children.capacity() * sizeof(U64Map<uint32_t>::Slot);
+    m.held_blocks += w.held;
   }
   bytes += workers_.capacity() * sizeof(Worker);
   m.approx_bytes = bytes;
@@ -356,7 +376,7 @@ MemoryStats PositionalIndex::memory() const {
 
 std::vector<std::pair<std::pair<uint64_t, uint32_t>, uint64_t>> PositionalIndex::worker_blocks() const {
   std::vector<std::pair<std::pair<uint64_t, uint32_t>, uint64_t>> out;
-  for (const auto& [key, slot] : slot_of_) out.push_back({key, workers_[slot].held.size()});
+  for (const auto& [key, slot] : slot_of_) out.push_back({key, workers_[slot].held});
   return out;
 }
 
@@ -416,25 +436,26 @@ std::vector<uint8_t> PositionalIndex::snapshot() const {
     w.put<uint64_t>(id);
     w.put<uint64_t>(ev);
   });
-  uint64_t count = 0;
-  for (const auto& map : positions_)
-    map.for_each([&](uint64_t, const Entry& e) { count += 1 + (e.more ? e.more->size() : 0); });
-  w.put<uint64_t>(count);
-  auto put_block = [&](uint32_t pos, uint64_t local, const Block& b) {
-    w.put<uint32_t>(pos);
-    w.put<uint8_t>(b.has_parent ? 1 : 0);
-    w.put<uint64_t>(local);
-    w.put<uint64_t>(b.seq);
-    w.put<uint64_t>(b.parent_seq);
-    w.put<uint64_t>(b.parent_local);
-    w.put<uint32_t>(static_cast<uint32_t>(b.holders.size()));
-    for (WorkerSlot h : b.holders) w.put<uint32_t>(index_of[h]);
-  };
-  for (uint32_t pos = 0; pos < positions_.size(); pos++) {
-    positions_[pos].for_each([&](uint64_t local, const Entry& e) {
-      put_block(pos, local, e.single);
-      if (e.more) e.more->for_each([&](uint64_t, const Block& b) { put_block(pos, local, b); });
-    });
+  // Parents before children: blocks in position order.
+  std::vector<const BlockEntry*> order;
+  order.reserve(blocks_.size());
+  blocks_.for_each([&](const BlockEntry& e) { order.push_back(&e); });
+  std::sort(order.begin(), order.end(), [](const BlockEntry* a, const BlockEntry* b) {
+    return a->depth1 != b->depth1 ? a->depth1 < b->depth1 : a->seq < b->seq;
+  });
+  w.put<uint64_t>(order.size());
+  for (const BlockEntry* e : order) {
+    const BlockEntry* p = e->has_parent() ? blocks_.find(e->parent_seq) : nullptr;
+    w.put<uint32_t>(e->depth());
+    w.put<uint8_t>(e->has_parent() ? 1 : 0);
+    w.put<uint64_t>(e->local);
+    w.put<uint64_t>(e->seq);
+    w.put<uint64_t>(e->has_parent() ? e->parent_seq : 0);
+    w.put<uint64_t>(p != nullptr ? p->local : 0);
+    w.put<uint32_t>(e->n_holds);
+    const HolderSlot* hs = slots_of(*e);
+    for (uint32_t i = 0; i < e->n_slots; i++)
+      if (hs[i].holds()) w.put<uint32_t>(index_of[hs[i].worker]);
   }
   return std::move(w.out);
 }
@@ -477,14 +498,20 @@ bool PositionalIndex::restore(const uint8_t* data, size_t len, std::string* erro
     const uint32_t n_holders = r.get<uint32_t>();
     if (!r.ok) return fail("truncated snapshot (block " + std::to_string(i) + ")");
     if (has_parent != (pos > 0)) return fail("snapshot block " + std::to_string(i) + " has a bad parent flag");
-    if (pos > positions_.size()) return fail("snapshot block " + std::to_string(i) + " skips a position");
-    if (has_parent && find_block(pos - 1, parent_local, parent_seq) == nullptr)
-      return fail("snapshot block " + std::to_string(i) + " names a missing parent");
-    Block& b = ensure_block(pos, local, seq, has_parent, parent_seq, parent_local);
+    blocks_.reserve(1);
+    BlockEntry* parent = nullptr;
+    if (has_parent) {
+      parent = blocks_.find(parent_seq);
+      if (parent == nullptr || parent->depth() != pos - 1 || parent->local != parent_local)
+        return fail("snapshot block " + std::to_string(i) + " names a missing parent");
+    }
+    BlockEntry* b = ensure_block(seq, local, parent, pos);
+    if (b->depth() != pos || b->local != local)
+      return fail("snapshot block " + std::to_string(i) + " repeats a sequence hash");
     for (uint32_t h = 0; h < n_holders; h++) {
       const uint32_t wi = r.get<uint32_t>();
       if (!r.ok || wi >= slots.size()) return fail("snapshot block " + std::to_string(i) + " names a bad worker");
-      hold(slots[wi], pos, local, b);
+      hold(slots[wi], b, parent);
     }
   }
   if (r.at != len) return fail("trailing bytes after the index snapshot");

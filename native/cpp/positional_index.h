@@ -1,10 +1,12 @@
-// The positional KV index (after Dynamo's Flash Indexer): index[position][local hash] -> entry, where an entry
-// holds one block (sequence hash + holder set) inline and upgrades to a map only when two prefixes produce the
-// same chunk hash at the same position. Not thread-safe by itself: ConcurrentIndexer adds locking.
+// The positional KV index (after Dynamo's Flash Indexer, laid out for cache lines): one open-addressing table keyed
+// by sequence hash whose 64-byte entry holds the whole block inline (position, local hash, parent link, child count,
+// holder slots). Applying an event touches about two cache lines per block: the block's and its parent's. Not
+// thread-safe by itself: ConcurrentIndexer adds locking.
 //
 // Semantics match the TypeScript radix reference (packages/kv/src/indexer/radix.ts) exactly: a block lives
 // while a worker holds it or a live block hangs from it; a Stored event whose parent is not live is dropped;
-// matches count a worker's blocks from position 0 until its first missing block.
+// matches count a worker's blocks from position 0 until its first missing block. Like the reference's by-seq map,
+// it takes a sequence hash to name one prefix (the hash of its parent's and its own local hash).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -15,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "small_vec.h"
+#include "block_table.h"
 #include "u64_map.h"
 
 namespace kvasir {
@@ -64,6 +66,12 @@ class PositionalIndex {
   void find_matches(const uint64_t* locals, const uint64_t* seqs, size_t n, std::vector<Match>* out) const;
   std::pair<uint64_t, uint32_t> worker_of(WorkerSlot s) const { return {workers_[s].worker_id, workers_[s].dp_rank}; }
 
+  // Starts loading the table lines of these blocks (sequence hashes `stride` u64s apart), so an event applied a
+  // little later finds them in cache.
+  void prefetch(const uint64_t* seqs, size_t n, size_t stride) const {
+    for (size_t i = 0; i < n; i++) blocks_.prefetch(seqs[i * stride]);
+  }
+
   MemoryStats memory() const;
   const Counters& counters() const { return counters_; }
   // Blocks held per live (worker, dp rank).
@@ -74,61 +82,47 @@ class PositionalIndex {
   bool restore(const uint8_t* data, size_t len, std::string* error);
 
  private:
-  struct Block {
-    uint64_t seq = 0;
-    uint64_t parent_seq = 0;
-    uint64_t parent_local = 0;
-    bool has_parent = false;
-    uint32_t children = 0;
-    SmallU32Vec holders;
-  };
-  struct Entry {
-    Block single;
-    std::unique_ptr<U64Map<Block>> more;  // blocks beyond the first at this (position, local hash)
-  };
-  struct Location {
-    uint32_t pos;
-    uint64_t local;
-  };
-  struct Held {
-    uint32_t pos;
-    uint64_t local;
-    uint64_t parent_seq;
-    bool has_parent;
-  };
   struct Worker {
     uint64_t worker_id = 0;
     uint32_t dp_rank = 0;
     bool live = false;
-    U64Map<Held> held;
-    U64Map<uint32_t> held_children;  // parent seq -> held blocks hanging from it
+    uint64_t held = 0;
     // Held blocks whose parent this worker does not hold. Zero means its blocks are prefix-closed, which is
     // what lets jump search trust a checkpoint hit for the skipped positions.
     int64_t holes = 0;
   };
 
-  Block* find_block(uint32_t pos, uint64_t local, uint64_t seq);
-  const Block* find_block(uint32_t pos, uint64_t local, uint64_t seq) const {
-    return const_cast<PositionalIndex*>(this)->find_block(pos, local, seq);
+  HolderSlot* slots_of(BlockEntry& e) { return e.spill != 0 ? spills_[e.spill - 1].data() : e.slots; }
+  const HolderSlot* slots_of(const BlockEntry& e) const {
+    return e.spill != 0 ? spills_[e.spill - 1].data() : e.slots;
   }
-  // `parent_hint`, when given, is the parent block (saves looking it up again).
-  Block& ensure_block(uint32_t pos, uint64_t local, uint64_t seq, bool has_parent, uint64_t parent_seq,
-                      uint64_t parent_local, Block* parent_hint = nullptr);
-  void erase_block(uint32_t pos, uint64_t local, uint64_t seq);
-  void prune(uint32_t pos, uint64_t local, uint64_t seq);
-  // `parent_held`: the caller knows the worker holds b's parent (it just stored it).
-  void hold(WorkerSlot w, uint32_t pos, uint64_t local, Block& b, bool parent_held = false);
+  HolderSlot* find_slot(BlockEntry& e, WorkerSlot w);
+  HolderSlot* add_slot(BlockEntry& e, WorkerSlot w);
+  void remove_slot(BlockEntry& e, HolderSlot* s);
+  // The block for seq, created under `parent` (null at the root) when missing. Entries do not move during it.
+  BlockEntry* ensure_block(uint64_t seq, uint64_t local, BlockEntry* parent, uint32_t depth);
+  // Erases e and, walking up, each ancestor left with no holder and no child.
+  void prune(BlockEntry* e);
+  // `parent`, when given, is e's parent entry (saves looking it up again).
+  void hold(WorkerSlot w, BlockEntry* e, BlockEntry* parent);
   void release(WorkerSlot w, uint64_t seq);
   WorkerSlot worker_slot(uint64_t worker_id, uint32_t dp_rank);
-  void drop_worker(WorkerSlot w);
+  const WorkerSlot* find_worker(uint64_t worker_id, uint32_t dp_rank);
+  // Drops every slot of these workers in one pass over the table, then prunes.
+  void drop_workers(const std::vector<WorkerSlot>& ws);
 
   uint32_t jump_;
-  std::vector<U64Map<Entry>> positions_;
-  U64Map<Location> by_seq_;
+  BlockTable blocks_;
+  std::vector<std::vector<HolderSlot>> spills_;  // holder slots of entries with more than kInlineSlots
+  std::vector<uint32_t> free_spills_;
   std::vector<Worker> workers_;
   std::map<std::pair<uint64_t, uint32_t>, WorkerSlot> slot_of_;
   std::vector<WorkerSlot> free_slots_;
   U64Map<uint64_t> watermarks_;
+  // The last (worker, dp rank) looked up: events of one worker come in runs.
+  uint64_t cached_worker_ = 0;
+  uint32_t cached_dp_ = 0;
+  WorkerSlot cached_slot_ = UINT32_MAX;
   Counters counters_;
 };
 

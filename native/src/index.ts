@@ -1,5 +1,6 @@
 // Public surface of @kvasir/native: the positional KV indexer, native hashing and the block transfer engine.
 export {
+  type Addon,
   type AddonLoad,
   type BatchMatchArrays,
   type IndexMemoryStats,

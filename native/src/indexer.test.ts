@@ -19,8 +19,11 @@ type Op =
   | { op: "restore" }
   | { op: "query"; seq: number; cut: number; tail: bigint[]; withSeq: boolean };
 
-const opArb = (nSeqs: number): fc.Arbitrary<Op> => {
-  const w = fc.nat({ max: WORKERS.length - 1 });
+// Enough workers that a block's holder slots outgrow the three kept inside its table entry.
+const MANY_WORKERS = Array.from({ length: 12 }, (_, i) => BigInt(i * 1000 + 1));
+
+const opArb = (nSeqs: number, nWorkers = WORKERS.length): fc.Arbitrary<Op> => {
+  const w = fc.nat({ max: nWorkers - 1 });
   const dp = fc.nat({ max: 1 });
   const seq = fc.nat({ max: nSeqs - 1 });
   return fc.oneof(
@@ -73,7 +76,7 @@ function workerRows(rows: { workerId: bigint; dpRank: number; blocks: number }[]
   return rows.map((r) => `${r.workerId}/${r.dpRank}:${r.blocks}`).sort();
 }
 
-function run(seqs: bigint[][], ops: Op[], jumpSize: number, threads: number): void {
+function run(seqs: bigint[][], ops: Op[], jumpSize: number, threads: number, workers = WORKERS): void {
   let ref = new RadixIndexer();
   let nat = NativeIndexer.create({ jumpSize, threads });
   const chains = seqs.map((locals) => {
@@ -98,7 +101,7 @@ function run(seqs: bigint[][], ops: Op[], jumpSize: number, threads: number): vo
         const to = o.to >= 60 ? c.local.length : from + 1 + (o.to % (c.local.length - from));
         const parentSeqHash = o.badParent ? 0xdeadbeefn : from > 0 ? c.seq[from - 1] : undefined;
         apply({
-          workerId: WORKERS[o.w] as bigint,
+          workerId: workers[o.w] as bigint,
           dpRank: o.dp,
           eventId,
           data: {
@@ -118,7 +121,7 @@ function run(seqs: bigint[][], ops: Op[], jumpSize: number, threads: number): vo
         const hashes = o.picks.map((p) => c.seq[p % c.seq.length] as bigint);
         if (o.junk) hashes.push(123456789n);
         apply({
-          workerId: WORKERS[o.w] as bigint,
+          workerId: workers[o.w] as bigint,
           dpRank: o.dp,
           eventId,
           data: { kind: "removed", seqHashes: BigUint64Array.from(hashes) },
@@ -126,11 +129,11 @@ function run(seqs: bigint[][], ops: Op[], jumpSize: number, threads: number): vo
         break;
       }
       case "cleared":
-        apply({ workerId: WORKERS[o.w] as bigint, dpRank: o.dp, eventId, data: { kind: "cleared" } });
+        apply({ workerId: workers[o.w] as bigint, dpRank: o.dp, eventId, data: { kind: "cleared" } });
         break;
       case "removeWorker":
-        ref.removeWorker(WORKERS[o.w] as bigint);
-        nat.removeWorker(WORKERS[o.w] as bigint);
+        ref.removeWorker(workers[o.w] as bigint);
+        nat.removeWorker(workers[o.w] as bigint);
         break;
       case "clear":
         ref.clear();
@@ -156,7 +159,11 @@ function run(seqs: bigint[][], ops: Op[], jumpSize: number, threads: number): vo
     }
   }
   expect(workerRows(nat.workerBlocks())).toEqual(workerRows(ref.workerBlocks()));
-  for (const w of WORKERS) expect(nat.lastEventId(w)).toBe(ref.lastEventId(w));
+  for (const w of workers) expect(nat.lastEventId(w)).toBe(ref.lastEventId(w));
+  // The same blocks are live: pruning keeps exactly the held blocks and their ancestors.
+  const stats = nat.memoryStats();
+  expect(stats.blocks).toBe(ref.nodeCount);
+  expect(stats.heldBlocks).toBe(ref.workerBlocks().reduce((a, r) => a + r.blocks, 0));
   // Every chain, queried in full, agrees at the end too.
   for (const c of chains) expect(sorted(nat.findMatches(c.local))).toEqual(sorted(ref.findMatches(c.local)));
 }
@@ -195,6 +202,78 @@ describe("NativeIndexer against the radix reference", () => {
       ),
       { numRuns: 60 },
     );
+  });
+
+  it("agrees when many workers hold the same blocks", () => {
+    fc.assert(
+      fc.property(
+        seqsArb(30).chain((seqs) =>
+          fc.tuple(
+            fc.constant(seqs),
+            fc.array(opArb(seqs.length, MANY_WORKERS.length), { minLength: 1, maxLength: 120 }),
+            fc.integer({ min: 1, max: 4 }),
+          ),
+        ),
+        ([seqs, ops, jump]) => run(seqs, ops, jump, 1, MANY_WORKERS),
+      ),
+      { numRuns: 80 },
+    );
+  });
+
+  it("finds a worker's first missing block behind a jump, as holes open and close", () => {
+    const local = BigUint64Array.from({ length: 10 }, (_, i) => BigInt(i + 1));
+    const seq = computeSeqHashes(local);
+    const nat = NativeIndexer.create({ jumpSize: 4, threads: 1 });
+    const ref = new RadixIndexer();
+    let eventId = 0n;
+    const stored = (workerId: bigint, from: number, to: number): KvCacheEvent => ({
+      workerId,
+      dpRank: 0,
+      eventId: ++eventId,
+      data: {
+        kind: "stored",
+        localHashes: local.slice(from, to),
+        seqHashes: seq.slice(from, to),
+        tokenIds: new Uint32Array(0),
+        blockSize: 16,
+        loraName: "",
+        ...(from > 0 ? { parentSeqHash: seq[from - 1] as bigint } : {}),
+      },
+    });
+    const removed = (workerId: bigint, ...at: number[]): KvCacheEvent => ({
+      workerId,
+      dpRank: 0,
+      eventId: ++eventId,
+      data: { kind: "removed", seqHashes: BigUint64Array.from(at, (i) => seq[i] as bigint) },
+    });
+    const depths = (): string[] => {
+      const want = sorted(ref.findMatches(local));
+      expect(sorted(nat.findMatches(local))).toEqual(want);
+      return want;
+    };
+    for (const ev of [stored(1n, 0, 10), stored(2n, 0, 10)]) {
+      ref.applyEvent(ev);
+      nat.applyEvent(ev);
+    }
+    expect(depths()).toEqual(["1/0:10", "2/0:10"]);
+    // Worker 1 loses block 2 (its blocks 3..9 stay: a hole), then block 5; worker 2 loses its tail.
+    for (const ev of [removed(1n, 2), removed(1n, 5), removed(2n, 9, 8)]) {
+      ref.applyEvent(ev);
+      nat.applyEvent(ev);
+    }
+    expect(depths()).toEqual(["1/0:2", "2/0:8"]);
+    // Storing block 2 again closes the first hole; block 5 is still missing.
+    for (const ev of [stored(1n, 2, 3)]) {
+      ref.applyEvent(ev);
+      nat.applyEvent(ev);
+    }
+    expect(depths()).toEqual(["1/0:5", "2/0:8"]);
+    for (const ev of [stored(1n, 5, 6), stored(2n, 8, 10)]) {
+      ref.applyEvent(ev);
+      nat.applyEvent(ev);
+    }
+    expect(depths()).toEqual(["1/0:10", "2/0:10"]);
+    expect(nat.memoryStats().blocks).toBe(10);
   });
 
   it("counts stored events whose parent is unknown and ignores them", () => {
