@@ -2,13 +2,17 @@
 // trace against the TypeScript radix indexer and the native positional index: one call per event batch and per
 // lookup (1 and 2 write threads), and batched (events and lookups packed together, --batch steps per call).
 // The event stream is simulated once and cached under .tmp/bench/, so only index operations are timed; each
-// run replays it --passes times, each pass into a fresh index, so a run lasts long enough to be steady.
+// run replays it at least --passes times and for at least --min-seconds of CPU time, each pass into a fresh index,
+// so a run lasts long enough to be steady. --baseline-addon adds the native rows again for another build of the
+// addon (the one before a change, say), so before and after are measured side by side in one process.
 //
 // Flags: --trace PATH, --requests N (default: all rows), --workers N (16), --gpu-blocks N (2048),
-//        --block-size N (16), --max-output N (128), --repeat N (3), --passes N (10), --batch N (256), --regenerate
+//        --block-size N (16), --max-output N (128), --repeat N (3), --passes N (10), --min-seconds S (2),
+//        --batch N (256), --backends LIST, --baseline-addon FILE, --regenerate
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
 import { formatTable, loadTrace, summarize, writeBenchResult } from "@kvasir/bench";
 import {
   computeLocalHashes,
@@ -20,11 +24,13 @@ import {
 } from "@kvasir/kv";
 import { MockEngine } from "@kvasir/mocker";
 import {
+  type Addon,
   EVENT_HEADER_BYTES,
   EVENT_KIND,
   loadNativeIndexer,
   type MatchArrays,
   PackedEventWriter,
+  type RawNativeIndex,
 } from "@kvasir/native";
 import type { FlagSpec } from "@kvasir/runtime";
 import { benchFlags } from "./flags.js";
@@ -47,7 +53,13 @@ const flags: FlagSpec[] = [
     name: "passes",
     type: "number",
     default: 10,
-    help: "Replays of the stream per run, each into a fresh index (a longer run gives a steadier figure)",
+    help: "Least replays of the stream per run, each into a fresh index",
+  },
+  {
+    name: "min-seconds",
+    type: "number",
+    default: 2,
+    help: "Least CPU seconds per run: passes continue until both --passes and this are reached (a steadier figure)",
   },
   {
     name: "batch",
@@ -60,6 +72,12 @@ const flags: FlagSpec[] = [
     type: "list",
     default: ["ts", "native", "batch"],
     help: "Rows to run: ts, native (per-call, 1 and 2 write threads), batch (runBatch); one alone suits perf/callgrind",
+  },
+  {
+    name: "baseline-addon",
+    type: "string",
+    default: "",
+    help: "Another build of kvasir_native.node: its native rows are run too, labelled baseline (before/after in one run)",
   },
   { name: "regenerate", type: "boolean", default: false, help: "Simulate again instead of using the cache" },
 ];
@@ -78,6 +96,8 @@ const opts = {
   maxOutput: values["max-output"] as number,
   repeat: values.repeat as number,
   passes: Math.max(1, values.passes as number),
+  minSeconds: Math.max(0, values["min-seconds"] as number),
+  baselineAddon: values["baseline-addon"] as string,
   batch: Math.max(1, values.batch as number),
   backends: (values.backends as string[]).flatMap((b) => b.split(",")).filter((b) => b !== ""),
   regenerate: values.regenerate as boolean,
@@ -267,6 +287,8 @@ interface RunResult {
   seconds: number;
   /** Process CPU time (all threads) during the run. */
   cpuSeconds: number;
+  /** Replays of the stream in this run. */
+  passes: number;
   lookupUs: number[];
 }
 
@@ -275,11 +297,18 @@ function cpuSince(start: NodeJS.CpuUsage): number {
   return (u.user + u.system) / 1e6;
 }
 
-function runTs(steps: readonly Step[]): RunResult {
-  const lookupUs: number[] = [];
+/** Runs `pass(i)` at least --passes times and until --min-seconds of process CPU time have gone by. */
+function timed(pass: (i: number) => void): Omit<RunResult, "lookupUs"> {
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  for (let pass = 0; pass < opts.passes; pass++) {
+  let passes = 0;
+  while (passes < opts.passes || cpuSince(c0) < opts.minSeconds) pass(passes++);
+  return { seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSince(c0), passes };
+}
+
+function runTs(steps: readonly Step[]): RunResult {
+  const lookupUs: number[] = [];
+  const t = timed((pass) => {
     const ix = new RadixIndexer();
     for (const s of steps) {
       if (s.kind === "events") {
@@ -290,23 +319,39 @@ function runTs(steps: readonly Step[]): RunResult {
         if (pass === 0) lookupUs.push((performance.now() - a) * 1000);
       }
     }
-  }
-  return { seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSince(c0), lookupUs };
+  });
+  return { ...t, lookupUs };
 }
 
-function nativeIndex(threads: number) {
+/** Makes a raw native index: this build's addon, or the --baseline-addon one. */
+type NativeFactory = (threads: number) => RawNativeIndex;
+
+const currentAddon: NativeFactory = (threads) => {
   const load = loadNativeIndexer();
   if (!load.ok) throw new Error(`native indexer unavailable: ${load.reason}`);
   return load.create({ threads }).raw;
+};
+
+function isAddon(x: unknown): x is Addon {
+  return typeof x === "object" && x !== null && "NativeIndex" in x && typeof x.NativeIndex === "function";
 }
 
-function runNative(steps: readonly Step[], threads: number): RunResult & { parity: number } {
+function addonAt(path: string): NativeFactory {
+  // A second copy of the addon loads beside the first (its symbols stay local to it).
+  const mod: unknown = createRequire(import.meta.url)(resolve(path));
+  if (!isAddon(mod)) throw new Error(`${path} is not the Kvasir addon`);
+  return (threads) => new mod.NativeIndex(threads, 64);
+}
+
+function runNative(
+  steps: readonly Step[],
+  threads: number,
+  make: NativeFactory,
+): RunResult & { parity: number } {
   const lookupUs: number[] = [];
-  let last = nativeIndex(threads);
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  for (let pass = 0; pass < opts.passes; pass++) {
-    const ix = nativeIndex(threads);
+  let last = make(threads);
+  const t = timed((pass) => {
+    const ix = make(threads);
     for (const s of steps) {
       if (s.kind === "events") {
         ix.applyEvents(s.packed);
@@ -318,11 +363,9 @@ function runNative(steps: readonly Step[], threads: number): RunResult & { parit
     }
     ix.flush();
     last = ix;
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  const cpuSeconds = cpuSince(c0);
+  });
   const ix = last;
-  return { seconds, cpuSeconds, lookupUs, parity: parityMismatches(steps, (q) => ix.findMatches(q)) };
+  return { ...t, lookupUs, parity: parityMismatches(steps, (q) => ix.findMatches(q)) };
 }
 
 /** The steps packed `opts.batch` at a time into runBatch buffers (events and lookups in order). */
@@ -359,26 +402,21 @@ function packBatches(steps: readonly Step[]): Uint8Array[] {
 }
 
 /** Batched: every call applies and answers `opts.batch` steps; a lookup's latency is its call's share. */
-function runBatched(batches: readonly Uint8Array[], steps: readonly Step[]): RunResult & { parity: number } {
-  let last = nativeIndex(1);
+function runBatched(
+  batches: readonly Uint8Array[],
+  steps: readonly Step[],
+  make: NativeFactory,
+): RunResult & { parity: number } {
+  let last = make(1);
   let lookups = 0;
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  for (let pass = 0; pass < opts.passes; pass++) {
-    const ix = nativeIndex(1);
+  const t = timed(() => {
+    const ix = make(1);
     for (const b of batches) lookups += ix.runBatch(b).counts.length;
     last = ix;
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  const cpuSeconds = cpuSince(c0);
+  });
   const ix = last;
-  const perLookupUs = (seconds * 1e6) / Math.max(1, lookups);
-  return {
-    seconds,
-    cpuSeconds,
-    lookupUs: [perLookupUs],
-    parity: parityMismatches(steps, (q) => ix.findMatches(q)),
-  };
+  const perLookupUs = (t.seconds * 1e6) / Math.max(1, lookups);
+  return { ...t, lookupUs: [perLookupUs], parity: parityMismatches(steps, (q) => ix.findMatches(q)) };
 }
 
 /** Final-state lookups that disagree with the reference (should be 0). */
@@ -415,6 +453,8 @@ async function main(): Promise<void> {
     regenerate: undefined,
     repeat: undefined,
     passes: undefined,
+    minSeconds: undefined,
+    baselineAddon: undefined,
     batch: undefined,
     backends: undefined,
     traceMtime: statSync(opts.trace).mtimeMs,
@@ -446,15 +486,16 @@ async function main(): Promise<void> {
       else if (ev.data.kind === "removed") removed += ev.data.seqHashes.length;
     }
   }
-  const ops = (stored + removed + looked) * opts.passes;
+  const opsPerPass = stored + removed + looked;
   console.log(
     `stream: ${events} events (${stored} blocks stored, ${removed} removed), ${lookups} lookups (${looked} blocks); ` +
-      `${ops / opts.passes} ops per pass, ${opts.passes} passes per run`,
+      `${opsPerPass} ops per pass; each run at least ${opts.passes} passes and ${opts.minSeconds} CPU seconds`,
   );
 
   interface Row {
     backend: string;
     threads: number;
+    passes: number;
     seconds: number;
     cpuSeconds: number;
     opsPerSec: number;
@@ -465,8 +506,6 @@ async function main(): Promise<void> {
   }
   const row = (backend: string, threads: number, runs: (RunResult & { parity?: number })[]): Row => {
     const fastest = runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-    const seconds = median(runs.map((r) => r.seconds));
-    const cpuSeconds = median(runs.map((r) => r.cpuSeconds));
     const lat = summarize(fastest.lookupUs);
     const parity = runs.some((r) => r.parity !== undefined)
       ? Math.max(...runs.map((r) => r.parity ?? 0))
@@ -474,47 +513,53 @@ async function main(): Promise<void> {
     return {
       backend,
       threads,
-      seconds,
-      cpuSeconds,
-      opsPerSec: ops / seconds,
-      opsPerCpuSec: ops / cpuSeconds,
+      passes: median(runs.map((r) => r.passes)),
+      seconds: median(runs.map((r) => r.seconds)),
+      cpuSeconds: median(runs.map((r) => r.cpuSeconds)),
+      opsPerSec: median(runs.map((r) => (opsPerPass * r.passes) / r.seconds)),
+      opsPerCpuSec: median(runs.map((r) => (opsPerPass * r.passes) / r.cpuSeconds)),
       p50: lat.p50,
       p99: lat.p99,
       ...(parity !== undefined ? { parity } : {}),
     };
   };
-  const reps = Math.max(1, opts.repeat);
-  const rows: Row[] = [];
-  if (opts.backends.includes("ts")) {
-    rows.push(
-      row(
-        "typescript radix",
-        1,
-        Array.from({ length: reps }, () => runTs(steps)),
-      ),
-    );
+  // Every row's runs are interleaved (one run of each row per round), so a change in the machine's load touches
+  // all rows alike.
+  interface Spec {
+    backend: string;
+    threads: number;
+    run: () => RunResult & { parity?: number };
   }
-  if (opts.backends.includes("native")) {
-    for (const threads of [1, 2]) {
-      rows.push(
-        row(
-          "native positional",
+  const specs: Spec[] = [];
+  if (opts.backends.includes("ts"))
+    specs.push({ backend: "typescript radix", threads: 1, run: () => runTs(steps) });
+  const builds: [string, NativeFactory][] = [["", currentAddon]];
+  if (opts.baselineAddon !== "") builds.unshift([" (baseline addon)", addonAt(opts.baselineAddon)]);
+  const batches = opts.backends.includes("batch") ? packBatches(steps) : [];
+  for (const [label, make] of builds) {
+    if (opts.backends.includes("native")) {
+      for (const threads of [1, 2]) {
+        specs.push({
+          backend: `native positional${label}`,
           threads,
-          Array.from({ length: reps }, () => runNative(steps, threads)),
-        ),
-      );
+          run: () => runNative(steps, threads, make),
+        });
+      }
+    }
+    if (opts.backends.includes("batch")) {
+      specs.push({
+        backend: `native runBatch (${opts.batch} steps/call)${label}`,
+        threads: 0,
+        run: () => runBatched(batches, steps, make),
+      });
     }
   }
-  if (opts.backends.includes("batch")) {
-    const batches = packBatches(steps);
-    rows.push(
-      row(
-        `native runBatch (${opts.batch} steps/call)`,
-        0,
-        Array.from({ length: reps }, () => runBatched(batches, steps)),
-      ),
-    );
+  const reps = Math.max(1, opts.repeat);
+  const runs: (RunResult & { parity?: number })[][] = specs.map(() => []);
+  for (let r = 0; r < reps; r++) {
+    for (const [i, spec] of specs.entries()) runs[i]?.push(spec.run());
   }
+  const rows: Row[] = specs.map((spec, i) => row(spec.backend, spec.threads, runs[i] ?? []));
   const ts = rows.find((r) => r.backend === "typescript radix");
   const tsRate = ts?.opsPerSec ?? Number.NaN;
   const tsCpuRate = ts?.opsPerCpuSec ?? Number.NaN;
@@ -523,6 +568,7 @@ async function main(): Promise<void> {
       [
         "backend",
         "write threads",
+        "passes",
         "wall s",
         "Mops/s",
         "x TS",
@@ -536,6 +582,7 @@ async function main(): Promise<void> {
       rows.map((r) => [
         r.backend,
         r.threads,
+        r.passes,
         r.seconds,
         r.opsPerSec / 1e6,
         r.opsPerSec / tsRate,
@@ -552,9 +599,9 @@ async function main(): Promise<void> {
   const path = writeBenchResult("indexer", {
     command: `pnpm bench:indexer ${process.argv.slice(2).join(" ")}`.trim(),
     params: { ...opts, regenerate: undefined },
-    stream: { events, stored, removed, lookups, lookedUpBlocks: looked, ops, cache },
+    stream: { events, stored, removed, lookups, lookedUpBlocks: looked, opsPerPass, cache },
     results: rows,
-    note: "ops = blocks stored + removed + looked up, times --passes; wall and CPU seconds (process CPU, all threads) are medians of --repeat runs; lookup latencies from the first pass of the fastest run (batched: wall time per lookup, events included); reads run on the main thread beside the write pool (runBatch: events too, write threads 0); the machine has 2 cores",
+    note: "ops = blocks stored + removed + looked up per pass, times the run's passes (at least --passes, and until --min-seconds of CPU); rates, wall and CPU seconds (process CPU, all threads) are medians of --repeat runs, interleaved across rows; lookup latencies from the first pass of the fastest run (batched: wall time per lookup, events included); reads run on the main thread beside the write pool (runBatch: events too, write threads 0); the machine has 2 cores",
   });
   console.log(`wrote ${path}`);
 }
