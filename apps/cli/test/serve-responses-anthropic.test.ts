@@ -52,6 +52,9 @@ const weather: OpenAI.Responses.FunctionTool = {
   strict: true,
 };
 
+/** vLLM's `ignore_eos` extension, which the frontend takes: replies of exactly the tokens asked. */
+const IGNORE_EOS = { ignore_eos: true };
+
 describe("Responses API", () => {
   it("creates a response with a message item, usage and a resp_ id, and retrieves and deletes it", async () => {
     const response = await openai.responses.create({
@@ -129,6 +132,42 @@ describe("Responses API", () => {
     expect(["response.completed", "response.incomplete"]).toContain(types.at(-1));
     expect(final?.usage?.output_tokens).toBeGreaterThan(0);
     expect(final?.output_text ?? deltas).toBe(deltas);
+  });
+
+  it("returns the output text's logprobs when included, streamed with each delta and whole", async () => {
+    const ask = {
+      model: MODEL,
+      input: "Count to ten",
+      max_output_tokens: 6,
+      include: ["message.output_text.logprobs" as const],
+      top_logprobs: 2,
+      // No reasoning: every token is the message's text, so each has its logprob.
+      reasoning: { effort: "none" as const },
+      ...IGNORE_EOS,
+    };
+    const whole = await openai.responses.create(ask);
+    const message = whole.output.find((item) => item.type === "message");
+    const part = message?.type === "message" ? message.content[0] : undefined;
+    const logprobs = part?.type === "output_text" ? (part.logprobs ?? []) : [];
+    expect(logprobs).toHaveLength(6);
+    for (const entry of logprobs) {
+      expect(entry.logprob).toBeLessThanOrEqual(0);
+      expect(entry.top_logprobs).toHaveLength(2);
+    }
+
+    const stream = await openai.responses.create({ ...ask, stream: true });
+    const deltas: unknown[] = [];
+    let done: unknown[] = [];
+    for await (const event of stream) {
+      if (event.type === "response.output_text.delta") deltas.push(...event.logprobs);
+      if (event.type === "response.output_text.done") done = event.logprobs;
+    }
+    expect(deltas).toHaveLength(6);
+    expect(done).toEqual(deltas);
+
+    const plain = await openai.responses.create({ ...ask, include: [] });
+    const plainPart = plain.output.find((item) => item.type === "message");
+    expect(plainPart?.type === "message" && plainPart.content[0]).toMatchObject({ logprobs: [] });
   });
 
   it("builds the final response with the SDK's stream helper", async () => {

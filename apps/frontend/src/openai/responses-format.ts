@@ -17,6 +17,7 @@ import type { TextStep } from "../text-generation.js";
 import type { ParserChoice } from "./chat.js";
 import { ForcedToolOutput } from "./forced-tool-output.js";
 import type { OutputFormat } from "./generation.js";
+import type { ChatTokenLogprob, LogprobRenderer } from "./logprobs.js";
 import type { ResponseHeader } from "./responses.js";
 import { callId, itemId } from "./responses-ids.js";
 import type { ForcedToolChoice } from "./structured.js";
@@ -27,7 +28,7 @@ interface OutputText {
   type: "output_text";
   text: string;
   annotations: never[];
-  logprobs: never[];
+  logprobs: ChatTokenLogprob[];
 }
 interface ReasoningText {
   type: "reasoning_text";
@@ -48,6 +49,8 @@ export interface ResponsesContext {
   countTokens(text: string): number;
   /** A forced tool choice: the output is the constraint's JSON, read back as function calls. */
   forced?: ForcedToolChoice;
+  /** `include: ["message.output_text.logprobs"]`: the output text's token logprobs (OpenAI's chat shape). */
+  logprobs?: LogprobRenderer;
   /** Called once with the finished response and its output as chat messages (to store it). */
   onDone(response: Record<string, unknown>, output: ChatTemplateMessage): void;
 }
@@ -112,9 +115,14 @@ class OutputBuilder {
     return this.events.splice(0);
   }
 
-  push(parsed: ChatOutputDelta): void {
+  /**
+   * Adds parsed output. `logprobs` are those of tokens not yet placed: they go with the message text when there
+   * is some (all of them, when a step also ends reasoning: a token is not split), else they are dropped with
+   * reasoning or a tool call, which carry no logprobs.
+   */
+  push(parsed: ChatOutputDelta, logprobs: ChatTokenLogprob[] = []): void {
     if (parsed.reasoningContent) this.#append("reasoning", parsed.reasoningContent);
-    if (parsed.content) this.#append("message", parsed.content);
+    if (parsed.content) this.#append("message", parsed.content, logprobs);
     for (const call of parsed.toolCalls) this.#functionCall(call);
   }
 
@@ -128,7 +136,11 @@ class OutputBuilder {
     if (!part) return;
     const at = { item_id: item.id, output_index, content_index: 0 };
     if (item.type === "message") {
-      this.event("response.output_text.done", { ...at, text: part.text, logprobs: [] });
+      this.event("response.output_text.done", {
+        ...at,
+        text: part.text,
+        logprobs: item.content[0]?.logprobs ?? [],
+      });
     } else {
       this.event("response.reasoning_text.done", { ...at, text: part.text });
     }
@@ -137,7 +149,7 @@ class OutputBuilder {
     this.event("response.output_item.done", { output_index, item });
   }
 
-  #append(type: "message" | "reasoning", text: string): void {
+  #append(type: "message" | "reasoning", text: string, logprobs: ChatTokenLogprob[] = []): void {
     if (this.#open?.type !== type) {
       this.close();
       const item: OutputItem =
@@ -161,8 +173,9 @@ class OutputBuilder {
     if (item.type === "message") {
       const part = item.content[0] ?? { type: "output_text", text: "", annotations: [], logprobs: [] };
       part.text += text;
+      part.logprobs.push(...logprobs);
       item.content[0] = part;
-      this.event("response.output_text.delta", { ...at, delta: text, logprobs: [] });
+      this.event("response.output_text.delta", { ...at, delta: text, logprobs });
     } else {
       const part = item.content[0] ?? { type: "reasoning_text", text: "" };
       part.text += text;
@@ -242,6 +255,24 @@ export function responsesFormat(header: ResponseHeader, context: ResponsesContex
     ...extra,
   });
 
+  // Logprobs of tokens whose text the parser holds back (a possible tag), until it is placed.
+  let pendingLogprobs: ChatTokenLogprob[] = [];
+  const logprobsOf = (step: TextStep) => context.logprobs?.chat(step.tokenIds, step.logprobs) ?? [];
+  /** Parses a step's text and places it with its tokens' logprobs. */
+  const place = (step: TextStep, text: string, last: boolean) => {
+    pendingLogprobs.push(...logprobsOf(step));
+    const parsed = parse(text, last);
+    if (parsed.content) {
+      out.push(parsed, pendingLogprobs);
+      pendingLogprobs = [];
+    } else {
+      if (parsed.reasoningContent || parsed.toolCalls.length > 0) pendingLogprobs = [];
+      out.push(parsed);
+    }
+  };
+  // A non-streamed answer with logprobs is parsed step by step (collect), as a stream is, to place them.
+  let collected = false;
+
   const parse = (text: string, last: boolean): ChatOutputDelta => {
     const parsed = parser.push(text);
     if (last) {
@@ -280,7 +311,7 @@ export function responsesFormat(header: ResponseHeader, context: ResponsesContex
     },
     step(step) {
       const last = step.finishReason !== undefined;
-      out.push(parse(step.text, last));
+      place(step, step.text, last);
       if (last) {
         const response = finish(step);
         const type = response.status === "incomplete" ? "response.incomplete" : "response.completed";
@@ -288,8 +319,16 @@ export function responsesFormat(header: ResponseHeader, context: ResponsesContex
       }
       return out.take();
     },
+    ...(context.logprobs
+      ? {
+          collect(step: TextStep) {
+            collected = true;
+            place(step, step.text, step.finishReason !== undefined);
+          },
+        }
+      : {}),
     complete(text, last) {
-      out.push(parse(text, true));
+      if (!collected) out.push(parse(text, true));
       const response = finish(last);
       out.take();
       return response;

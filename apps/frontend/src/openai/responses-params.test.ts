@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { HttpError } from "../errors.js";
-import { refuseUnsupportedResponsesParams } from "./responses-params.js";
+import { refuseUnsupportedResponsesParams, responsesLogprobs } from "./responses-params.js";
 
 const base = { model: "m", input: "Hi" };
 
@@ -26,8 +26,6 @@ describe("refuseUnsupportedResponsesParams", () => {
     expect(refusal({ conversation: "conv_1" })).toMatchObject({ param: "conversation" });
     expect(refusal({ prompt: { id: "pmpt_1" } })).toMatchObject({ param: "prompt" });
     expect(refusal({ truncation: "auto" })).toMatchObject({ param: "truncation" });
-    expect(refusal({ include: ["message.output_text.logprobs"] })).toMatchObject({ param: "include" });
-    expect(refusal({ top_logprobs: 3 })).toMatchObject({ param: "top_logprobs" });
   });
 
   it("lets through what it serves or may ignore", () => {
@@ -35,8 +33,20 @@ describe("refuseUnsupportedResponsesParams", () => {
       {},
       { background: false, truncation: "disabled", top_logprobs: 0, n: null },
       { include: ["reasoning.encrypted_content"], service_tier: "auto", some_new_field: 1 },
+      { include: ["message.output_text.logprobs"], top_logprobs: 3 },
     ]) {
       expect(refusal(body)).toBeUndefined();
     }
+  });
+});
+
+describe("responsesLogprobs", () => {
+  it("reads the alternatives asked with include's message.output_text.logprobs and top_logprobs", () => {
+    const include = ["message.output_text.logprobs"];
+    expect(responsesLogprobs({ ...base, include, top_logprobs: 3 })).toBe(3);
+    expect(responsesLogprobs({ ...base, include })).toBe(0);
+    // top_logprobs alone asks for nothing (OpenAI returns logprobs only when included).
+    expect(responsesLogprobs({ ...base, top_logprobs: 3 })).toBeUndefined();
+    expect(() => responsesLogprobs({ ...base, include, top_logprobs: 21 })).toThrow(/top_logprobs/);
   });
 });

@@ -1,6 +1,7 @@
-// Parameters a Responses client may send that this server cannot honour, refused with OpenAI's 400 instead of
-// dropped (dropping any of them would change the answer the client expects). Other unknown fields stay ignored,
-// as vLLM ignores them, so clients that send newer fields keep working.
+// Parameters of a Responses request beyond the validated schema: those this server cannot honour, refused with
+// OpenAI's 400 instead of dropped (dropping any of them would change the answer the client expects), and the
+// logprobs ask (`include` and `top_logprobs`). Other unknown fields stay ignored, as vLLM ignores them, so clients
+// that send newer fields keep working.
 import { HttpError } from "../errors.js";
 
 /** Chat completions parameters that are not the Responses API's: OpenAI answers them as unknown. */
@@ -40,14 +41,31 @@ export function refuseUnsupportedResponsesParams(body: unknown): void {
       "unsupported_value",
     );
   }
-  const include = Array.isArray(fields.include) ? fields.include : [];
+}
+
+/** The `include` entry that asks for the output text's logprobs. */
+export const INCLUDE_LOGPROBS = "message.output_text.logprobs";
+
+/**
+ * The alternatives per token a request asks for with `include: ["message.output_text.logprobs"]` and
+ * `top_logprobs` (0..20, as OpenAI); undefined when it asks for no logprobs.
+ */
+export function responsesLogprobs(body: unknown): number | undefined {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return undefined;
+  const fields: Record<string, unknown> = { ...body };
+  const top = fields.top_logprobs;
   if (
-    include.includes("message.output_text.logprobs") ||
-    (typeof fields.top_logprobs === "number" && fields.top_logprobs > 0)
+    top !== undefined &&
+    top !== null &&
+    !(Number.isInteger(top) && Number(top) >= 0 && Number(top) <= 20)
   ) {
-    throw unsupported(
-      include.includes("message.output_text.logprobs") ? "include" : "top_logprobs",
-      "Logprobs are not served on /v1/responses by this server; use /v1/chat/completions with 'logprobs'.",
+    throw new HttpError(
+      400,
+      "Invalid value for 'top_logprobs': expected an integer between 0 and 20.",
+      "invalid_value",
+      "top_logprobs",
     );
   }
+  if (!Array.isArray(fields.include) || !fields.include.includes(INCLUDE_LOGPROBS)) return undefined;
+  return typeof top === "number" ? top : 0;
 }

@@ -6,12 +6,13 @@ import type { ServedModel } from "../model-registry.js";
 import { type Preprocessor, tokenizeChat } from "../preprocessor.js";
 import type { AppEnv } from "../request-scope.js";
 import type { ParserChoice } from "./chat.js";
+import { LogprobRenderer } from "./logprobs.js";
 import { prepare } from "./prepare.js";
 import { conversationOf, inputItemsOf, type ResponseStore } from "./response-store.js";
 import { responsesFormat } from "./responses-format.js";
 import { chatFields, inputMessages } from "./responses-input.js";
 import { listPage, toListedItems } from "./responses-items.js";
-import { refuseUnsupportedResponsesParams } from "./responses-params.js";
+import { refuseUnsupportedResponsesParams, responsesLogprobs } from "./responses-params.js";
 import { forcedToolChoice, responseFormatConstraint, toolChoiceConstraint } from "./structured.js";
 
 export const RESPONSES_PATH = "/v1/responses";
@@ -22,14 +23,18 @@ export interface ResponsesRouteDeps {
   store: ResponseStore;
 }
 
-function validateResponses(body: unknown): ResponsesRequest {
+/** A validated Responses request and the logprobs it asks for (alternatives per token), outside the schema. */
+type ResponsesBody = ResponsesRequest & { logprobs?: number };
+
+function validateResponses(body: unknown): ResponsesBody {
   refuseUnsupportedResponsesParams(body);
+  const logprobs = responsesLogprobs(body);
   const result = validateResponsesRequest(body);
   if (!result.ok) {
     const { message, code, param } = result.error.error;
     throw new HttpError(400, message, code, param);
   }
-  return result.value;
+  return logprobs === undefined ? result.value : { ...result.value, logprobs };
 }
 
 // Chat's field names in the refusals of the preparation Responses shares with chat, as the Responses API names them.
@@ -66,7 +71,7 @@ export function addResponsesRoutes(
   );
 
   async function prepareResponse(
-    body: ResponsesRequest,
+    body: ResponsesBody,
     model: ServedModel<Preprocessor>,
     pre: Preprocessor,
     signal: AbortSignal,
@@ -111,6 +116,13 @@ export function addResponsesRoutes(
       ...fields,
     };
     const prepared = prepare(sampling, model, pre.tokenizer.eosTokenIds, tokenIds);
+    // Rendered as chat's (stop tokens such as EOS left out), on the output_text parts.
+    let logprobs: LogprobRenderer | undefined;
+    if (body.logprobs !== undefined) {
+      prepared.params.logprobs = body.logprobs;
+      const stops = new Set(prepared.detokenizer.stopTokenIds ?? []);
+      logprobs = new LogprobRenderer(pre.tokenizer, (id) => stops.has(id));
+    }
     // As a chat request: a forced tool choice, else text.format, becomes the engine's guided-decoding constraint.
     const forced = forcedToolChoice(fields.tool_choice);
     if (forced && fields.tools) {
@@ -133,6 +145,7 @@ export function addResponsesRoutes(
           promptTokens: tokenIds.length,
           countTokens: (text) => pre.tokenizer.encode(text, { addSpecialTokens: false }).length,
           ...(forced && fields.tools ? { forced } : {}),
+          ...(logprobs ? { logprobs } : {}),
           onDone(response, output) {
             if (body.store === false) return;
             store.put(header.id, {
