@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { HttpError } from "../errors.js";
 import { Frame, NamedEvent } from "../sse.js";
 import type { TextStep } from "../text-generation.js";
+import { LogprobRenderer } from "./logprobs.js";
 import { type ResponsesContext, responsesFormat } from "./responses-format.js";
 
 const usage = { promptTokens: 20, completionTokens: 9, cachedTokens: 16 };
@@ -122,5 +123,48 @@ describe("responsesFormat", () => {
     expect(sent.map(([name]) => name)).toEqual(["error", "response.failed"]);
     expect(sent[0]?.[1]).toMatchObject({ type: "error", code: "worker_failed", sequence_number: 2 });
     expect(sent[1]?.[1]).toMatchObject({ response: { status: "failed", error: { code: "server_error" } } });
+  });
+});
+
+describe("responsesFormat with logprobs", () => {
+  // Token ids stand for their text in these steps: "<think>" is 1, "plan" 2, "</think>" 3, "Hi" 4, "<" 5, "b>" 6.
+  const texts = new Map([
+    [1, "<think>"],
+    [2, "plan"],
+    [3, "</think>"],
+    [4, "Hi"],
+    [5, "<"],
+    [6, "b>"],
+  ]);
+  const renderer = new LogprobRenderer(
+    { decode: (ids) => ids.map((id) => texts.get(id) ?? "").join("") },
+    () => false,
+  );
+  const tokenStep = (ids: number[], last?: TextStep["finishReason"]): TextStep => ({
+    text: ids.map((id) => texts.get(id) ?? "").join(""),
+    tokenCount: ids.length,
+    tokenIds: ids,
+    logprobs: ids.map((id) => ({ logprob: -id / 10, top: [] })),
+    usage,
+    ...(last ? { finishReason: last } : {}),
+  });
+
+  it("puts the message's tokens' logprobs on its text, none on reasoning, held-back tokens with their text", () => {
+    const ctx = { ...context(() => {}), logprobs: renderer };
+    const format = responsesFormat(header, ctx);
+    format.start();
+    const all = [
+      ...events(format.step(tokenStep([1, 2, 3]))),
+      ...events(format.step(tokenStep([4]))),
+      // "<" may open a tool call: held back until "b>" shows it is text.
+      ...events(format.step(tokenStep([5]))),
+      ...events(format.step(tokenStep([6], "stop"))),
+    ];
+    const deltas = all.filter((e) => e.type === "response.output_text.delta");
+    const tokens = (e: { logprobs?: unknown }) =>
+      Array.isArray(e.logprobs) ? e.logprobs.map((l: { token: string }) => l.token) : [];
+    expect(deltas.flatMap(tokens)).toEqual(["Hi", "<", "b>"]);
+    const done = all.find((e) => e.type === "response.output_text.done");
+    expect(done && tokens(done)).toEqual(["Hi", "<", "b>"]);
   });
 });
