@@ -161,8 +161,12 @@ describe("responsesFormat with logprobs", () => {
       ...events(format.step(tokenStep([6], "stop"))),
     ];
     const deltas = all.filter((e) => e.type === "response.output_text.delta");
-    const tokens = (e: { logprobs?: unknown }) =>
-      Array.isArray(e.logprobs) ? e.logprobs.map((l: { token: string }) => l.token) : [];
+    const tokens = (e: Record<string, unknown>): string[] =>
+      Array.isArray(e.logprobs)
+        ? e.logprobs.map((l: unknown) =>
+            typeof l === "object" && l !== null && "token" in l ? String(l.token) : "",
+          )
+        : [];
     expect(deltas.flatMap(tokens)).toEqual(["Hi", "<", "b>"]);
     const done = all.find((e) => e.type === "response.output_text.done");
     expect(done && tokens(done)).toEqual(["Hi", "<", "b>"]);
