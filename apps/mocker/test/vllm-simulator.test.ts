@@ -214,5 +214,37 @@ describe("kvasir mocker --protocol vllm", () => {
     expect((await body(Promise.resolve(priority))).error.message).toMatch(
       /Priority scheduling is not enabled/,
     );
+    // Over vLLM's default --max-logprobs, and logprobs it could only give as text (it has no tokenizer).
+    const tooMany = await post(`${base}/inference/v1/generate`, {
+      token_ids: prompt,
+      sampling_params: { max_tokens: 1, logprobs: 21 },
+    });
+    expect((await body(Promise.resolve(tooMany))).error).toMatchObject({
+      message: "Requested sample logprobs of 21, which is greater than max allowed: 20",
+      param: "logprobs",
+    });
+    const asText = await post(`${base}/v1/completions`, { prompt, max_tokens: 1, logprobs: 2 });
+    expect(asText.status).toBe(400);
+  });
+
+  it("reports logprobs by token id: completions' dicts hold the sampled token and the top n", async () => {
+    const { choices } = await body(
+      post(`${base}/v1/completions`, {
+        prompt,
+        max_tokens: 4,
+        logprobs: 2,
+        return_tokens_as_token_ids: true,
+        return_token_ids: true,
+        ignore_eos: true,
+      }),
+    );
+    const { token_ids: ids, logprobs } = choices[0];
+    expect(logprobs.tokens).toEqual(ids.map((id: number) => `token_id:${id}`));
+    expect(logprobs.token_logprobs).toHaveLength(4);
+    for (const [i, dict] of logprobs.top_logprobs.entries()) {
+      const keys = Object.keys(dict);
+      expect(keys[0]).toBe(`token_id:${ids[i]}`);
+      expect(keys.length === 2 || keys.length === 3).toBe(true);
+    }
   });
 });
