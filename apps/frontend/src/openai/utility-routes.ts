@@ -74,13 +74,18 @@ export function addUtilityRoutes(
     }
     const pre = await model.preprocessor();
     const { contextLength } = model.card;
-    // Large texts are tokenized on the pool's threads, as a completions prompt is.
-    const tokenized = body.input.map((input, i) => {
+    // Large texts are tokenized on the pool's threads, as a completions prompt is; one at a time, so a batch of
+    // many large inputs does not fill the pool's queue and get itself refused.
+    const tokenized: number[][] = [];
+    for (const [i, input] of body.input.entries()) {
       const param = body.input.length > 1 ? `input[${i}]` : "input";
-      if (typeof input !== "string") return input;
-      return tokenizeText(pre, input, { contextLength, param, signal: scope.signal });
-    });
-    const inputs = (await Promise.all(tokenized)).map((tokenIds, i) => {
+      tokenized.push(
+        typeof input === "string"
+          ? await tokenizeText(pre, input, { contextLength, param, signal: scope.signal })
+          : input,
+      );
+    }
+    const inputs = tokenized.map((tokenIds, i) => {
       const param = body.input.length > 1 ? `input[${i}]` : "input";
       if (tokenIds.length === 0) throw badRequest("The input is empty.", param);
       if (tokenIds.length >= model.card.contextLength) {
