@@ -62,10 +62,24 @@ const shortChat = (content: string) => ({
   ignore_eos: true,
 });
 
-// The same large text as a streamed chat, and to vLLM's /v1/tokenize (which has no context bound).
+// The same large text as a streamed chat, to vLLM's /v1/tokenize (which has no context bound), and as an Anthropic
+// conversation ending in a prefill.
 const bigRequests = [
   { path: "/v1/chat/completions", body: (text: string) => ({ ...shortChat(text), stream: true }) },
   { path: "/v1/tokenize", body: (text: string) => ({ model: MODEL, prompt: text }) },
+  // Anthropic's assistant prefill: the rendered conversation is cut after the prefill on the thread too.
+  {
+    path: "/v1/messages",
+    body: (text: string) => ({
+      model: MODEL,
+      max_tokens: 8,
+      stream: true,
+      messages: [
+        { role: "user", content: text },
+        { role: "assistant", content: "Summary:" },
+      ],
+    }),
+  },
 ];
 
 describe("a 7.8 MB prompt", () => {
