@@ -6,28 +6,22 @@
 #include <cstdint>
 #include <vector>
 
-namespace kvasir {
+#include "holder_set.h"
 
-// One (worker, dp rank) slot's relation to a block: bit 0 = holds it; bits 1.. = how many of the block's children
-// it holds. A slot exists while either is non-zero, which keeps the "holes" bookkeeping (jump search) inside the
-// parent's entry instead of a per-worker map.
-struct HolderSlot {
-  uint32_t worker;
-  uint32_t state;
-  bool holds() const { return (state & 1U) != 0; }
-  uint32_t held_children() const { return state >> 1; }
-};
+namespace kvasir {
 
 struct alignas(64) BlockEntry {
   static constexpr uint32_t kInlineSlots = 3;
+  static constexpr uint32_t kSpillBase = kInlineSlots + 1;
   uint64_t seq;
   uint64_t local;
   uint64_t parent_seq;  // meaningful when depth1 > 1
   uint32_t depth1;      // position + 1
   uint32_t children;    // live blocks whose parent this is
-  uint16_t n_slots;     // holder slots in use
-  uint16_t n_holds;     // slots that hold the block
-  uint32_t spill;       // 0: slots inline; else 1 + index of the spill vector holding all slots
+  uint32_t n_holds;     // slots that hold the block
+  // Up to kInlineSlots: that many slots, in `slots`; from kSpillBase on, all slots are in the holder set
+  // number slots_at - kSpillBase.
+  uint32_t slots_at;
   HolderSlot slots[kInlineSlots];
 
   bool has_parent() const { return depth1 > 1; }

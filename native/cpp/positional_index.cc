@@ -8,18 +8,18 @@
 namespace kvasir {
 
 HolderSlot* PositionalIndex::find_slot(BlockEntry& e, WorkerSlot w) {
-  HolderSlot* s = slots_of(e);
-  for (uint32_t i = 0; i < e.n_slots; i++)
-    if (s[i].worker == w) return &s[i];
+  if (spilled(e)) return spill_of(e).find(w);
+  for (uint32_t i = 0; i < e.slots_at; i++)
+    if (e.slots[i].worker == w) return &e.slots[i];
   return nullptr;
 }
 
 HolderSlot* PositionalIndex::add_slot(BlockEntry& e, WorkerSlot w) {
-  if (e.spill == 0 && e.n_slots < BlockEntry::kInlineSlots) {
-    e.slots[e.n_slots] = HolderSlot{w, 0};
-    return &e.slots[e.n_slots++];
+  if (e.slots_at < BlockEntry::kInlineSlots) {
+    e.slots[e.slots_at] = HolderSlot{w, 0};
+    return &e.slots[e.slots_at++];
   }
-  if (e.spill == 0) {
+  if (e.slots_at == BlockEntry::kInlineSlots) {
     uint32_t idx;
     if (!free_spills_.empty()) {
       idx = free_spills_.back();
@@ -28,20 +28,20 @@ HolderSlot* PositionalIndex::add_slot(BlockEntry& e, WorkerSlot w) {
       idx = static_cast<uint32_t>(spills_.size());
       spills_.emplace_back();
     }
-    spills_[idx].assign(e.slots, e.slots + e.n_slots);
-    e.spill = idx + 1;
+    HolderSet& set = spills_[idx];
+    for (const HolderSlot& s : e.slots) *set.add(s.worker) = s;
+    e.slots_at = idx + BlockEntry::kSpillBase;
   }
-  std::vector<HolderSlot>& v = spills_[e.spill - 1];
-  v.push_back(HolderSlot{w, 0});
-  e.n_slots++;
-  return &v.back();
+  return spill_of(e).add(w);
 }
 
 void PositionalIndex::remove_slot(BlockEntry& e, HolderSlot* s) {
-  HolderSlot* all = slots_of(e);
-  *s = all[e.n_slots - 1];
-  e.n_slots--;
-  if (e.spill != 0) spills_[e.spill - 1].pop_back();
+  if (spilled(e)) {
+    spill_of(e).erase(s);
+  } else {
+    *s = e.slots[e.slots_at - 1];
+    e.slots_at--;
+  }
 }
 
 BlockEntry* PositionalIndex::ensure_block(uint64_t seq, uint64_t local, BlockEntry* parent, uint32_t depth) {
@@ -61,9 +61,9 @@ BlockEntry* PositionalIndex::ensure_block(uint64_t seq, uint64_t local, BlockEnt
 void PositionalIndex::prune(BlockEntry* e) {
   while (e != nullptr && e->n_holds == 0 && e->children == 0) {
     // No holder and no child: no slot either (a slot without the hold bit counts held children).
-    if (e->spill != 0) {
-      spills_[e->spill - 1].clear();
-      free_spills_.push_back(e->spill - 1);
+    if (spilled(*e)) {
+      spill_of(*e).clear();
+      free_spills_.push_back(e->slots_at - BlockEntry::kSpillBase);
     }
     const bool has_parent = e->has_parent();
     const uint64_t parent_seq = e->parent_seq;
@@ -156,15 +156,21 @@ void PositionalIndex::drop_workers(const std::vector<WorkerSlot>& ws) {
   // removed workers are rare next to stores and removals).
   std::vector<uint64_t> orphans;
   blocks_.for_each([&](BlockEntry& e) {
-    HolderSlot* s = slots_of(e);
-    for (uint32_t i = 0; i < e.n_slots;) {
-      if (dropped[s[i].worker] == 0) {
-        i++;
-        continue;
+    if (spilled(e)) {
+      spill_of(e).filter([&](const HolderSlot& s) {
+        if (dropped[s.worker] == 0) return true;
+        if (s.holds()) e.n_holds--;
+        return false;
+      });
+    } else {
+      for (uint32_t i = 0; i < e.slots_at;) {
+        if (dropped[e.slots[i].worker] == 0) {
+          i++;
+          continue;
+        }
+        if (e.slots[i].holds()) e.n_holds--;
+        remove_slot(e, &e.slots[i]);
       }
-      if (s[i].holds()) e.n_holds--;
-      remove_slot(e, &s[i]);
-      s = slots_of(e);
     }
     if (e.n_holds == 0 && e.children == 0) orphans.push_back(e.seq);
   });
@@ -285,9 +291,9 @@ void PositionalIndex::find_matches(const uint64_t* locals, const uint64_t* seqs,
       std::fill(s.stamp.begin(), s.stamp.end(), 0);
       s.epoch = 1;
     }
-    const HolderSlot* hs = slots_of(*b);
-    for (uint32_t i = 0; i < b->n_slots; i++)
-      if (hs[i].holds()) s.stamp[hs[i].worker] = s.epoch;
+    for_each_slot(*b, [&](const HolderSlot& h) {
+      if (h.holds()) s.stamp[h.worker] = s.epoch;
+    });
   };
   auto& active = s.active;
   // Drops the active workers that do not hold the query's block at p; they matched p blocks.
@@ -324,9 +330,9 @@ void PositionalIndex::find_matches(const uint64_t* locals, const uint64_t* seqs,
   const BlockEntry* first = lookup(0);
   if (first == nullptr || first->n_holds == 0) return;
   active.clear();
-  const HolderSlot* hs = slots_of(*first);
-  for (uint32_t i = 0; i < first->n_slots; i++)
-    if (hs[i].holds()) active.push_back(hs[i].worker);
+  for_each_slot(*first, [&](const HolderSlot& h) {
+    if (h.holds()) active.push_back(h.worker);
+  });
   size_t good = 0;  // every active worker holds the query's blocks 0..good
   while (!active.empty() && good + 1 < n) {
     const size_t next = std::min(good + jump_, n - 1);
@@ -363,7 +369,7 @@ MemoryStats PositionalIndex::memory() const {
     i = j;
   }
   uint64_t bytes = blocks_.bytes();
-  for (const auto& v : spills_) bytes += v.capacity() * sizeof(HolderSlot);
+  for (const auto& set : spills_) bytes += set.bytes();
   for (const auto& w : workers_) {
     if (!w.live) continue;
     m.workers++;
@@ -453,9 +459,9 @@ std::vector<uint8_t> PositionalIndex::snapshot() const {
     w.put<uint64_t>(e->has_parent() ? e->parent_seq : 0);
     w.put<uint64_t>(p != nullptr ? p->local : 0);
     w.put<uint32_t>(e->n_holds);
-    const HolderSlot* hs = slots_of(*e);
-    for (uint32_t i = 0; i < e->n_slots; i++)
-      if (hs[i].holds()) w.put<uint32_t>(index_of[hs[i].worker]);
+    for_each_slot(*e, [&](const HolderSlot& h) {
+      if (h.holds()) w.put<uint32_t>(index_of[h.worker]);
+    });
   }
   return std::move(w.out);
 }

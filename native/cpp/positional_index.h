@@ -92,9 +92,16 @@ class PositionalIndex {
     int64_t holes = 0;
   };
 
-  HolderSlot* slots_of(BlockEntry& e) { return e.spill != 0 ? spills_[e.spill - 1].data() : e.slots; }
-  const HolderSlot* slots_of(const BlockEntry& e) const {
-    return e.spill != 0 ? spills_[e.spill - 1].data() : e.slots;
+  static bool spilled(const BlockEntry& e) { return e.slots_at >= BlockEntry::kSpillBase; }
+  HolderSet& spill_of(const BlockEntry& e) { return spills_[e.slots_at - BlockEntry::kSpillBase]; }
+  const HolderSet& spill_of(const BlockEntry& e) const { return spills_[e.slots_at - BlockEntry::kSpillBase]; }
+  template <class F>
+  void for_each_slot(const BlockEntry& e, F&& f) const {
+    if (spilled(e)) {
+      spill_of(e).for_each(f);
+    } else {
+      for (uint32_t i = 0; i < e.slots_at; i++) f(e.slots[i]);
+    }
   }
   HolderSlot* find_slot(BlockEntry& e, WorkerSlot w);
   HolderSlot* add_slot(BlockEntry& e, WorkerSlot w);
@@ -113,7 +120,7 @@ class PositionalIndex {
 
   uint32_t jump_;
   BlockTable blocks_;
-  std::vector<std::vector<HolderSlot>> spills_;  // holder slots of entries with more than kInlineSlots
+  std::vector<HolderSet> spills_;  // holder slots of entries with more than kInlineSlots
   std::vector<uint32_t> free_spills_;
   std::vector<Worker> workers_;
   std::map<std::pair<uint64_t, uint32_t>, WorkerSlot> slot_of_;

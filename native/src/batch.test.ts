@@ -140,6 +140,48 @@ describe("NativeIndexer.runBatch", () => {
     );
   });
 
+  it("keeps count of a block held by more (worker, dp rank) pairs than 16 bits hold", () => {
+    const local = BigUint64Array.of(11n, 12n);
+    const seq = computeSeqHashes(local);
+    const n = 70_000;
+    const w = new PackedEventWriter();
+    for (let i = 0; i < n; i++) {
+      w.push({
+        workerId: BigInt(i >> 1),
+        dpRank: i & 1,
+        eventId: 1n,
+        data: {
+          kind: "stored",
+          localHashes: local,
+          seqHashes: seq,
+          tokenIds: new Uint32Array(0),
+          blockSize: 16,
+          loraName: "",
+        },
+      });
+    }
+    w.pushLookup(local);
+    // Every pair but the last lets go of the second block.
+    for (let i = 0; i < n - 1; i++) {
+      w.push({
+        workerId: BigInt(i >> 1),
+        dpRank: i & 1,
+        eventId: 2n,
+        data: { kind: "removed", seqHashes: seq.slice(1) },
+      });
+    }
+    w.pushLookup(local);
+    const nat = NativeIndexer.create({ threads: 1 });
+    const r = nat.runBatch(w.take());
+    expect(Array.from(r.counts)).toEqual([n, n]);
+    const second = Array.from(r.depths.subarray(n));
+    expect(second.filter((d) => d === 2)).toHaveLength(1);
+    expect(second.filter((d) => d === 1)).toHaveLength(n - 1);
+    expect(nat.memoryStats()).toMatchObject({ blocks: 2, heldBlocks: n + 1 });
+    nat.removeWorker(BigInt((n - 1) >> 1));
+    expect(nat.memoryStats()).toMatchObject({ blocks: 1, heldBlocks: n - 2 });
+  });
+
   it("sees events given before the batch, and refuses malformed buffers without applying anything", () => {
     const nat = NativeIndexer.create();
     const local = BigUint64Array.of(1n, 2n, 3n);
