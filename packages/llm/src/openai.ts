@@ -1,6 +1,12 @@
 import { z } from "zod";
 import { nvextSchema } from "./nvext.js";
-import { parseRequest, type RequestProblem, type ValidationResult } from "./validation.js";
+import {
+  parseRequest,
+  type RefinementIssue,
+  type RequestProblem,
+  refinement,
+  type ValidationResult,
+} from "./validation.js";
 import { int32, UINT32_MAX, uint32 } from "./wire.js";
 
 /** OpenAI's error body: `{ error: { message, type, param, code } }`. */
@@ -27,11 +33,13 @@ const textPart = z.object({ type: z.literal("text"), text: z.string() });
 // Non-text parts (image_url, input_audio, file, ...) are kept whole; the chat template decides if the model takes them.
 const contentPart = z
   .looseObject({ type: z.string(), text: z.string().optional() })
-  .superRefine((part, ctx) => {
-    if (part.type === "text" && part.text === undefined) {
-      ctx.addIssue({ code: "invalid_type", expected: "string", input: undefined, path: ["text"] });
-    }
-  });
+  .check(
+    refinement((part) =>
+      part.type === "text" && part.text === undefined
+        ? { code: "invalid_type", expected: "string", input: undefined, path: ["text"] }
+        : undefined,
+    ),
+  );
 
 const textContent = z.union([z.string(), z.array(textPart)], { error: "expected a string or text parts" });
 const anyContent = z.union([z.string(), z.array(contentPart)], {
@@ -101,15 +109,17 @@ const tokenId = uint32();
 
 /** A token limit: OpenAI refuses values below `min` with its own code and wording. */
 const tokenLimit = (min: number) =>
-  uint32().superRefine((value, ctx) => {
-    if (value < min) {
-      ctx.addIssue({
-        code: "custom",
-        message: `integer below minimum value. Expected a value >= ${min}, but got ${value} instead`,
-        params: { code: "integer_below_min_value" },
-      });
-    }
-  });
+  uint32().check(
+    refinement((value) =>
+      value < min
+        ? {
+            code: "custom",
+            message: `integer below minimum value. Expected a value >= ${min}, but got ${value} instead`,
+            params: { code: "integer_below_min_value" },
+          }
+        : undefined,
+    ),
+  );
 
 // Sampling and stopping fields common to chat completions and completions (OpenAI plus vLLM/Dynamo extensions).
 const samplingFields = {
@@ -141,19 +151,16 @@ const samplingFields = {
   nvext: nvextSchema.nullish(),
 };
 
-function requireStreamForOptions(
-  req: { stream?: boolean | null; stream_options?: unknown },
-  ctx: z.core.$RefinementCtx,
-): void {
-  if (req.stream_options != null && req.stream !== true) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["stream_options"],
-      message: "only allowed when stream is true",
-      params: { code: "invalid_value" },
-    });
-  }
-}
+const requireStreamForOptions = refinement((req: { stream?: boolean | null; stream_options?: unknown }) =>
+  req.stream_options != null && req.stream !== true
+    ? {
+        code: "custom",
+        path: ["stream_options"],
+        message: "only allowed when stream is true",
+        params: { code: "invalid_value" },
+      }
+    : undefined,
+);
 
 export const chatCompletionRequestSchema = z
   .object({
@@ -169,36 +176,34 @@ export const chatCompletionRequestSchema = z
     /** Extra chat-template variables, e.g. `{ "enable_thinking": false }`. */
     chat_template_kwargs: z.record(z.string(), z.unknown()).nullish(),
   })
-  .superRefine(requireStreamForOptions)
-  .superRefine((req, ctx) => {
-    // As OpenAI: top_logprobs needs logprobs, a tool_choice needs tools, and a named tool must be one of them.
-    if ((req.top_logprobs ?? 0) > 0 && req.logprobs !== true) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["top_logprobs"],
-        message: "'logprobs' must be set to true when 'top_logprobs' is used",
-        params: { code: "invalid_value" },
-      });
-    }
-    const choice = req.tool_choice;
-    if (choice == null || choice === "none" || choice === "auto") return;
-    const names = (req.tools ?? []).map((t) => t.function.name);
-    if (names.length === 0) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["tool_choice"],
-        message: "'tool_choice' is only allowed when 'tools' are specified",
-        params: { code: "invalid_value" },
-      });
-    } else if (typeof choice === "object" && !names.includes(choice.function.name)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["tool_choice"],
-        message: `tool '${choice.function.name}' is not one of the 'tools'`,
-        params: { code: "invalid_value" },
-      });
-    }
-  });
+  .check(requireStreamForOptions)
+  .check(refinement(chatConsistency));
+
+/** The chat fields whose values must agree with each other. */
+interface ChatConsistencyFields {
+  logprobs?: boolean | null;
+  top_logprobs?: number | null;
+  tools?: readonly { function: { name: string } }[] | null;
+  tool_choice?: string | { function: { name: string } } | null;
+}
+
+/** As OpenAI: top_logprobs needs logprobs, a tool_choice needs tools, and a named tool must be one of them. */
+function chatConsistency(req: ChatConsistencyFields): RefinementIssue[] {
+  const issues: RefinementIssue[] = [];
+  const invalid = (field: string, message: string) =>
+    issues.push({ code: "custom", path: [field], message, params: { code: "invalid_value" } });
+  if ((req.top_logprobs ?? 0) > 0 && req.logprobs !== true) {
+    invalid("top_logprobs", "'logprobs' must be set to true when 'top_logprobs' is used");
+  }
+  const choice = req.tool_choice;
+  if (choice == null || choice === "none" || choice === "auto") return issues;
+  const names = (req.tools ?? []).map((t) => t.function.name);
+  if (names.length === 0) invalid("tool_choice", "'tool_choice' is only allowed when 'tools' are specified");
+  else if (typeof choice === "object" && !names.includes(choice.function.name)) {
+    invalid("tool_choice", `tool '${choice.function.name}' is not one of the 'tools'`);
+  }
+  return issues;
+}
 
 const isTokenId = (id: unknown): boolean =>
   typeof id === "number" && Number.isInteger(id) && id >= 0 && id <= UINT32_MAX;
@@ -233,7 +238,7 @@ export const completionRequestSchema = z
     echo: z.boolean().nullish(),
     logprobs: z.int().min(0).max(5).nullish(),
   })
-  .superRefine(requireStreamForOptions);
+  .check(requireStreamForOptions);
 
 /** `/v1/embeddings`: text or token ids, one input or a list, as OpenAI takes them; a list after parsing. */
 export const embeddingRequestSchema = z.object({

@@ -49,6 +49,18 @@ function isTokenIdArray(value: unknown): value is number[] {
   return true;
 }
 
+/**
+ * The first id not below `vocab`. An indexed loop in a plain function: a `for...of` inside the async caller ran
+ * unoptimized and allocated an iterator result per id (~370 KB for an 8,000-id prompt).
+ */
+function firstIdOutside(ids: readonly number[], vocab: number): number | undefined {
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (id !== undefined && id >= vocab) return id;
+  }
+  return undefined;
+}
+
 /** One prompt of a completion request, ready to run, and the text `echo` puts in front of its answer. */
 export interface CompletionPrompt {
   prepared: PreparedRequest;
@@ -72,9 +84,9 @@ export function prepareCompletion(
       } else {
         const vocab = pre.tokenizer.vocabSize;
         tokenIds = prompt;
-        // A plain loop: prompts run to many thousands of ids, and this runs on every request.
-        for (const id of tokenIds) {
-          if (id >= vocab) throw badRequest(`Token id ${id} is outside the vocabulary (${vocab}).`, param);
+        const outside = firstIdOutside(tokenIds, vocab);
+        if (outside !== undefined) {
+          throw badRequest(`Token id ${outside} is outside the vocabulary (${vocab}).`, param);
         }
       }
       const echo = body.echo ? (typeof prompt === "string" ? prompt : pre.tokenizer.decode(tokenIds)) : "";
