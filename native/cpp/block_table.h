@@ -105,9 +105,10 @@ class BlockTable {
     }
   }
 
+  // Empties the table and returns its memory.
   void clear() {
-    entries_.clear();
-    ctrl_.clear();
+    std::vector<BlockEntry>().swap(entries_);
+    std::vector<uint8_t>().swap(ctrl_);
     size_ = 0;
     used_ = 0;
     mask_ = 0;

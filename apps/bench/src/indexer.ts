@@ -362,6 +362,8 @@ function runNative(
       }
     }
     ix.flush();
+    // The index a pass leaves behind gives its memory back now, not when the collector finalizes it.
+    last.clear();
     last = ix;
   });
   const ix = last;
@@ -412,6 +414,7 @@ function runBatched(
   const t = timed(() => {
     const ix = make(1);
     for (const b of batches) lookups += ix.runBatch(b).counts.length;
+    last.clear();
     last = ix;
   });
   const ix = last;
