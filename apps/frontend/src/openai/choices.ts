@@ -148,42 +148,65 @@ export async function respondChoices(
       if (--running === 0) queue.end();
     })().catch((error: unknown) => queue.end(error instanceof Error ? error : new Error(String(error))));
   });
-  const release = scope.keepOpen();
+  const stream = streamChoices({
+    deps,
+    choices,
+    queue,
+    usages,
+    closeAll,
+    deadline,
+    scope,
+    metrics,
+    release: scope.keepOpen(),
+  });
+  return sseResponse(stream, headers, scope.outgoing);
+}
+
+/** What a streamed answer of several choices needs. */
+interface ChoicesStreamState {
+  deps: GenerationDeps;
+  choices: readonly Choice[];
+  queue: AsyncQueue<{ index: number; steps: TextStep[] }>;
+  usages: EngineUsage[];
+  closeAll: () => Promise<unknown>;
+  deadline: Deadline;
+  scope: RequestScope;
+  metrics: RequestMetrics;
+  release: () => void;
+}
+
+/** The batches of every choice as they come; module-level for the reason `streamSteps` gives (generation.ts). */
+async function* streamChoices(s: ChoicesStreamState): AsyncGenerator<unknown[]> {
+  const { choices, usages } = s;
   const first = choices[0]?.format;
   const includeUsage = choices[0]?.req.includeUsage ?? false;
-  return sseResponse(
-    (async function* () {
-      let outcome: RequestOutcome = { status: "error", errorType: "cancelled" };
-      try {
-        let batch: unknown[] = choices.flatMap(({ format }) => format.start());
-        for await (const { index, steps } of queue) {
-          const format = choices[index]?.format;
-          for (const step of steps) {
-            usages[index] = step.usage;
-            if (format) batch.push(...format.step(step));
-          }
-          yield batch;
-          batch = [];
-        }
-        if (includeUsage && first?.usage) batch.push(first.usage(totalUsage(choices, usages)));
-        outcome = { status: "success" };
-        yield [...batch, DONE];
-      } catch (error) {
-        const failure = clientError(error, deadline, scope, deps.requestTimeoutSeconds);
-        outcome = { status: "error", errorType: errorTypeOf(failure) };
-        scope.log.warn("stream failed", { status: failure.status, error: String(error) });
-        yield [first ? first.error(failure) : failure.toBody(), DONE];
-      } finally {
-        queue.end();
-        await closeAll();
-        metrics.finish(outcome, totalUsage(choices, usages));
-        deadline.clear();
-        release();
+  let outcome: RequestOutcome = { status: "error", errorType: "cancelled" };
+  try {
+    let batch: unknown[] = choices.flatMap(({ format }) => format.start());
+    for await (const { index, steps } of s.queue) {
+      const format = choices[index]?.format;
+      for (const step of steps) {
+        usages[index] = step.usage;
+        if (format) batch.push(...format.step(step));
       }
-    })(),
-    headers,
-    scope.outgoing,
-  );
+      yield batch;
+      batch = [];
+    }
+    if (includeUsage && first?.usage) batch.push(first.usage(totalUsage(choices, usages)));
+    outcome = { status: "success" };
+    yield [...batch, DONE];
+  } catch (error) {
+    const failure = clientError(error, s.deadline, s.scope, s.deps.requestTimeoutSeconds);
+    outcome = { status: "error", errorType: errorTypeOf(failure) };
+    s.scope.log.warn("stream failed", { status: failure.status, error: String(error) });
+    yield [first ? first.error(failure) : failure.toBody(), DONE];
+  } finally {
+    s.queue.end();
+    await s.closeAll();
+    s.metrics.finish(outcome, totalUsage(choices, usages));
+    s.deadline.clear();
+    s.release();
+  }
 }
 
 /** OpenAI's merge: the first answer's fields, every answer's choices in index order, the request's usage. */

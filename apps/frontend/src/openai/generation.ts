@@ -181,47 +181,76 @@ export async function respond(
     await steps.close();
     throw fail(error);
   }
-  const release = scope.keepOpen();
+  const stream = streamSteps({
+    deps,
+    format,
+    steps,
+    first,
+    promptTokens: req.tokenIds.length,
+    includeUsage: req.includeUsage,
+    deadline,
+    scope,
+    metrics,
+    release: scope.keepOpen(),
+  });
+  return sseResponse(stream, headers, scope.outgoing);
+}
+
+/** What a streamed answer needs once its first step is in. */
+interface StreamState {
+  deps: GenerationDeps;
+  format: OutputFormat;
+  steps: TextReader;
+  first: TextStep | undefined;
+  promptTokens: number;
+  includeUsage: boolean;
+  deadline: Deadline;
+  scope: RequestScope;
+  metrics: RequestMetrics;
+  release: () => void;
+}
+
+/**
+ * The batches of a streamed answer. A module-level generator on purpose: a generator function created per request
+ * gets a map of its own in the old generation pointing back at it, which kept each request's closure (prompt
+ * included) alive until a full GC.
+ */
+async function* streamSteps(s: StreamState): AsyncGenerator<unknown[]> {
+  const { format, steps, metrics } = s;
+  let usage = emptyUsage(s.promptTokens);
+  let outcome: RequestOutcome = { status: "error", errorType: "cancelled" };
   const end = format.doneMarker ? [DONE] : [];
-  return sseResponse(
-    (async function* () {
-      let usage = emptyUsage(req.tokenIds.length);
-      let outcome: RequestOutcome = { status: "error", errorType: "cancelled" };
-      try {
-        // The opening events and the first text leave together, so the client's first read has the first token.
-        let batch: unknown[] = format.start();
-        const batcher = new StepBatcher(steps);
-        let ready = first ? [first] : [];
-        let finished = false;
-        while (ready.length > 0) {
-          for (const step of ready) {
-            usage = step.usage;
-            batch.push(...format.step(step));
-            finished ||= step.finishReason !== undefined;
-          }
-          if (finished) break;
-          yield batch;
-          batch = [];
-          ready = await batcher.next();
-        }
-        if (req.includeUsage && format.usage) batch.push(format.usage(usage));
-        outcome = { status: "success" };
-        yield [...batch, ...end];
-      } catch (error) {
-        const failure = clientError(error, deadline, scope, deps.requestTimeoutSeconds);
-        outcome = { status: "error", errorType: errorTypeOf(failure) };
-        // A client that left is the access log's to record (at info): it is not a failure of ours.
-        if (failure.status !== CLIENT_CLOSED)
-          scope.log.warn("stream failed", { status: failure.status, error: String(error) });
-        yield [format.error(failure), ...end];
-      } finally {
-        await steps.close();
-        metrics.finish(outcome, usage);
-        deadline.clear();
-        release();
+  try {
+    // The opening events and the first text leave together, so the client's first read has the first token.
+    let batch: unknown[] = format.start();
+    const batcher = new StepBatcher(steps);
+    let ready = s.first ? [s.first] : [];
+    let finished = false;
+    while (ready.length > 0) {
+      for (const step of ready) {
+        usage = step.usage;
+        batch.push(...format.step(step));
+        finished ||= step.finishReason !== undefined;
       }
-    })(),
-    headers,
-    scope.outgoing,
-  );
+      if (finished) break;
+      yield batch;
+      batch = [];
+      ready = await batcher.next();
+    }
+    if (s.includeUsage && format.usage) batch.push(format.usage(usage));
+    outcome = { status: "success" };
+    yield [...batch, ...end];
+  } catch (error) {
+    const failure = clientError(error, s.deadline, s.scope, s.deps.requestTimeoutSeconds);
+    outcome = { status: "error", errorType: errorTypeOf(failure) };
+    // A client that left is the access log's to record (at info): it is not a failure of ours.
+    if (failure.status !== CLIENT_CLOSED)
+      s.scope.log.warn("stream failed", { status: failure.status, error: String(error) });
+    yield [format.error(failure), ...end];
+  } finally {
+    await steps.close();
+    metrics.finish(outcome, usage);
+    s.deadline.clear();
+    s.release();
+  }
 }

@@ -101,67 +101,70 @@ export class MockerEngine implements Engine {
   }
 
   generate(request: EngineRequest, signal: AbortSignal): AsyncIterable<EngineOutput> {
-    const engine = this;
-    return (async function* () {
-      const role = disaggRoleOf(request.disaggParams);
-      const kvImport = engine.options.kv?.import;
-      // A request that ends before its pull still lets the prefill worker free the blocks it holds for it.
-      const abandon = () => {
-        if (kvImport && role.kind === "pull") kvImport.abandon(role.remote);
-      };
-      if (engine.closed) {
-        abandon();
-        throw new Error("the engine is shutting down");
-      }
-      const invalid = engine.engine.validateRequest(toMockRequest(request));
-      if (invalid !== undefined) {
-        abandon();
-        throw new InvalidEngineRequest(invalid);
-      }
-      if (signal.aborted) return abandon();
-      let guided: number[] | undefined;
-      if (request.params.structuredOutputs && !request.params.embedding) {
-        try {
-          guided = await engine.guidedTokens(request);
-        } catch (error) {
-          abandon();
-          throw error instanceof InvalidEngineRequest ? error : new InvalidEngineRequest(String(error));
-        }
-      }
-      let imported = 0;
-      if (kvImport && (role.kind === "pull" || role.kind === "recompute")) {
-        imported = await engine.importPrompt(
-          kvImport,
-          request,
-          role.kind === "pull" ? role.remote : role.why,
-          signal,
-        );
-        if (imported < 0) return;
-      }
-      const exportKv = role.kind === "hold" ? engine.options.kv?.export : undefined;
-      // Room for the blocks is set aside before the prefill runs, so a full worker wastes no compute on it.
-      if (exportKv && !exportKv.reserve(request)) {
-        throw new EngineOverloaded(
-          "this prefill worker holds as much KV for decode workers as it may (--kv-transfer-max-held-mb)",
-        );
-      }
-      const mock = toMockRequest(request, imported, guided);
-      const queue = new AsyncQueue<Omit<StepOutput, "requestId">>();
-      engine.streams.set(mock.requestId, queue);
-      const onAbort = () => engine.abort(mock.requestId);
-      signal.addEventListener("abort", onAbort, { once: true });
-      engine.engine.addRequest(mock);
-      engine.ensureRunning();
+    return this.stream(request, signal);
+  }
+
+  // A method, not a generator function made per call: each of those gets a map in the old generation pointing back
+  // at it, which kept every request's closure (its 8,000-id prompt included) alive until a full GC.
+  private async *stream(request: EngineRequest, signal: AbortSignal): AsyncGenerator<EngineOutput> {
+    const role = disaggRoleOf(request.disaggParams);
+    const kvImport = this.options.kv?.import;
+    // A request that ends before its pull still lets the prefill worker free the blocks it holds for it.
+    const abandon = () => {
+      if (kvImport && role.kind === "pull") kvImport.abandon(role.remote);
+    };
+    if (this.closed) {
+      abandon();
+      throw new Error("the engine is shutting down");
+    }
+    const invalid = this.engine.validateRequest(toMockRequest(request));
+    if (invalid !== undefined) {
+      abandon();
+      throw new InvalidEngineRequest(invalid);
+    }
+    if (signal.aborted) return abandon();
+    let guided: number[] | undefined;
+    if (request.params.structuredOutputs && !request.params.embedding) {
       try {
-        for await (const output of queue) yield engine.toOutput(request, output, exportKv);
-      } finally {
-        signal.removeEventListener("abort", onAbort);
-        // Still registered means the consumer left before the engine finished the request.
-        engine.abort(mock.requestId);
-        // A no-op once the blocks are held; else the prefill ended without them.
-        exportKv?.unreserve(request.requestId);
+        guided = await this.guidedTokens(request);
+      } catch (error) {
+        abandon();
+        throw error instanceof InvalidEngineRequest ? error : new InvalidEngineRequest(String(error));
       }
-    })();
+    }
+    let imported = 0;
+    if (kvImport && (role.kind === "pull" || role.kind === "recompute")) {
+      imported = await this.importPrompt(
+        kvImport,
+        request,
+        role.kind === "pull" ? role.remote : role.why,
+        signal,
+      );
+      if (imported < 0) return;
+    }
+    const exportKv = role.kind === "hold" ? this.options.kv?.export : undefined;
+    // Room for the blocks is set aside before the prefill runs, so a full worker wastes no compute on it.
+    if (exportKv && !exportKv.reserve(request)) {
+      throw new EngineOverloaded(
+        "this prefill worker holds as much KV for decode workers as it may (--kv-transfer-max-held-mb)",
+      );
+    }
+    const mock = toMockRequest(request, imported, guided);
+    const queue = new AsyncQueue<Omit<StepOutput, "requestId">>();
+    this.streams.set(mock.requestId, queue);
+    const onAbort = () => this.abort(mock.requestId);
+    signal.addEventListener("abort", onAbort, { once: true });
+    this.engine.addRequest(mock);
+    this.ensureRunning();
+    try {
+      for await (const output of queue) yield this.toOutput(request, output, exportKv);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      // Still registered means the consumer left before the engine finished the request.
+      this.abort(mock.requestId);
+      // A no-op once the blocks are held; else the prefill ended without them.
+      exportKv?.unreserve(request.requestId);
+    }
   }
 
   /** The token ids of a JSON value valid against the request's constraint, picked from the request's seed. */

@@ -180,47 +180,50 @@ export class HttpEngine implements Engine {
   }
 
   generate(request: EngineRequest, signal: AbortSignal): AsyncIterable<EngineOutput> {
-    const engine = this;
-    return (async function* () {
-      if (engine.closed) throw new Error("the engine is shutting down");
-      if (!engine.available) throw new Error("the engine is not running");
-      checkSupported(request.params, engine.options.protocol.name);
-      const controller = new AbortController();
-      const onAbort = () => controller.abort();
-      signal.addEventListener("abort", onAbort, { once: true });
-      engine.inFlight.set(request.requestId, controller);
-      let finished = false;
-      try {
-        if (signal.aborted) return;
-        const context = {
-          client: engine.client,
-          servedModel: engine.servedModel,
-          settings: engine.settings,
-          advertiseHost: engine.options.advertiseHost,
-          headers: request.trace ? injectTraceContext({}, request.trace) : {},
-        };
-        for await (const output of engine.options.protocol.generate(request, controller.signal, context)) {
-          if (output.finishReason) finished = true;
-          yield output;
-          if (finished) return;
-        }
-      } catch (error) {
-        // The consumer has gone, or abort() asked for it: the stream fails on purpose.
-        if (signal.aborted) return;
-        // Cut off by the worker's stop: an error, so that the caller moves the request to another worker.
-        if (engine.closed) throw new Error("the engine is shutting down");
-        if (controller.signal.aborted) return;
-        throw error;
-      } finally {
-        signal.removeEventListener("abort", onAbort);
-        engine.inFlight.delete(request.requestId);
-        if (!finished) {
-          // The HTTP stream closes with the iteration; SGLang also wants to be told.
-          controller.abort();
-          void engine.options.protocol.abort?.(engine.client, request.requestId);
-        }
+    return this.stream(request, signal);
+  }
+
+  // A method, not a generator function made per call: each of those gets a map in the old generation pointing back
+  // at it, which kept every request's closure (its 8,000-id prompt included) alive until a full GC.
+  private async *stream(request: EngineRequest, signal: AbortSignal): AsyncGenerator<EngineOutput> {
+    if (this.closed) throw new Error("the engine is shutting down");
+    if (!this.available) throw new Error("the engine is not running");
+    checkSupported(request.params, this.options.protocol.name);
+    const controller = new AbortController();
+    const onAbort = () => controller.abort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    this.inFlight.set(request.requestId, controller);
+    let finished = false;
+    try {
+      if (signal.aborted) return;
+      const context = {
+        client: this.client,
+        servedModel: this.servedModel,
+        settings: this.settings,
+        advertiseHost: this.options.advertiseHost,
+        headers: request.trace ? injectTraceContext({}, request.trace) : {},
+      };
+      for await (const output of this.options.protocol.generate(request, controller.signal, context)) {
+        if (output.finishReason) finished = true;
+        yield output;
+        if (finished) return;
       }
-    })();
+    } catch (error) {
+      // The consumer has gone, or abort() asked for it: the stream fails on purpose.
+      if (signal.aborted) return;
+      // Cut off by the worker's stop: an error, so that the caller moves the request to another worker.
+      if (this.closed) throw new Error("the engine is shutting down");
+      if (controller.signal.aborted) return;
+      throw error;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      this.inFlight.delete(request.requestId);
+      if (!finished) {
+        // The HTTP stream closes with the iteration; SGLang also wants to be told.
+        controller.abort();
+        void this.options.protocol.abort?.(this.client, request.requestId);
+      }
+    }
   }
 
   abort(requestId: string): void {
