@@ -37,11 +37,14 @@ class EventReplica {
       }
       const d = ev.data;
       if (d.case === "stored") {
-        expect(d.value.blocks).toHaveLength(1);
-        const hash = d.value.blocks[0]?.seqHash as bigint;
-        expect(set.has(hash)).toBe(false);
-        set.add(hash);
-        this.stored++;
+        // A step's chain of new blocks comes as one event, with every block's tokens.
+        expect(d.value.blocks.length).toBeGreaterThan(0);
+        expect(d.value.tokenIds).toHaveLength(d.value.blocks.length * d.value.blockSize);
+        for (const { seqHash } of d.value.blocks) {
+          expect(set.has(seqHash)).toBe(false);
+          set.add(seqHash);
+          this.stored++;
+        }
       } else if (d.case === "removed") {
         for (const hash of d.value.seqHashes) expect(set.delete(hash)).toBe(true);
         this.removed += d.value.seqHashes.length;
@@ -249,10 +252,10 @@ describe("MockEngine", () => {
     const loraStep = engine.step() as StepResult;
     replica.apply(loraStep.kvEvents);
     expect(loraStep.outputs[0]?.cachedTokens).toBe(0);
-    const loraNames = loraStep.kvEvents.map((e) =>
-      e.data.case === "stored" ? e.data.value.loraName : undefined,
+    const loraBlocks = loraStep.kvEvents.map((e) =>
+      e.data.case === "stored" ? [e.data.value.loraName, e.data.value.blocks.length] : undefined,
     );
-    expect(loraNames).toEqual(["sql", "sql"]);
+    expect(loraBlocks).toEqual([["sql", 2]]);
     engine.addRequest(request("c", tokens(9), 1, { cacheSalt: "tenant" }));
     expect(runToIdle(engine, replica).outputs.get("c")?.[0]?.cachedTokens).toBe(0);
     engine.addRequest(request("d", tokens(9), 1));
