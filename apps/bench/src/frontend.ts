@@ -122,10 +122,12 @@ async function main(): Promise<void> {
     > = {};
     for (const { concurrency, requests } of RUNS) {
       const tokenIds = Array.from({ length: requests }, (_, i) => promptTokens(i));
-      // Warm both paths (connections, JIT) before measuring.
+      // Each path is warmed (connections, JIT) right before it is measured: kept-alive client connections left
+      // idle through the other path's run outlive the server's keep-alive timeout (5 s) and a request sent on one
+      // as the server closes it fails with ECONNRESET.
       await drive(concurrency, Math.min(requests, 200), (i) => direct(i, tokenIds[i] ?? []));
-      await drive(concurrency, Math.min(requests, 200), throughFrontend);
       const d = await drive(concurrency, requests, (i) => direct(i, tokenIds[i] ?? []));
+      await drive(concurrency, Math.min(requests, 200), throughFrontend);
       const f = await drive(concurrency, requests, throughFrontend);
       results[`c${concurrency}`] = {
         direct: d,
