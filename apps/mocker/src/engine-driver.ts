@@ -74,24 +74,26 @@ export class EngineDriver {
    * early removes it from the engine at once, so the running count drops without waiting for a step.
    */
   generate(request: EngineRequest, signal: AbortSignal): AsyncIterable<RequestOutput> {
-    const driver = this;
-    return (async function* () {
-      if (driver.closed) throw new Error("the engine is shutting down");
-      const queue = new AsyncQueue<RequestOutput>();
-      driver.streams.set(request.requestId, queue);
-      const onAbort = () => driver.abort(request.requestId);
-      signal.addEventListener("abort", onAbort, { once: true });
-      driver.engine.addRequest(request);
-      driver.promptTokens += request.tokenIds.length;
-      driver.ensureRunning();
-      try {
-        if (signal.aborted) return;
-        for await (const output of queue) yield output;
-      } finally {
-        signal.removeEventListener("abort", onAbort);
-        driver.abort(request.requestId);
-      }
-    })();
+    return this.stream(request, signal);
+  }
+
+  // A method rather than a generator function made per call (see the worker's MockerEngine.stream).
+  private async *stream(request: EngineRequest, signal: AbortSignal): AsyncGenerator<RequestOutput> {
+    if (this.closed) throw new Error("the engine is shutting down");
+    const queue = new AsyncQueue<RequestOutput>();
+    this.streams.set(request.requestId, queue);
+    const onAbort = () => this.abort(request.requestId);
+    signal.addEventListener("abort", onAbort, { once: true });
+    this.engine.addRequest(request);
+    this.promptTokens += request.tokenIds.length;
+    this.ensureRunning();
+    try {
+      if (signal.aborted) return;
+      for await (const output of queue) yield output;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      this.abort(request.requestId);
+    }
   }
 
   /**
