@@ -4,6 +4,7 @@ import { computeSeqHashes, type KvCacheEvent, nextSeqHash, RadixIndexer, type Wo
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { NativeIndexer } from "./indexer.js";
+import { removedAt, storedRange } from "./test-events.js";
 
 // A tiny pool of local hashes makes chunk-hash collisions (same local hash at one position under different
 // prefixes) common. 0 and 2^64-1 check the edges of the u64 range.
@@ -226,26 +227,9 @@ describe("NativeIndexer against the radix reference", () => {
     const nat = NativeIndexer.create({ jumpSize: 4, threads: 1 });
     const ref = new RadixIndexer();
     let eventId = 0n;
-    const stored = (workerId: bigint, from: number, to: number): KvCacheEvent => ({
-      workerId,
-      dpRank: 0,
-      eventId: ++eventId,
-      data: {
-        kind: "stored",
-        localHashes: local.slice(from, to),
-        seqHashes: seq.slice(from, to),
-        tokenIds: new Uint32Array(0),
-        blockSize: 16,
-        loraName: "",
-        ...(from > 0 ? { parentSeqHash: seq[from - 1] as bigint } : {}),
-      },
-    });
-    const removed = (workerId: bigint, ...at: number[]): KvCacheEvent => ({
-      workerId,
-      dpRank: 0,
-      eventId: ++eventId,
-      data: { kind: "removed", seqHashes: BigUint64Array.from(at, (i) => seq[i] as bigint) },
-    });
+    const stored = (workerId: bigint, from: number, to: number) =>
+      storedRange({ local, seq }, workerId, ++eventId, from, to);
+    const removed = (workerId: bigint, ...at: number[]) => removedAt({ seq }, workerId, ++eventId, ...at);
     const depths = (): string[] => {
       const want = sorted(ref.findMatches(local));
       expect(sorted(nat.findMatches(local))).toEqual(want);

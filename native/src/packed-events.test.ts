@@ -1,7 +1,8 @@
-import { computeSeqHashes, type KvCacheEvent, RadixIndexer } from "@kvasir/kv";
+import { computeSeqHashes, RadixIndexer } from "@kvasir/kv";
 import { describe, expect, it } from "vitest";
 import { NativeIndexer } from "./indexer.js";
 import { EVENT_HEADER_BYTES, EVENT_KIND, PackedEventWriter } from "./packed-events.js";
+import { removedAt, storedRange } from "./test-events.js";
 
 function records(packed: Uint8Array): { kind: number; count: number; eventId: bigint }[] {
   const v = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
@@ -17,26 +18,9 @@ function records(packed: Uint8Array): { kind: number; count: number; eventId: bi
 
 const local = BigUint64Array.of(11n, 12n, 13n, 14n);
 const seq = computeSeqHashes(local);
-const stored = (workerId: bigint, eventId: bigint, from: number, to: number): KvCacheEvent => ({
-  workerId,
-  dpRank: 0,
-  eventId,
-  data: {
-    kind: "stored",
-    localHashes: local.slice(from, to),
-    seqHashes: seq.slice(from, to),
-    tokenIds: new Uint32Array(0),
-    blockSize: 16,
-    loraName: "",
-    ...(from > 0 ? { parentSeqHash: seq[from - 1] } : {}),
-  },
-});
-const removed = (workerId: bigint, eventId: bigint, i: number): KvCacheEvent => ({
-  workerId,
-  dpRank: 0,
-  eventId,
-  data: { kind: "removed", seqHashes: seq.slice(i, i + 1) },
-});
+const stored = (workerId: bigint, eventId: bigint, from: number, to: number) =>
+  storedRange({ local, seq }, workerId, eventId, from, to);
+const removed = (workerId: bigint, eventId: bigint, i: number) => removedAt({ seq }, workerId, eventId, i);
 
 describe("PackedEventWriter", () => {
   it("merges chained stores and consecutive removals of one worker into single records", () => {

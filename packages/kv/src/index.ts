@@ -49,8 +49,7 @@ export {
   DEFAULT_KV_COST_CONFIG,
   type KvCostConfig,
   pickByCost,
-  predictTtftMs,
-  ttftCost,
+  ttftEstimate,
   type WorkerCost,
   workerCosts,
 } from "./router/cost.js";

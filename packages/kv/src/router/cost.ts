@@ -76,53 +76,35 @@ export function workerCosts(
   return costs.map((cost, i) => {
     const c = candidates[i] as WorkerCandidate;
     const profile = c.perfProfile ?? known;
-    return {
-      ...cost,
-      predictedTtftMs: predictTtftMs(c, req, cost.overlapBlocks, profile, config),
-      cost: ttftCost(c, req, cost.overlapBlocks, profile, config),
-    };
+    return { ...cost, ...ttftEstimate(c, req, cost.overlapBlocks, profile, config) };
   });
 }
 
 /**
- * The ttft model's cost of sending `req` to `c` with `overlapBlocks` of it cached there: its predicted time to first
- * token, plus the prefill it adds ahead of the worker's next request.
+ * The ttft model's view of sending `req` to `c` with `overlapBlocks` of it cached there. `predictedTtftMs`: prefill of
+ * the worker's backlog plus this prompt's uncached tokens, plus its running sequences' decode time in each of those
+ * steps. `cost`: that, plus the prefill the request adds ahead of the worker's next request.
  */
-export function ttftCost(
+export function ttftEstimate(
   c: WorkerCandidate,
   req: SelectionRequest,
   overlapBlocks: number,
   profile: PerfProfile,
   config: Readonly<Pick<KvCostConfig, "overlapScoreCredit" | "prefillLoadScale">>,
-): number {
-  const uncached = Math.max(req.promptTokens - config.overlapScoreCredit * overlapBlocks * req.blockSize, 0);
-  return (
-    predictTtftMs(c, req, overlapBlocks, profile, config) +
-    config.prefillLoadScale * prefillMs(profile, uncached, c.maxNumBatchedTokens ?? 0)
-  );
-}
-
-/**
- * The request's predicted time to first token on `c` with `overlapBlocks` of it cached there: prefill of the worker's
- * backlog plus this prompt's uncached tokens, plus its running sequences' decode time in each of those steps.
- */
-export function predictTtftMs(
-  c: WorkerCandidate,
-  req: SelectionRequest,
-  overlapBlocks: number,
-  profile: PerfProfile,
-  config: Readonly<Pick<KvCostConfig, "overlapScoreCredit" | "prefillLoadScale">>,
-): number {
+): { predictedTtftMs: number; cost: number } {
   const stepTokens = c.maxNumBatchedTokens ?? 0;
   const uncached = Math.max(req.promptTokens - config.overlapScoreCredit * overlapBlocks * req.blockSize, 0);
   const backlog = c.load.activePrefillTokens + uncached;
   const kvTokens = c.load.activeDecodeBlocks * req.blockSize;
   const seqs = c.load.activeRequests;
   const decode = seqs > 0 ? decodeStepMs(profile, kvTokens, kvTokens / seqs) : 0;
-  return (
+  const predictedTtftMs =
     config.prefillLoadScale * prefillMs(profile, backlog, stepTokens) +
-    prefillSteps(backlog, stepTokens) * decode
-  );
+    prefillSteps(backlog, stepTokens) * decode;
+  return {
+    predictedTtftMs,
+    cost: predictedTtftMs + config.prefillLoadScale * prefillMs(profile, uncached, stepTokens),
+  };
 }
 
 function linearCosts(
