@@ -18,6 +18,7 @@ export function refinement<T>(
     const found = fn(payload.value);
     if (found === undefined) return;
     for (const issue of isIssueList(found) ? found : [found]) {
+      // zod's raw issue types carry an index signature, so Omit<> loses their named keys: the cast restores them.
       payload.issues.push({ input: payload.value, continue: true, ...issue } as z.core.$ZodRawIssue);
     }
   };
